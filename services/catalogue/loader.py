@@ -1,0 +1,203 @@
+"""Loads the catalogue, checks it at start-up, and answers questions about it.
+
+Checks: unique codes; every matter names a known department; promised limit <= statutory limit
+(in the same unit); a free matter says so (不收费) and has no fee items, a charged one has items
+with positive integer fen; bundle steps name known matters and form a DAG whose needs are
+provided upstream.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from google.protobuf import json_format
+
+from hall.v1 import catalogue_pb2, common_pb2
+
+DEFAULT_PATH = Path(__file__).with_name("data") / "catalogue.json"
+
+
+class CatalogueError(ValueError):
+    """The catalogue file breaks a rule; the suite refuses to start with it."""
+
+
+@dataclass(frozen=True)
+class PlanStep:
+    step_id: str
+    matter_code: str
+    department: str
+    after: tuple[str, ...]
+    needs: tuple[str, ...]
+    provides: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the router executes: steps of one matter or of a bundle, in dependency order."""
+
+    code: str
+    steps: tuple[PlanStep, ...]
+
+    def ready(self, done: set[str], started: set[str]) -> list[PlanStep]:
+        return [s for s in self.steps if s.step_id not in started and all(a in done for a in s.after)]
+
+
+_UNITS_COMPARABLE = {common_pb2.TimeLimit.UNIT_WORKING_DAY, common_pb2.TimeLimit.UNIT_NATURAL_DAY}
+
+
+def _days(limit: common_pb2.TimeLimit) -> float:
+    # A working day is never shorter than a natural day; compare in natural-day upper bounds.
+    if limit.unit == common_pb2.TimeLimit.UNIT_WORKING_DAY:
+        return limit.amount * 7 / 5
+    if limit.unit == common_pb2.TimeLimit.UNIT_NATURAL_DAY:
+        return float(limit.amount)
+    return limit.amount / 24
+
+
+class Catalogue:
+    def __init__(self, proto: catalogue_pb2.Catalogue) -> None:
+        self.proto = proto
+        self.version = proto.version
+        self.departments = {d.code: d for d in proto.departments}
+        self.matters = {m.code: m for m in proto.matters}
+        self.bundles = {b.code: b for b in proto.bundles}
+        self._validate()
+
+    # ---- questions -----------------------------------------------------------------------------
+    def matter(self, code: str) -> catalogue_pb2.Matter | None:
+        return self.matters.get(code)
+
+    def bundle(self, code: str) -> catalogue_pb2.Bundle | None:
+        return self.bundles.get(code)
+
+    def plan(self, *, matter_code: str = "", bundle_code: str = "") -> Plan:
+        if bundle_code:
+            bundle = self.bundles[bundle_code]
+            return Plan(bundle.code, tuple(
+                PlanStep(s.id, s.matter, self.matters[s.matter].department, tuple(s.after), tuple(s.needs),
+                         tuple(s.provides)) for s in bundle.steps))
+        matter = self.matters[matter_code]
+        return Plan(matter.code, (PlanStep("main", matter.code, matter.department, (), (), ()),))
+
+    def required_materials(self, *, matter_code: str = "", bundle_code: str = "") -> list[catalogue_pb2.Material]:
+        """Materials the applicant must hand in, in catalogue order, each once."""
+        seen: dict[str, catalogue_pb2.Material] = {}
+        if bundle_code:
+            for step in self.bundles[bundle_code].steps:
+                waived = set(step.waived_materials)
+                for m in self.matters[step.matter].materials:
+                    if m.required and m.code not in waived:
+                        seen.setdefault(m.code, m)
+        else:
+            for m in self.matters[matter_code].materials:
+                if m.required:
+                    seen.setdefault(m.code, m)
+        return list(seen.values())
+
+    def required_fields(self, *, matter_code: str = "", bundle_code: str = "") -> list[catalogue_pb2.FormField]:
+        codes = [s.matter for s in self.bundles[bundle_code].steps] if bundle_code else [matter_code]
+        seen: dict[str, catalogue_pb2.FormField] = {}
+        for code in codes:
+            for f in self.matters[code].form_fields:
+                if f.required:
+                    seen.setdefault(f.name, f)
+        return list(seen.values())
+
+    def matter_codes(self, *, matter_code: str = "", bundle_code: str = "") -> list[str]:
+        return [s.matter for s in self.bundles[bundle_code].steps] if bundle_code else [matter_code]
+
+    def promised_limit(self, *, matter_code: str = "", bundle_code: str = "") -> common_pb2.TimeLimit:
+        return (self.bundles[bundle_code] if bundle_code else self.matters[matter_code]).promised_limit
+
+    # ---- start-up checks ---------------------------------------------------------------------
+    def _validate(self) -> None:
+        problems: list[str] = []
+        if not self.version:
+            problems.append("catalogue has no version")
+        if len(self.matters) != len(self.proto.matters):
+            problems.append("duplicate matter codes")
+        for m in self.proto.matters:
+            where = f"matter {m.code}"
+            if m.department not in self.departments:
+                problems.append(f"{where}: unknown department {m.department!r}")
+            for label, lim in (("statutory", m.statutory_limit), ("promised", m.promised_limit)):
+                if lim.unit == common_pb2.TimeLimit.UNIT_UNSPECIFIED:
+                    problems.append(f"{where}: {label} limit has no unit")
+            if m.statutory_limit.unit in _UNITS_COMPARABLE and _days(m.promised_limit) > _days(m.statutory_limit):
+                problems.append(f"{where}: promised limit exceeds statutory limit")
+            if m.fees.charged:
+                if not m.fees.items:
+                    problems.append(f"{where}: charged but lists no fee items")
+                for item in m.fees.items:
+                    if item.standard.fen <= 0 or not item.basis:
+                        problems.append(f"{where}: fee item {item.code} needs a positive amount and a basis")
+            else:
+                if not m.fees.free_note:
+                    problems.append(f"{where}: a free matter must say so (不收费), never blank")
+                if m.fees.items:
+                    problems.append(f"{where}: a free matter lists fee items")
+            if m.kind == catalogue_pb2.Matter.KIND_UNSPECIFIED:
+                problems.append(f"{where}: kind (即办件/承诺件) missing")
+            codes = [x.code for x in m.materials]
+            if len(codes) != len(set(codes)):
+                problems.append(f"{where}: duplicate material codes")
+        for b in self.proto.bundles:
+            where = f"bundle {b.code}"
+            ids = [s.id for s in b.steps]
+            if len(ids) != len(set(ids)):
+                problems.append(f"{where}: duplicate step ids")
+            provided: dict[str, set[str]] = {}
+            order: list[str] = []
+            pending = {s.id: s for s in b.steps}
+            while pending:
+                ready = [s for s in pending.values() if all(a in order for a in s.after)]
+                if not ready:
+                    problems.append(f"{where}: steps {sorted(pending)} form a cycle or wait for unknown steps")
+                    break
+                for s in ready:
+                    if s.matter not in self.matters:
+                        problems.append(f"{where}: step {s.id} names unknown matter {s.matter}")
+                    upstream = set().union(*(provided[a] | self._ancestors_provide(a, b, provided) for a in s.after)) if s.after else set()
+                    missing = set(s.needs) - upstream
+                    if missing:
+                        problems.append(f"{where}: step {s.id} needs {sorted(missing)} that no earlier step provides")
+                    provided[s.id] = set(s.provides)
+                    order.append(s.id)
+                    del pending[s.id]
+            if _days(b.promised_limit) > _days(b.statutory_limit):
+                problems.append(f"{where}: promised limit exceeds statutory limit")
+        if problems:
+            raise CatalogueError("catalogue rejected:\n  " + "\n  ".join(problems))
+
+    @staticmethod
+    def _ancestors_provide(step_id: str, bundle: catalogue_pb2.Bundle, provided: dict[str, set[str]]) -> set[str]:
+        by_id = {s.id: s for s in bundle.steps}
+        out: set[str] = set()
+        stack = list(by_id[step_id].after)
+        while stack:
+            sid = stack.pop()
+            out |= provided.get(sid, set())
+            stack.extend(by_id[sid].after)
+        return out
+
+
+def parse(text: str) -> Catalogue:
+    proto = catalogue_pb2.Catalogue()
+    try:
+        json_format.Parse(text, proto)
+    except json_format.ParseError as exc:
+        raise CatalogueError(f"catalogue file does not match hall.v1.Catalogue: {exc}") from None
+    return Catalogue(proto)
+
+
+@lru_cache(maxsize=4)
+def _load_path(path: str) -> Catalogue:
+    return parse(Path(path).read_text(encoding="utf-8"))
+
+
+def load(path: str | os.PathLike[str] | None = None) -> Catalogue:
+    """The catalogue at `path`, else CATALOGUE_PATH, else the one shipped in the repository."""
+    return _load_path(str(path or os.environ.get("CATALOGUE_PATH") or DEFAULT_PATH))

@@ -1,0 +1,1 @@
+"""Shared runtime of every service: config, logging, gRPC bootstrap, AMQP, database, outbox."""

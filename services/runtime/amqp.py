@@ -1,0 +1,245 @@
+"""AMQP with pika: a confirming, mandatory publisher and a consumer that acks only after commit.
+
+pika connections are not thread-safe: each thread owns its own Publisher or Consumer.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pika
+import pika.exceptions
+import structlog
+from google.protobuf.message import Message
+
+from services.runtime import context, topology, wire
+from services.runtime.wire import Envelope, UndecodableMessage
+
+log = structlog.get_logger(__name__)
+
+AMQP_ERRORS = (pika.exceptions.AMQPError, OSError)
+
+
+def connection_parameters(url: str, *, name: str) -> pika.URLParameters:
+    params = pika.URLParameters(url)
+    params.client_properties = {"connection_name": name}
+    params.heartbeat = 30
+    params.blocked_connection_timeout = 30
+    params.connection_attempts = 1
+    return params
+
+
+class Unroutable(RuntimeError):
+    """The broker could not route a mandatory message: no queue is bound for its key."""
+
+
+class Publisher:
+    """Publishes persistent protobuf messages with publisher confirms and mandatory routing."""
+
+    def __init__(self, url: str, *, name: str) -> None:
+        self._url = url
+        self._name = name
+        self._conn: pika.BlockingConnection | None = None
+        self._channel: Any = None
+
+    def _ensure(self) -> Any:
+        if self._conn is None or self._conn.is_closed or self._channel is None or self._channel.is_closed:
+            self.close()
+            self._conn = pika.BlockingConnection(connection_parameters(self._url, name=self._name))
+            self._channel = self._conn.channel()
+            self._channel.confirm_delivery()
+        return self._channel
+
+    def publish_raw(
+        self,
+        routing_key: str,
+        body: bytes,
+        *,
+        type_: str,
+        message_id: str,
+        headers: dict[str, Any] | None = None,
+        exchange: str = topology.EXCHANGE,
+    ) -> None:
+        channel = self._ensure()
+        props = pika.BasicProperties(
+            content_type=wire.CONTENT_TYPE,
+            delivery_mode=pika.DeliveryMode.Persistent,
+            type=type_,
+            message_id=message_id,
+            timestamp=int(time.time()),
+            headers=headers or {},
+        )
+        try:
+            channel.basic_publish(exchange, routing_key, body, props, mandatory=True)
+        except pika.exceptions.UnroutableError as exc:
+            raise Unroutable(f"no queue bound for {exchange}/{routing_key}") from exc
+        except AMQP_ERRORS:
+            self.close()
+            raise
+
+    def publish(
+        self,
+        routing_key: str,
+        message: Message,
+        *,
+        message_id: str | None = None,
+        headers: dict[str, Any] | None = None,
+    ) -> str:
+        message_id = message_id or wire.new_message_id()
+        merged = context.to_headers()
+        merged.update(headers or {})
+        self.publish_raw(
+            routing_key, wire.encode(message), type_=wire.type_name(message), message_id=message_id, headers=merged
+        )
+        return message_id
+
+    def declare(self, fn: Callable[[Any], None]) -> None:
+        fn(self._ensure())
+
+    def close(self) -> None:
+        conn, self._conn, self._channel = self._conn, None, None
+        if conn is not None and conn.is_open:
+            try:
+                conn.close()
+            except AMQP_ERRORS:
+                pass
+
+
+Handler = Callable[[Envelope], None]
+AuditHook = Callable[[Envelope, str, float, str], None]
+
+
+class Consumer(threading.Thread):
+    """Consumes one queue in its own thread.
+
+    The handler runs the message's whole unit of work and commits before returning; only then is
+    the message acknowledged. An undecodable message is rejected without requeue (dead-lettered to
+    hall.parked); a handler error requeues it after a short backoff, and the quorum queue's
+    delivery limit parks it when it keeps failing.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        queue: str,
+        handler: Handler,
+        *,
+        name: str,
+        prefetch: int = 50,
+        declare: Callable[[Any], None] | None = None,
+        on_record: AuditHook | None = None,
+    ) -> None:
+        super().__init__(name=f"consumer-{queue}", daemon=True)
+        self._url = url
+        self._queue = queue
+        self._handler = handler
+        self._conn_name = name
+        self._prefetch = prefetch
+        self._declare = declare
+        self._on_record = on_record
+        self._stopping = threading.Event()
+        self._conn: pika.BlockingConnection | None = None
+        self._channel: Any = None
+        self.ready = threading.Event()
+
+    def run(self) -> None:
+        backoff = 0.2
+        while not self._stopping.is_set():
+            try:
+                self._conn = pika.BlockingConnection(connection_parameters(self._url, name=self._conn_name))
+                self._channel = self._conn.channel()
+                if self._declare:
+                    self._declare(self._channel)
+                self._channel.basic_qos(prefetch_count=self._prefetch)
+                self._channel.basic_consume(self._queue, self._on_message)
+                self.ready.set()
+                backoff = 0.2
+                log.info("consuming", queue=self._queue)
+                self._channel.start_consuming()
+            except AMQP_ERRORS as exc:
+                if self._stopping.is_set():
+                    break
+                log.warning("amqp connection lost; reconnecting", queue=self._queue, error=repr(exc), wait_s=backoff)
+                self._stopping.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
+            finally:
+                self._close()
+
+    def _on_message(self, channel: Any, method: Any, props: Any, body: bytes) -> None:
+        started = time.monotonic()
+        headers = dict(props.headers or {})
+        envelope = Envelope(
+            message=None,
+            message_id=props.message_id or "",
+            type=props.type or "",
+            routing_key=method.routing_key,
+            headers=headers,
+            redelivered=bool(method.redelivered),
+            delivery_count=int(headers.get("x-delivery-count", 0) or 0),
+        )
+        with context.scope(case_id=envelope.case_id, actor_id=envelope.actor_id):
+            try:
+                envelope.message = wire.decode(props.type, body)
+                if not envelope.message_id:
+                    raise UndecodableMessage("message has no message_id")
+            except UndecodableMessage as exc:
+                log.error("parking undecodable message", queue=self._queue, error=str(exc))
+                channel.basic_reject(method.delivery_tag, requeue=False)
+                self._record(envelope, "parked", started, str(exc))
+                return
+            try:
+                self._handler(envelope)
+            except Exception as exc:  # noqa: BLE001 - any handler failure is retried, then parked
+                delay = min(0.1 * 2**envelope.delivery_count, 2.0)
+                log.exception("handler failed; requeueing", queue=self._queue, attempt=envelope.delivery_count + 1)
+                self._stopping.wait(delay)
+                channel.basic_nack(method.delivery_tag, requeue=True)
+                self._record(envelope, "requeued", started, repr(exc))
+                return
+            channel.basic_ack(method.delivery_tag)
+            self._record(envelope, "ack", started, "")
+
+    def _record(self, envelope: Envelope, outcome: str, started: float, detail: str) -> None:
+        if self._on_record is not None:
+            self._on_record(envelope, outcome, started, detail)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Finish the message in hand, then stop (unacked prefetched messages go back to the queue)."""
+        self._stopping.set()
+        conn, channel = self._conn, self._channel
+        if conn is not None and channel is not None:
+            try:
+                conn.add_callback_threadsafe(channel.stop_consuming)
+            except AMQP_ERRORS:
+                pass
+        self.join(timeout)
+
+    def _close(self) -> None:
+        conn, self._conn, self._channel = self._conn, None, None
+        if conn is not None and conn.is_open:
+            try:
+                conn.close()
+            except AMQP_ERRORS:
+                pass
+
+
+def wait_for_broker(url: str, *, timeout: float = 30.0, name: str = "probe") -> None:
+    """Block until the broker accepts a connection, or raise with a clear message."""
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            pika.BlockingConnection(connection_parameters(url, name=name)).close()
+            return
+        except AMQP_ERRORS as exc:
+            last = exc
+            time.sleep(0.5)
+    raise RuntimeError(f"RabbitMQ not reachable at {mask_url(url)}: {last!r}")
+
+
+def mask_url(url: str) -> str:
+    params = pika.URLParameters(url)
+    return f"amqp://{params.host}:{params.port}/{params.virtual_host}"

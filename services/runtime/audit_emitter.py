@@ -1,0 +1,98 @@
+"""Sends a CallRecord for every gRPC call served and every message consumed to the audit service.
+
+Records are queued in memory and published by a background thread with publisher confirms, so
+the call being recorded never waits on the broker. The queue is bounded; when the broker is
+down for long, the oldest records are dropped and the drop is logged (counted in the log line).
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+import uuid
+
+import structlog
+
+from hall.v1 import audit_pb2
+from services.runtime import clock, context, topology
+from services.runtime.amqp import AMQP_ERRORS, Publisher, Unroutable
+
+log = structlog.get_logger(__name__)
+
+
+class AuditEmitter:
+    def __init__(self, url: str, service: str, *, capacity: int = 50_000) -> None:
+        self.service = service
+        self._queue: queue.Queue[audit_pb2.CallRecord | None] = queue.Queue(capacity)
+        self._publisher = Publisher(url, name=f"{service}-audit")
+        self._thread = threading.Thread(target=self._run, name="audit-emitter", daemon=True)
+        self._dropped = 0
+        self._thread.start()
+
+    def record(
+        self,
+        *,
+        kind: int,
+        operation: str,
+        started_wall: float,
+        duration_s: float,
+        outcome: str,
+        detail: str = "",
+        case_id: str | None = None,
+        actor_id: str | None = None,
+        step_id: str = "",
+        department: str = "",
+    ) -> None:
+        rec = audit_pb2.CallRecord(
+            record_id=uuid.uuid4().hex,
+            service=self.service,
+            kind=kind,  # type: ignore[arg-type]
+            operation=operation,
+            case_id=case_id if case_id is not None else context.case_id(),
+            actor_id=actor_id if actor_id is not None else context.actor_id(),
+            duration_us=int(duration_s * 1_000_000),
+            outcome=outcome,
+            detail=detail[:500],
+            step_id=step_id,
+            department=department,
+        )
+        rec.started_at.FromNanoseconds(int(started_wall * 1e9))
+        try:
+            self._queue.put_nowait(rec)
+        except queue.Full:
+            self._dropped += 1
+            if self._dropped % 1000 == 1:
+                log.error("audit buffer full; dropping records", dropped=self._dropped)
+
+    def _run(self) -> None:
+        routing_key = topology.rk_audit(self.service)
+        pending: audit_pb2.CallRecord | None = None
+        backoff = 0.2
+        while True:
+            if pending is None:
+                pending = self._queue.get()
+                if pending is None:
+                    break
+            try:
+                self._publisher.publish(routing_key, pending, message_id=pending.record_id, headers={
+                    context.CASE_HEADER: pending.case_id, context.ACTOR_HEADER: pending.actor_id})
+                pending = None
+                backoff = 0.2
+            except (Unroutable, *AMQP_ERRORS) as exc:
+                log.warning("audit publish failed; retrying", error=repr(exc), wait_s=backoff)
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+        self._publisher.close()
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Flush what is queued (up to `timeout`), then stop."""
+        try:
+            self._queue.put(None, timeout=timeout)
+        except queue.Full:
+            pass
+        self._thread.join(timeout)
+
+
+def now_wall() -> float:
+    return clock.now().timestamp()

@@ -1,0 +1,107 @@
+"""Settings from environment variables, with documented defaults; bad values fail at start-up.
+
+Every variable a service reads is listed in docs/configuration.md.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from urllib.parse import urlparse
+
+
+class ConfigError(RuntimeError):
+    """A configuration value is missing or malformed; the process must not start."""
+
+
+def env_str(name: str, default: str | None = None) -> str:
+    value = os.environ.get(name, default)
+    if value is None or value == "":
+        raise ConfigError(f"environment variable {name} is required")
+    return value
+
+
+def env_optional(name: str) -> str | None:
+    value = os.environ.get(name, "")
+    return value or None
+
+
+def env_int(name: str, default: int, *, minimum: int = 0, maximum: int = 2**31) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not an integer") from None
+    if not minimum <= value <= maximum:
+        raise ConfigError(f"{name}={value} is outside {minimum}..{maximum}")
+    return value
+
+
+def env_float(name: str, default: float, *, minimum: float = 0.0) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number") from None
+    if value < minimum:
+        raise ConfigError(f"{name}={value} is below {minimum}")
+    return value
+
+
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = os.environ.get(name) or default
+    if value not in choices:
+        raise ConfigError(f"{name}={value!r} is not one of {', '.join(choices)}")
+    return value
+
+
+def _check_url(name: str, value: str, schemes: tuple[str, ...]) -> str:
+    scheme = urlparse(value).scheme.split("+")[0]
+    if scheme not in schemes:
+        raise ConfigError(f"{name}={value!r}: scheme must be one of {', '.join(schemes)}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What every service process needs. Service-specific settings live beside the service."""
+
+    service: str
+    amqp_url: str
+    database_url: str
+    database_schema: str | None
+    grpc_port: int
+    grpc_grace_s: float
+    log_level: str
+    prefetch: int
+    audit_enabled: bool
+
+
+def load(service: str, *, default_grpc_port: int = 0) -> Settings:
+    """Read the common settings of `service` from the environment (see docs/configuration.md)."""
+    amqp_url = _check_url(
+        "AMQP_URL", env_str("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F"), ("amqp", "amqps")
+    )
+    database_url = _check_url(
+        "DATABASE_URL",
+        env_str("DATABASE_URL", f"sqlite:///var/{service}.db"),
+        ("sqlite", "postgresql", "postgres"),
+    )
+    schema = env_optional("DATABASE_SCHEMA")
+    if schema is not None and not schema.replace("_", "").isalnum():
+        raise ConfigError(f"DATABASE_SCHEMA={schema!r} must be letters, digits and underscores")
+    return Settings(
+        service=service,
+        amqp_url=amqp_url,
+        database_url=database_url,
+        database_schema=schema,
+        grpc_port=env_int("GRPC_PORT", default_grpc_port, maximum=65535),
+        grpc_grace_s=env_float("GRPC_GRACE_SECONDS", 5.0),
+        log_level=env_choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")),
+        prefetch=env_int("AMQP_PREFETCH", 50, minimum=1, maximum=10000),
+        audit_enabled=env_choice("AUDIT_ENABLED", "true", ("true", "false")) == "true",
+    )

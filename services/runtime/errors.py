@@ -1,0 +1,78 @@
+"""Typed errors with field-level details, turned into rich gRPC statuses by the interceptor.
+
+Business code raises these; it never touches grpc. Clients read the details with
+`grpc_status.rpc_status.from_call(error)` (google.rpc.BadRequest, PreconditionFailure,
+ResourceInfo).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+
+
+@dataclass
+class ServiceError(Exception):
+    message: str
+    code: grpc.StatusCode = grpc.StatusCode.INTERNAL
+
+    def details(self) -> list[any_pb2.Any]:
+        return []
+
+    def to_status(self) -> status_pb2.Status:
+        return status_pb2.Status(code=self.code.value[0], message=self.message, details=self.details())
+
+
+@dataclass
+class InvalidArgument(ServiceError):
+    """Malformed input; `violations` is a list of (field path, description)."""
+
+    violations: list[tuple[str, str]] = field(default_factory=list)
+    code: grpc.StatusCode = grpc.StatusCode.INVALID_ARGUMENT
+
+    def details(self) -> list[any_pb2.Any]:
+        br = error_details_pb2.BadRequest(
+            field_violations=[
+                error_details_pb2.BadRequest.FieldViolation(field=f, description=d) for f, d in self.violations
+            ]
+        )
+        packed = any_pb2.Any()
+        packed.Pack(br)
+        return [packed]
+
+
+@dataclass
+class FailedPrecondition(ServiceError):
+    """A rule of the hall is not met; `violations` is a list of (type, subject, description)."""
+
+    violations: list[tuple[str, str, str]] = field(default_factory=list)
+    code: grpc.StatusCode = grpc.StatusCode.FAILED_PRECONDITION
+
+    def details(self) -> list[any_pb2.Any]:
+        pf = error_details_pb2.PreconditionFailure(
+            violations=[
+                error_details_pb2.PreconditionFailure.Violation(type=t, subject=s, description=d)
+                for t, s, d in self.violations
+            ]
+        )
+        packed = any_pb2.Any()
+        packed.Pack(pf)
+        return [packed]
+
+
+@dataclass
+class NotFound(ServiceError):
+    resource_type: str = ""
+    resource_name: str = ""
+    code: grpc.StatusCode = grpc.StatusCode.NOT_FOUND
+
+    def details(self) -> list[any_pb2.Any]:
+        packed = any_pb2.Any()
+        packed.Pack(error_details_pb2.ResourceInfo(resource_type=self.resource_type, resource_name=self.resource_name))
+        return [packed]
+
+
+assert code_pb2.INVALID_ARGUMENT == grpc.StatusCode.INVALID_ARGUMENT.value[0]

@@ -1,0 +1,185 @@
+"""gRPC server bootstrap: health, reflection, context and audit interceptor, graceful SIGTERM.
+
+This module imports grpcio; it must never be imported in a process that runs eventlet.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from concurrent import futures
+from typing import Any
+
+import grpc
+import structlog
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from grpc_status import rpc_status
+
+from hall.v1 import audit_pb2
+from services.runtime import context
+from services.runtime.audit_emitter import AuditEmitter
+from services.runtime.errors import ServiceError
+
+log = structlog.get_logger(__name__)
+
+
+def _metadata(ctx: grpc.ServicerContext) -> dict[str, str]:
+    return {k: v for k, v in (ctx.invocation_metadata() or ()) if isinstance(v, str)}
+
+
+class ContextInterceptor(grpc.ServerInterceptor):
+    """Binds case id / actor id from metadata, turns ServiceError into rich statuses, records calls."""
+
+    def __init__(self, audit: AuditEmitter | None) -> None:
+        self._audit = audit
+
+    def intercept_service(self, continuation: Callable[..., Any], details: grpc.HandlerCallDetails) -> Any:
+        handler = continuation(details)
+        if handler is None:
+            return None
+        method = details.method
+        if method.startswith("/grpc.health") or method.startswith("/grpc.reflection"):
+            return handler
+        if handler.unary_unary:
+            return grpc.unary_unary_rpc_method_handler(
+                self._wrap_unary(handler.unary_unary, method),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream:
+            return grpc.unary_stream_rpc_method_handler(
+                self._wrap_stream(handler.unary_stream, method),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return handler
+
+    def _begin(self, ctx: grpc.ServicerContext) -> dict[str, str]:
+        md = _metadata(ctx)
+        return {"case_id": md.get(context.CASE_HEADER, ""), "actor_id": md.get(context.ACTOR_HEADER, "")}
+
+    def _finish(self, method: str, ctx: grpc.ServicerContext, wall: float, start: float, exc: BaseException | None) -> None:
+        code = ctx.code() if hasattr(ctx, "code") else None  # set by abort / set_code
+        if exc is not None and code is None:
+            code = grpc.StatusCode.INTERNAL
+        name = (code or grpc.StatusCode.OK).name
+        duration = time.monotonic() - start
+        log.info("grpc call", method=method, code=name, duration_ms=round(duration * 1000, 2))
+        if self._audit is not None:
+            self._audit.record(
+                kind=audit_pb2.CallRecord.KIND_GRPC, operation=method, started_wall=wall,
+                duration_s=duration, outcome=name, detail=(ctx.details() or "") if hasattr(ctx, "details") else "",
+            )
+
+    def _abort(self, ctx: grpc.ServicerContext, error: ServiceError) -> None:
+        ctx.abort_with_status(rpc_status.to_status(error.to_status()))
+
+    def _guard(self, ctx: grpc.ServicerContext, method: str, exc: BaseException) -> None:
+        """Turn an exception into a status: typed errors keep their details, others say INTERNAL."""
+        if isinstance(exc, ServiceError):
+            self._abort(ctx, exc)
+        if ctx.code() is None:  # type: ignore[attr-defined]
+            ref = uuid.uuid4().hex[:12]
+            log.exception("unhandled error", method=method, reference=ref)
+            ctx.abort(grpc.StatusCode.INTERNAL, f"internal error (reference {ref})")
+        raise exc
+
+    def _wrap_unary(self, fn: Callable[[Any, grpc.ServicerContext], Any], method: str) -> Callable[..., Any]:
+        def wrapper(request: Any, ctx: grpc.ServicerContext) -> Any:
+            wall, start = time.time(), time.monotonic()
+            exc: BaseException | None = None
+            with context.scope(**self._begin(ctx)):
+                try:
+                    try:
+                        return fn(request, ctx)
+                    except Exception as err:  # noqa: BLE001
+                        self._guard(ctx, method, err)
+                except BaseException as e:
+                    exc = e
+                    raise
+                finally:
+                    self._finish(method, ctx, wall, start, exc)
+
+        return wrapper
+
+    def _wrap_stream(self, fn: Callable[[Any, grpc.ServicerContext], Iterable[Any]], method: str) -> Callable[..., Any]:
+        def wrapper(request: Any, ctx: grpc.ServicerContext) -> Iterator[Any]:
+            wall, start = time.time(), time.monotonic()
+            exc: BaseException | None = None
+            bound = self._begin(ctx)
+            try:
+                with context.scope(**bound):
+                    try:
+                        yield from fn(request, ctx)
+                    except Exception as err:  # noqa: BLE001
+                        self._guard(ctx, method, err)
+            except BaseException as e:
+                exc = e
+                raise
+            finally:
+                with context.scope(**bound):
+                    self._finish(method, ctx, wall, start, exc)
+
+        return wrapper
+
+
+class GrpcServer:
+    """A started gRPC server with health and reflection, stopped gracefully on SIGTERM/SIGINT."""
+
+    def __init__(
+        self,
+        port: int,
+        register: Callable[[grpc.Server], list[str]],
+        *,
+        audit: AuditEmitter | None,
+        max_workers: int = 32,
+        grace_s: float = 5.0,
+    ) -> None:
+        self._grace_s = grace_s
+        self.server = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),
+            interceptors=[ContextInterceptor(audit)],
+            options=[("grpc.so_reuseport", 0)],
+        )
+        names = register(self.server)
+        self.health = health.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], self.server)
+        self.port = self.server.add_insecure_port(f"[::]:{port}")
+        if self.port == 0:
+            raise RuntimeError(f"cannot bind gRPC port {port}")
+        self._names = names
+        self._stopped = threading.Event()
+
+    def start(self) -> None:
+        self.server.start()
+        for name in ["", *self._names]:
+            self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        log.info("grpc serving", port=self.port, services=self._names)
+
+    def stop(self) -> None:
+        """Report NOT_SERVING, let in-flight calls finish within the grace period, then stop."""
+        if self._stopped.is_set():
+            return
+        self.health.enter_graceful_shutdown()
+        self.server.stop(self._grace_s).wait()
+        self._stopped.set()
+
+
+def run_until_signal(on_stop: Callable[[], None]) -> None:
+    """Block the main thread until SIGTERM or SIGINT, then call `on_stop` once."""
+    stop = threading.Event()
+
+    def _handler(signum: int, _: Any) -> None:
+        log.info("signal received; shutting down", signal=signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _handler)
+    signal.signal(signal.SIGINT, _handler)
+    stop.wait()
+    on_stop()
+    log.info("stopped")

@@ -1,0 +1,136 @@
+"""Transactional outbox: a state change and the messages it causes commit together.
+
+A service adds rows with `enqueue()` inside its own transaction; the `OutboxRelay` thread
+publishes unsent rows with publisher confirms and marks them sent. A crash between publishing and
+marking re-publishes the row under the same message id, which every consumer de-duplicates.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+from typing import Any
+
+import structlog
+from google.protobuf.message import Message
+from sqlalchemy import JSON, BigInteger, Index, Integer, LargeBinary, String, select
+from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
+
+from services.runtime import clock, context, wire
+from services.runtime.amqp import AMQP_ERRORS, Publisher, Unroutable
+from services.runtime.db import UTCDateTime, is_postgres
+
+log = structlog.get_logger(__name__)
+
+
+class OutboxMixin:
+    """Columns of an outbox table; each service declares its own table with this mixin."""
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    message_id: Mapped[str] = mapped_column(String(64), unique=True)
+    routing_key: Mapped[str] = mapped_column(String(200))
+    type: Mapped[str] = mapped_column(String(200))
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    headers: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+def outbox_index(table: str) -> Index:
+    return Index(f"ix_{table}_unsent", "id", postgresql_where="sent_at IS NULL")
+
+
+def enqueue(
+    session: Session,
+    model: type[OutboxMixin],
+    routing_key: str,
+    message: Message,
+    *,
+    message_id: str | None = None,
+    headers: dict[str, Any] | None = None,
+) -> str:
+    """Add a message to the outbox in the caller's transaction; returns its message id."""
+    message_id = message_id or wire.new_message_id()
+    merged = context.to_headers()
+    merged.update(headers or {})
+    session.add(
+        model(  # type: ignore[call-arg]
+            message_id=message_id,
+            routing_key=routing_key,
+            type=wire.type_name(message),
+            body=wire.encode(message),
+            headers=merged,
+            created_at=clock.now(),
+            sent_at=None,
+        )
+    )
+    return message_id
+
+
+class OutboxRelay(threading.Thread):
+    """Publishes unsent outbox rows in id order; several replicas may run (rows are locked)."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        model: type[OutboxMixin],
+        url: str,
+        *,
+        name: str,
+        batch: int = 200,
+        poll_s: float = 0.5,
+    ) -> None:
+        super().__init__(name=f"outbox-{name}", daemon=True)
+        self._sessions = sessions
+        self._model = model
+        self._publisher = Publisher(url, name=f"{name}-outbox")
+        self._batch = batch
+        self._poll_s = poll_s
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        engine = sessions.kw["bind"]
+        self._lock_rows = is_postgres(engine)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def run(self) -> None:
+        backoff = 0.2
+        while not self._stopping.is_set():
+            try:
+                sent = self.relay_once()
+                backoff = 0.2
+            except (Unroutable, *AMQP_ERRORS) as exc:
+                log.warning("outbox publish failed; will retry", error=repr(exc), wait_s=backoff)
+                self._stopping.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            except Exception:  # noqa: BLE001 - database trouble: keep the relay alive
+                log.exception("outbox relay error; will retry", wait_s=backoff)
+                self._stopping.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            if sent < self._batch:
+                self._wake.wait(self._poll_s)
+                self._wake.clear()
+        self._publisher.close()
+
+    def relay_once(self) -> int:
+        """Publish one batch; returns how many rows were sent."""
+        model = self._model
+        with self._sessions() as session, session.begin():
+            query = select(model).where(model.sent_at.is_(None)).order_by(model.id).limit(self._batch)
+            if self._lock_rows:
+                query = query.with_for_update(skip_locked=True)
+            rows = session.scalars(query).all()
+            for row in rows:
+                self._publisher.publish_raw(
+                    row.routing_key, row.body, type_=row.type, message_id=row.message_id, headers=row.headers
+                )
+                row.sent_at = clock.now()
+            return len(rows)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stopping.set()
+        self._wake.set()
+        self.join(timeout)

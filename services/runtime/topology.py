@@ -1,0 +1,89 @@
+"""Exchanges, queues and routing keys: the one home of the broker layout (docs/architecture.md).
+
+All traffic goes through the durable topic exchange `hall`. Every consuming queue is a durable
+quorum queue that dead-letters to `hall.parked` once a message has been delivered
+MAX_DELIVERIES times, so a poison message never blocks its queue.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+EXCHANGE = "hall"
+PARKED_EXCHANGE = "hall.parked"
+PARKED_QUEUE = "hall.parked"
+MAX_DELIVERIES = 5
+
+ROUTER_QUEUE = "hall.router"
+INTAKE_QUEUE = "hall.intake"
+FEES_QUEUE = "hall.fees"
+AUDIT_QUEUE = "hall.audit"
+
+RK_CASE_SUBMITTED = "case.submitted"
+RK_CASE_WITHDRAWN = "case.withdrawn"
+
+
+def rk_case_status(status: str) -> str:
+    return f"case.status.{status}"
+
+
+def rk_step_request(department: str) -> str:
+    return f"step.{department}.request"
+
+
+def rk_step_cancel(department: str) -> str:
+    return f"step.{department}.cancel"
+
+
+def rk_decision(department: str) -> str:
+    return f"decision.{department}"
+
+
+def rk_audit(service: str) -> str:
+    return f"audit.{service}"
+
+
+def department_queue(department: str) -> str:
+    return f"hall.dept.{department}"
+
+
+def queue_arguments() -> dict[str, Any]:
+    """Arguments every consuming queue is declared with (must be identical everywhere)."""
+    return {
+        "x-queue-type": "quorum",
+        "x-dead-letter-exchange": PARKED_EXCHANGE,
+        "x-delivery-limit": MAX_DELIVERIES,
+    }
+
+
+# queue -> binding keys
+def bindings(departments: list[str]) -> dict[str, list[str]]:
+    table = {
+        ROUTER_QUEUE: [RK_CASE_SUBMITTED, RK_CASE_WITHDRAWN, "decision.*"],
+        INTAKE_QUEUE: ["case.status.*"],
+        FEES_QUEUE: [rk_case_status("completed")],
+        AUDIT_QUEUE: ["audit.#"],
+    }
+    for dept in departments:
+        table[department_queue(dept)] = [f"step.{dept}.*"]
+    return table
+
+
+def declare_exchanges(channel: Any) -> None:
+    channel.exchange_declare(EXCHANGE, exchange_type="topic", durable=True)
+    channel.exchange_declare(PARKED_EXCHANGE, exchange_type="fanout", durable=True)
+    channel.queue_declare(PARKED_QUEUE, durable=True, arguments={"x-queue-type": "quorum"})
+    channel.queue_bind(PARKED_QUEUE, PARKED_EXCHANGE)
+
+
+def declare_queue(channel: Any, queue: str, keys: list[str]) -> None:
+    channel.queue_declare(queue, durable=True, arguments=queue_arguments())
+    for key in keys:
+        channel.queue_bind(queue, EXCHANGE, routing_key=key)
+
+
+def declare_all(channel: Any, departments: list[str]) -> None:
+    """Declare the whole layout (idempotent). Run by the platform services at start-up."""
+    declare_exchanges(channel)
+    for queue, keys in bindings(departments).items():
+        declare_queue(channel, queue, keys)
