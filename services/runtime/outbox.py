@@ -13,10 +13,10 @@ from typing import Any
 
 import structlog
 from google.protobuf.message import Message
-from sqlalchemy import JSON, BigInteger, Index, Integer, LargeBinary, String, select
+from sqlalchemy import JSON, BigInteger, Integer, LargeBinary, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
-from services.runtime import clock, context, wire
+from services.runtime import clock, context, topology, wire
 from services.runtime.amqp import AMQP_ERRORS, Publisher, Unroutable
 from services.runtime.db import UTCDateTime, is_postgres
 
@@ -28,6 +28,7 @@ class OutboxMixin:
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
     message_id: Mapped[str] = mapped_column(String(64), unique=True)
+    exchange: Mapped[str] = mapped_column(String(100), default=topology.EXCHANGE)
     routing_key: Mapped[str] = mapped_column(String(200))
     type: Mapped[str] = mapped_column(String(200))
     body: Mapped[bytes] = mapped_column(LargeBinary)
@@ -36,8 +37,24 @@ class OutboxMixin:
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
-def outbox_index(table: str) -> Index:
-    return Index(f"ix_{table}_unsent", "id", postgresql_where="sent_at IS NULL")
+def create_outbox_table(name: str) -> None:
+    """Migration step that creates a service's outbox table (call from an Alembic revision)."""
+    import sqlalchemy as sa
+    from alembic import op
+
+    op.create_table(
+        name,
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+        sa.Column("message_id", sa.String(64), nullable=False, unique=True),
+        sa.Column("exchange", sa.String(100), nullable=False),
+        sa.Column("routing_key", sa.String(200), nullable=False),
+        sa.Column("type", sa.String(200), nullable=False),
+        sa.Column("body", sa.LargeBinary, nullable=False),
+        sa.Column("headers", sa.JSON, nullable=False),
+        sa.Column("created_at", UTCDateTime, nullable=False),
+        sa.Column("sent_at", UTCDateTime, nullable=True),
+    )
+    op.create_index(f"ix_{name}_unsent", name, ["id"], postgresql_where=sa.text("sent_at IS NULL"))
 
 
 def enqueue(
@@ -48,6 +65,7 @@ def enqueue(
     *,
     message_id: str | None = None,
     headers: dict[str, Any] | None = None,
+    exchange: str = topology.EXCHANGE,
 ) -> str:
     """Add a message to the outbox in the caller's transaction; returns its message id."""
     message_id = message_id or wire.new_message_id()
@@ -56,6 +74,7 @@ def enqueue(
     session.add(
         model(  # type: ignore[call-arg]
             message_id=message_id,
+            exchange=exchange,
             routing_key=routing_key,
             type=wire.type_name(message),
             body=wire.encode(message),
@@ -125,7 +144,8 @@ class OutboxRelay(threading.Thread):
             rows = session.scalars(query).all()
             for row in rows:
                 self._publisher.publish_raw(
-                    row.routing_key, row.body, type_=row.type, message_id=row.message_id, headers=row.headers
+                    row.routing_key, row.body, type_=row.type, message_id=row.message_id, headers=row.headers,
+                    exchange=row.exchange,
                 )
                 row.sent_at = clock.now()
             return len(rows)

@@ -62,7 +62,7 @@ def bindings(departments: list[str]) -> dict[str, list[str]]:
         ROUTER_QUEUE: [RK_CASE_SUBMITTED, RK_CASE_WITHDRAWN, "decision.*"],
         INTAKE_QUEUE: ["case.status.*"],
         FEES_QUEUE: [rk_case_status("completed")],
-        AUDIT_QUEUE: ["audit.#"],
+        AUDIT_QUEUE: ["audit.#", "case.status.*"],
     }
     for dept in departments:
         table[department_queue(dept)] = [f"step.{dept}.*"]
@@ -82,8 +82,31 @@ def declare_queue(channel: Any, queue: str, keys: list[str]) -> None:
         channel.queue_bind(queue, EXCHANGE, routing_key=key)
 
 
+# Retry delays (seconds) for a step whose adapter failed technically; attempt n waits RETRY_DELAYS[n-1].
+RETRY_DELAYS = (1, 4, 16, 60)
+
+
+def delay_exchange(seconds: int) -> str:
+    """Messages published here come back to `hall` with their routing key after `seconds`."""
+    return f"hall.delay.{seconds}s"
+
+
+def retry_delay(attempt: int) -> int:
+    return RETRY_DELAYS[min(attempt, len(RETRY_DELAYS)) - 1]
+
+
+def declare_delays(channel: Any) -> None:
+    for seconds in RETRY_DELAYS:
+        name = delay_exchange(seconds)
+        channel.exchange_declare(name, exchange_type="fanout", durable=True)
+        channel.queue_declare(name, durable=True, arguments={
+            "x-message-ttl": seconds * 1000, "x-dead-letter-exchange": EXCHANGE})
+        channel.queue_bind(name, name)
+
+
 def declare_all(channel: Any, departments: list[str]) -> None:
     """Declare the whole layout (idempotent). Run by the platform services at start-up."""
     declare_exchanges(channel)
+    declare_delays(channel)
     for queue, keys in bindings(departments).items():
         declare_queue(channel, queue, keys)

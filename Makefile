@@ -1,0 +1,52 @@
+# One-stop government service hall suite. `make help` lists the targets.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PY     := $(BIN)/python
+GEN    := gen
+PROTOS := $(shell find protos -name '*.proto')
+export PYTHONPATH := $(CURDIR):$(CURDIR)/$(GEN)
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.DEFAULT_GOAL := help
+.PHONY: help install protos run demo test test-unit test-integration lint bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed ## create the local venv with everything the suite and its tests need
+
+$(GEN)/.stamp: $(VENV)/.installed $(PROTOS) buf.yaml
+	rm -rf $(GEN) && mkdir -p $(GEN)
+	$(PY) -m grpc_tools.protoc -I protos --python_out=$(GEN) --grpc_python_out=$(GEN) \
+		--mypy_out=quiet:$(GEN) --mypy_grpc_out=quiet:$(GEN) $(PROTOS)
+	touch $(GEN)/hall/__init__.py $(GEN)/hall/v1/__init__.py
+	touch $@
+
+protos: $(GEN)/.stamp ## generate Python code and type stubs from protos/ into gen/ (git-ignored)
+
+run: protos ## start the whole suite as local processes (logs: terminal and var/log/); Ctrl-C stops
+	$(PY) -m services.suite
+
+demo: protos ## drive a company registration end to end through gRPC against `make run`
+	$(PY) -m services.counter demo
+
+test: protos ## lint, unit, property and integration tests against real RabbitMQ and PostgreSQL
+	$(BIN)/buf lint
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(PY) -m pytest
+
+lint: protos ## buf lint, ruff and mypy
+	$(BIN)/buf lint
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+clean: ## remove generated code, local databases and logs
+	rm -rf $(GEN) var .pytest_cache .mypy_cache .ruff_cache

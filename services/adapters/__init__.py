@@ -1,0 +1,1 @@
+"""Department adapters (one per stationed department) and their SDK (services.adapters.sdk)."""

@@ -1,0 +1,26 @@
+"""local_tax register: registrations, handled messages
+
+Revision ID: local_tax_0001
+Revises:
+Create Date: 2026-11-25
+"""
+
+from services.adapters.sdk.handled import create_handled_table
+from services.adapters.taxreg import create_registration_table
+
+revision = "local_tax_0001"
+down_revision = None
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    create_handled_table("local_tax")
+    create_registration_table("local_tax")
+
+
+def downgrade() -> None:
+    from alembic import op
+
+    op.drop_table("local_tax_registrations")
+    op.drop_table("local_tax_handled")

@@ -1,0 +1,78 @@
+"""What a department implements: its code, its register's tables and migrations, and `decide`.
+
+Nothing here imports nameko or eventlet: rules and their tests run in a plain Python process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+from sqlalchemy.orm import Session
+
+from hall.v1 import approval_pb2, common_pb2
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why a request is refused: a reason code and a sentence a clerk can read aloud (Chinese)."""
+
+    code: str
+    message: str
+    field: str = ""
+
+
+@dataclass
+class Decision:
+    outcome: int
+    results: dict[str, str] = field(default_factory=dict)
+    reasons: list[Reason] = field(default_factory=list)
+    officer_id: str = ""
+
+    @classmethod
+    def approve(cls, **results: str) -> Decision:
+        return cls(approval_pb2.OUTCOME_APPROVED, results=dict(results))
+
+    @classmethod
+    def refuse(cls, *reasons: Reason) -> Decision:
+        if not reasons:
+            raise ValueError("a refusal must state its reasons")  # refusing without a reason is itself overdue
+        return cls(approval_pb2.OUTCOME_REFUSED, reasons=list(reasons))
+
+    @classmethod
+    def failed(cls, message: str) -> Decision:
+        return cls(approval_pb2.OUTCOME_FAILED, reasons=[Reason("TECHNICAL_FAILURE", message)])
+
+    @classmethod
+    def cancelled(cls) -> Decision:
+        return cls(approval_pb2.OUTCOME_CANCELLED, reasons=[Reason("CANCELLED", "联办事项已终止，本步骤撤销")])
+
+    def to_proto(self, request: approval_pb2.SubApprovalRequest, request_message_id: str, department: str) -> approval_pb2.SubApprovalDecision:
+        from services.runtime import clock
+
+        return approval_pb2.SubApprovalDecision(
+            case_id=request.case_id, step_id=request.step_id, department=department,
+            outcome=self.outcome,  # type: ignore[arg-type]
+            results=self.results,
+            reasons=[common_pb2.Reason(code=r.code, message=r.message, department=department, field=r.field)
+                     for r in self.reasons],
+            officer_id=self.officer_id, decided_at=clock.to_timestamp(clock.now()),
+            request_message_id=request_message_id, attempt=request.attempt,
+        )
+
+
+class Department:
+    """Subclass this for a department. `decide` runs inside the register's transaction: whatever
+    it writes commits together with the SDK's record of the answer, or not at all."""
+
+    code: ClassVar[str] = ""
+    name: ClassVar[str] = ""
+    # Folder of the department's Alembic revisions (its register's tables).
+    migrations: ClassVar[Path | None] = None
+
+    def decide(self, request: approval_pb2.SubApprovalRequest, register: Session) -> Decision:
+        raise NotImplementedError
+
+    def cancel(self, request_case_id: str, step_id: str, register: Session) -> None:
+        """Called when the router cancels a step (a sibling was refused, or the case withdrawn)."""

@@ -1,0 +1,77 @@
+"""Runs one department's adapter under nameko's ServiceRunner (no nameko CLI: it needs
+pkg_resources). eventlet must already be monkey-patched: see services/adapters/__main__.py."""
+
+from __future__ import annotations
+
+import errno
+import importlib
+import signal
+from typing import Any
+
+import eventlet
+
+from services.adapters.sdk.codec import SERIALIZERS
+from services.adapters.sdk.core import AdapterCore
+from services.adapters.sdk.department import Department
+from services.adapters.sdk.service import build_service
+from services.runtime import config, db, logging
+
+
+def load_department(code: str) -> Department:
+    """Departments live in services/adapters/<code>/ and export DEPARTMENT (a Department subclass)."""
+    if not code.replace("_", "").isalnum():
+        raise config.ConfigError(f"bad department code {code!r}")
+    module = importlib.import_module(f"services.adapters.{code}")
+    cls = module.DEPARTMENT
+    return cls()  # type: ignore[no-any-return]
+
+
+def nameko_config(amqp_url: str, max_workers: int) -> dict[str, Any]:
+    return {
+        "AMQP_URI": amqp_url,
+        "serializer": "protobuf",
+        "ACCEPT": ["protobuf"],
+        "SERIALIZERS": SERIALIZERS,
+        "max_workers": max_workers,
+        "HEARTBEAT": 30,
+    }
+
+
+def prepare(code: str) -> tuple[AdapterCore, config.Settings]:
+    department = load_department(code)
+    settings = config.load(f"adapter_{code}")
+    logging.configure(f"adapter-{code}", settings.log_level)
+    engine = db.make_engine(settings.database_url, settings.database_schema, pool_size=4)
+    if department.migrations is not None:
+        db.migrate(engine, department.migrations, f"alembic_version_adapter_{code}")
+    return AdapterCore(department, db.session_factory(engine)), settings
+
+
+def run(code: str) -> None:
+    from nameko.runners import ServiceRunner
+
+    core, settings = prepare(code)
+    sqlite = settings.database_url.startswith("sqlite")
+    # SQLite locks the whole file: one worker at a time. PostgreSQL calls block the hub briefly.
+    workers = config.env_int("ADAPTER_MAX_WORKERS", 1 if sqlite else 8, minimum=1, maximum=256)
+    runner = ServiceRunner(nameko_config(settings.amqp_url, workers))
+    runner.add_service(build_service(core))
+
+    def shutdown(signum: int, frame: Any) -> None:
+        # Signal handlers run in the main loop and cannot use eventlet primitives directly.
+        eventlet.spawn_n(runner.stop)
+
+    signal.signal(signal.SIGTERM, shutdown)
+    signal.signal(signal.SIGINT, shutdown)
+    runner.start()
+    logging.configure(f"adapter-{code}", settings.log_level).info("adapter started", department=code,
+                                                                  workers=workers)
+    waiter = eventlet.spawn(runner.wait)
+    while True:
+        try:
+            waiter.wait()
+        except OSError as exc:
+            if exc.errno == errno.EINTR:
+                continue
+            raise
+        break

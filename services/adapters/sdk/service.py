@@ -1,0 +1,129 @@
+"""The nameko side of an adapter: consume the department's queue, run the core, answer, audit.
+
+Imported only in adapter processes (it brings eventlet through nameko).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from functools import partial
+from typing import Any
+
+import structlog
+from kombu import Exchange, Queue
+from nameko.amqp.publish import Publisher as KombuPublisher
+from nameko.extensions import DependencyProvider
+from nameko.messaging import Consumer
+
+from hall.v1 import audit_pb2
+from services.adapters.sdk.core import AdapterCore
+from services.runtime import context, topology, wire
+from services.runtime.wire import Envelope, UndecodableMessage
+
+log = structlog.get_logger(__name__)
+HALL_EXCHANGE = Exchange(topology.EXCHANGE, type="topic", durable=True)
+
+
+class ProtoConsumer(Consumer):  # type: ignore[misc]
+    """nameko's consumer, handing the worker a decoded Envelope (type, message id, headers).
+
+    An undecodable message is rejected without requeue, so the queue dead-letters it to
+    hall.parked; a worker error requeues it until the queue's delivery limit parks it.
+    """
+
+    def handle_message(self, body: Any, message: Any) -> None:
+        props = message.properties
+        headers = dict(message.headers or {})
+        try:
+            decoded = wire.decode(props.get("type"), body if isinstance(body, bytes) else message.body)
+            if not props.get("message_id"):
+                raise UndecodableMessage("message has no message_id")
+        except UndecodableMessage as exc:
+            log.error("parking undecodable message", error=str(exc))
+            message.reject(requeue=False)
+            return
+        envelope = Envelope(
+            message=decoded, message_id=props["message_id"], type=props["type"],
+            routing_key=message.delivery_info.get("routing_key", ""), headers=headers,
+            redelivered=bool(message.delivery_info.get("redelivered")),
+            delivery_count=int(headers.get("x-delivery-count", 0) or 0),
+        )
+        self.container.spawn_worker(self, (envelope,), {}, context_data={},
+                                    handle_result=partial(self.handle_result, message))
+
+
+proto_consume = ProtoConsumer.decorator
+
+
+class Answering:
+    """Runs the core for one message and publishes its answers and audit record (with confirms)."""
+
+    def __init__(self, core: AdapterCore, publisher: KombuPublisher, service: str) -> None:
+        self.core = core
+        self._publisher = publisher
+        self._service = service
+
+    def process(self, envelope: Envelope) -> None:
+        started_wall, started = time.time(), time.monotonic()
+        msg = envelope.message
+        with context.scope(case_id=envelope.case_id, actor_id=envelope.actor_id, step_id=getattr(msg, "step_id", "")):
+            result = self.core.handle(envelope)
+            for out in result.outgoing:
+                self._publish(out.routing_key, out.message, out.message_id, envelope)
+            record = audit_pb2.CallRecord(
+                record_id=uuid.uuid4().hex, service=self._service, kind=audit_pb2.CallRecord.KIND_MESSAGE,
+                operation=envelope.type, case_id=envelope.case_id, actor_id=envelope.actor_id,
+                duration_us=int((time.monotonic() - started) * 1e6), outcome=result.outcome,
+                step_id=getattr(msg, "step_id", ""), department=self.core.code)
+            record.started_at.FromNanoseconds(int(started_wall * 1e9))
+            try:
+                self._publish(topology.rk_audit(self._service), record, record.record_id, envelope)
+            except Exception:  # noqa: BLE001 - the answer is out; a lost audit record must not redo it
+                log.exception("audit record not published")
+
+    def _publish(self, routing_key: str, message: Any, message_id: str, envelope: Envelope) -> None:
+        self._publisher.publish(
+            wire.encode(message), exchange=HALL_EXCHANGE, routing_key=routing_key, message_id=message_id,
+            type=wire.type_name(message), content_type=wire.CONTENT_TYPE,
+            headers={context.CASE_HEADER: envelope.case_id, context.ACTOR_HEADER: envelope.actor_id},
+        )
+
+
+class CoreProvider(DependencyProvider):  # type: ignore[misc]
+    """Gives each worker the shared Answering object (thin service, logic in the provider)."""
+
+    def __init__(self, core: AdapterCore) -> None:
+        self._core = core
+        self._answering: Answering | None = None
+
+    def setup(self) -> None:
+        publisher = KombuPublisher(
+            self.container.config["AMQP_URI"], use_confirms=True, mandatory=True, serializer="protobuf",
+            delivery_mode=2)
+        self._answering = Answering(self._core, publisher, f"adapter-{self._core.code}")
+
+    def get_dependency(self, worker_ctx: Any) -> Answering:
+        assert self._answering is not None
+        return self._answering
+
+
+def department_queue(code: str) -> Queue:
+    return Queue(topology.department_queue(code), exchange=HALL_EXCHANGE, routing_key=f"step.{code}.*",
+                 durable=True, queue_arguments=topology.queue_arguments())
+
+
+def build_service(core: AdapterCore) -> type:
+    """A nameko service class for one department: one consumer, one dependency, no logic."""
+    queue = department_queue(core.code)
+
+    class AdapterService:
+        name = f"{core.code}_adapter"
+        answering = CoreProvider(core)
+
+        @proto_consume(queue, requeue_on_error=True)
+        def handle(self, envelope: Envelope) -> None:
+            self.answering.process(envelope)
+
+    AdapterService.__name__ = f"{core.code.title().replace('_', '')}Adapter"
+    return AdapterService

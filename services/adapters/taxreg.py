@@ -1,0 +1,82 @@
+"""Tax registration, shared by national tax (国税) and local tax (地税): the same law
+(税收征收管理法 第十五条), two departments, two registers.
+
+The tax registration number of the period is the division code followed by the organisation
+code (15 characters); the organisation code must be the one inside the credit code.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+
+from sqlalchemy import String
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+from hall.v1 import approval_pb2
+from services.adapters.sdk import Decision, Department, Reason
+from services.domain import identifiers
+from services.runtime import clock
+from services.runtime.db import UTCDateTime
+
+
+def registration_model(code: str) -> type:
+    class RegisterBase(DeclarativeBase):
+        pass
+
+    class Registration(RegisterBase):
+        __tablename__ = f"{code}_registrations"
+
+        credit_code: Mapped[str] = mapped_column(String(18), primary_key=True)
+        tax_registration_number: Mapped[str] = mapped_column(String(20), unique=True)
+        org_code: Mapped[str] = mapped_column(String(9))
+        company_name: Mapped[str] = mapped_column(String(200))
+        case_id: Mapped[str] = mapped_column(String(40), unique=True)
+        registered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    return Registration
+
+
+def create_registration_table(code: str) -> None:
+    import sqlalchemy as sa
+    from alembic import op
+
+    op.create_table(
+        f"{code}_registrations",
+        sa.Column("credit_code", sa.String(18), primary_key=True),
+        sa.Column("tax_registration_number", sa.String(20), nullable=False, unique=True),
+        sa.Column("org_code", sa.String(9), nullable=False),
+        sa.Column("company_name", sa.String(200), nullable=False),
+        sa.Column("case_id", sa.String(40), nullable=False, unique=True),
+        sa.Column("registered_at", UTCDateTime, nullable=False),
+    )
+
+
+class TaxRegistration(Department):
+    result_key = ""
+    model: type
+
+    def __init__(self, division: str | None = None) -> None:
+        self.division = division or os.environ.get("DIVISION_CODE", "150602")
+
+    def decide(self, request: approval_pb2.SubApprovalRequest, register: Session) -> Decision:
+        up = request.upstream
+        try:
+            credit_code = identifiers.validate_credit_code(up.get("credit_code", ""))
+        except identifiers.InvalidIdentifier as exc:
+            return Decision.refuse(Reason("CREDIT_CODE_INVALID", f"营业执照上的{exc}", "credit_code"))
+        org_code = up.get("org_code", "")
+        if org_code != credit_code[8:17]:
+            return Decision.refuse(Reason("ORG_CODE_MISMATCH", "组织机构代码与统一社会信用代码不一致", "org_code"))
+        company_name = up.get("company_name", "")
+        if not company_name:
+            return Decision.refuse(Reason("COMPANY_NAME_MISSING", "缺少纳税人名称", "company_name"))
+        existing = register.get(self.model, credit_code)
+        if existing is not None:
+            if existing.case_id != request.case_id:
+                return Decision.refuse(Reason("ALREADY_REGISTERED", "该纳税人已办理税务登记，不得重复登记"))
+            return Decision.approve(**{self.result_key: existing.tax_registration_number})
+        number = f"{self.division}{org_code}"
+        register.add(self.model(credit_code=credit_code, tax_registration_number=number, org_code=org_code,
+                                company_name=company_name, case_id=request.case_id, registered_at=clock.now()))
+        return Decision.approve(**{self.result_key: number})

@@ -1,0 +1,41 @@
+"""Entry point: python -m services.audit"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import grpc
+
+from hall.v1 import approval_pb2, audit_pb2, audit_pb2_grpc
+from services.audit.servicer import AuditServicer
+from services.audit.store import AuditStore, event_record
+from services.runtime import topology
+from services.runtime.process import ServiceProcess
+from services.runtime.wire import Envelope
+
+DEFAULT_PORT = 50054
+
+
+def main() -> None:
+    proc = ServiceProcess("audit", default_grpc_port=DEFAULT_PORT, migrations=Path(__file__).with_name("migrations"))
+    store = AuditStore(proc.sessions)
+
+    def on_record(envelope: Envelope) -> None:
+        msg = envelope.message
+        if isinstance(msg, audit_pb2.CallRecord):
+            store.append([msg])
+        elif isinstance(msg, approval_pb2.CaseStatusChanged):
+            store.append([event_record(msg, envelope.message_id)])
+
+    # The audit consumer does not audit itself (that would loop).
+    proc.add_consumer(topology.AUDIT_QUEUE, on_record, audited=False)
+
+    def register(server: grpc.Server) -> list[str]:
+        audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditServicer(store), server)
+        return [audit_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name]
+
+    proc.serve(register)
+
+
+if __name__ == "__main__":
+    main()

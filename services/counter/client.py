@@ -1,0 +1,96 @@
+"""A small typed client over the suite's gRPC services, used by the CLI, the demo and tests."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import grpc
+
+from hall.v1 import (
+    audit_pb2, audit_pb2_grpc, common_pb2, fees_pb2, fees_pb2_grpc, intake_pb2, intake_pb2_grpc, router_pb2_grpc,
+)
+from services.domain.identifiers import resident_id_check_digit
+from services.runtime.grpc_client import channel
+
+COMPANY_BUNDLE = "150602-YJS-0001"
+
+
+@dataclass
+class Endpoints:
+    intake: str = "127.0.0.1:50051"
+    router: str = "127.0.0.1:50052"
+    fees: str = "127.0.0.1:50053"
+    audit: str = "127.0.0.1:50054"
+
+
+class Counter:
+    def __init__(self, endpoints: Endpoints, *, clerk_id: str = "clerk-0001") -> None:
+        self.clerk_id = clerk_id
+        self._channels = [channel(endpoints.intake), channel(endpoints.fees), channel(endpoints.audit),
+                          channel(endpoints.router)]
+        self.intake = intake_pb2_grpc.IntakeServiceStub(self._channels[0])
+        self.fees = fees_pb2_grpc.FeesServiceStub(self._channels[1])
+        self.audit = audit_pb2_grpc.AuditServiceStub(self._channels[2])
+        self.router = router_pb2_grpc.RouterServiceStub(self._channels[3])
+
+    def metadata(self) -> list[tuple[str, str]]:
+        return [("x-actor-id", self.clerk_id)]
+
+    def submit(self, request: intake_pb2.SubmitApplicationRequest, timeout: float = 10) -> intake_pb2.SubmitApplicationResponse:
+        return self.intake.SubmitApplication(request, timeout=timeout, metadata=self.metadata())  # type: ignore[no-any-return]
+
+    def watch(self, application_id: str, timeout: float = 120) -> Iterator[intake_pb2.WatchApplicationResponse]:
+        return self.intake.WatchApplication(  # type: ignore[no-any-return]
+            intake_pb2.WatchApplicationRequest(application_id=application_id), timeout=timeout,
+            metadata=self.metadata())
+
+    def wait_receipt(self, application_id: str, timeout: float = 30) -> fees_pb2.Receipt:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return self.fees.GetReceipt(fees_pb2.GetReceiptRequest(application_id=application_id),  # type: ignore[no-any-return]
+                                            timeout=5, metadata=self.metadata()).receipt
+            except grpc.RpcError as err:
+                if err.code() != grpc.StatusCode.NOT_FOUND or time.monotonic() > deadline:
+                    raise
+            time.sleep(0.1)
+
+    def timeline(self, case_id: str) -> list[audit_pb2.TimelineEntry]:
+        return list(self.audit.GetCaseTimeline(audit_pb2.GetCaseTimelineRequest(case_id=case_id), timeout=10,
+                                               metadata=self.metadata()).entries)
+
+    def close(self) -> None:
+        for ch in self._channels:
+            ch.close()
+
+
+def sample_resident_id(birth: str = "19880505", serial: str = "001", division: str = "150602") -> str:
+    first17 = f"{division}{birth}{serial}"
+    return first17 + resident_id_check_digit(first17)
+
+
+def company_registration(company_name: str | None = None, *, request_id: str | None = None,
+                         clerk_id: str = "clerk-0001") -> intake_pb2.SubmitApplicationRequest:
+    """A complete company-registration bundle application, as a clerk would enter it."""
+    suffix = uuid.uuid4().hex[:6].upper()
+    rep_id = sample_resident_id()
+    return intake_pb2.SubmitApplicationRequest(
+        request_id=request_id or uuid.uuid4().hex,
+        bundle_code=COMPANY_BUNDLE,
+        applicant=common_pb2.Applicant(kind=common_pb2.Applicant.KIND_PERSON, name="王建军", id_number=rep_id,
+                                       phone="13904770123"),
+        materials=["M-GS-APPLY", "M-GS-ARTICLES", "M-ID-SHAREHOLDERS", "M-ID-LEGALREP", "M-GS-ADDRESS",
+                   "M-ZJ-APPLY", "M-TAX-FORM"],
+        fields={
+            "company_name": company_name or f"东胜区鑫达{suffix}商贸有限公司",
+            "registered_capital_fen": "50000000",
+            "business_scope": "日用百货、五金交电销售",
+            "legal_rep_name": "王建军",
+            "legal_rep_id": rep_id,
+            "address": "鄂尔多斯市东胜区天骄北路1号",
+        },
+        clerk_id=clerk_id,
+    )

@@ -1,0 +1,46 @@
+"""Entry point: python -m services.fees"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import grpc
+import structlog
+
+from hall.v1 import approval_pb2, fees_pb2, fees_pb2_grpc
+from services.fees.receipts import Receipts
+from services.fees.servicer import FeesServicer
+from services.runtime import topology
+from services.runtime.config import env_str
+from services.runtime.process import ServiceProcess
+from services.runtime.wire import Envelope
+
+DEFAULT_PORT = 50053
+DEV_KEY = "dev-only-receipt-key"
+
+
+def main() -> None:
+    proc = ServiceProcess("fees", default_grpc_port=DEFAULT_PORT, migrations=Path(__file__).with_name("migrations"))
+    key = env_str("FEES_RECEIPT_KEY", DEV_KEY)
+    if key == DEV_KEY:
+        structlog.get_logger().warning("FEES_RECEIPT_KEY not set: receipts are signed with the development key")
+    receipts = Receipts(proc.sessions, proc.catalogue, key.encode())
+
+    def on_completed(envelope: Envelope) -> None:
+        event = envelope.message
+        if isinstance(event, approval_pb2.CaseStatusChanged) and event.status == approval_pb2.CASE_STATUS_COMPLETED:
+            receipts.issue(fees_pb2.IssueReceiptRequest(
+                application_id=event.application_id, case_id=event.case_id, matter_code=event.matter_code,
+                bundle_code=event.bundle_code, payer_name=event.applicant_name))
+
+    proc.add_consumer(topology.FEES_QUEUE, on_completed)
+
+    def register(server: grpc.Server) -> list[str]:
+        fees_pb2_grpc.add_FeesServiceServicer_to_server(FeesServicer(proc.catalogue, receipts), server)
+        return [fees_pb2.DESCRIPTOR.services_by_name["FeesService"].full_name]
+
+    proc.serve(register)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Intake: the single window (一个窗口受理)."""

@@ -1,0 +1,39 @@
+"""Entry point: python -m services.intake"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import grpc
+
+from hall.v1 import approval_pb2, intake_pb2, intake_pb2_grpc
+from services.intake.applications import Applications
+from services.intake.models import IntakeOutbox
+from services.intake.servicer import IntakeServicer
+from services.runtime import topology
+from services.runtime.process import ServiceProcess
+from services.runtime.wire import Envelope
+
+DEFAULT_PORT = 50051
+
+
+def main() -> None:
+    proc = ServiceProcess("intake", default_grpc_port=DEFAULT_PORT, migrations=Path(__file__).with_name("migrations"))
+    relay = proc.add_relay(IntakeOutbox)
+    apps = Applications(proc.sessions, proc.catalogue, relay)
+
+    def on_status(envelope: Envelope) -> None:
+        if isinstance(envelope.message, approval_pb2.CaseStatusChanged):
+            apps.apply_status(envelope.message)
+
+    proc.add_consumer(topology.INTAKE_QUEUE, on_status)
+
+    def register(server: grpc.Server) -> list[str]:
+        intake_pb2_grpc.add_IntakeServiceServicer_to_server(IntakeServicer(proc.catalogue, apps), server)
+        return [intake_pb2.DESCRIPTOR.services_by_name["IntakeService"].full_name]
+
+    proc.serve(register)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,208 @@
+"""Applications: accept (idempotent), read, withdraw, and follow the router's status events."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import uuid
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from hall.v1 import approval_pb2, common_pb2, intake_pb2
+from services.catalogue import Catalogue
+from services.domain import workdays
+from services.intake.models import ApplicationEventRow, ApplicationRow, IntakeOutbox
+from services.intake.validation import check_submission
+from services.runtime import clock, context, outbox, topology
+from services.runtime.errors import FailedPrecondition, NotFound, ServiceError
+from services.runtime.outbox import OutboxRelay
+
+import grpc
+
+log = structlog.get_logger(__name__)
+
+S = intake_pb2.ApplicationStatus
+TERMINAL = {S.APPLICATION_STATUS_COMPLETED, S.APPLICATION_STATUS_REFUSED, S.APPLICATION_STATUS_WITHDRAWN}
+_FROM_CASE = {
+    approval_pb2.CASE_STATUS_IN_PROGRESS: S.APPLICATION_STATUS_IN_PROGRESS,
+    approval_pb2.CASE_STATUS_COMPLETED: S.APPLICATION_STATUS_COMPLETED,
+    approval_pb2.CASE_STATUS_REFUSED: S.APPLICATION_STATUS_REFUSED,
+    approval_pb2.CASE_STATUS_WITHDRAWN: S.APPLICATION_STATUS_WITHDRAWN,
+}
+
+
+class RequestIdReused(ServiceError):
+    def __init__(self, request_id: str) -> None:
+        super().__init__(f"request id {request_id} was already used for a different application",
+                         grpc.StatusCode.ALREADY_EXISTS)
+
+
+def fingerprint(req: intake_pb2.SubmitApplicationRequest) -> str:
+    clone = intake_pb2.SubmitApplicationRequest()
+    clone.CopyFrom(req)
+    clone.ClearField("request_id")
+    return hashlib.sha256(clone.SerializeToString(deterministic=True)).hexdigest()
+
+
+class Applications:
+    def __init__(self, sessions: sessionmaker[Session], catalogue: Catalogue, relay: OutboxRelay | None) -> None:
+        self._sessions = sessions
+        self._catalogue = catalogue
+        self._relay = relay
+        self._changed = threading.Condition()
+
+    # ---- accept ------------------------------------------------------------------------------
+    def submit(self, req: intake_pb2.SubmitApplicationRequest) -> tuple[intake_pb2.Application, bool]:
+        check_submission(self._catalogue, req)
+        fp = fingerprint(req)
+        existing = self._by_request(req.request_id)
+        if existing is not None:
+            return self._existing(existing, fp, req.request_id)
+        now = clock.now()
+        case_id = f"{self._catalogue.proto.division_code}{now.astimezone(clock.SHANGHAI):%Y%m%d}{uuid.uuid4().hex[:10].upper()}"
+        application_id = uuid.uuid4().hex
+        limit = self._catalogue.promised_limit(matter_code=req.matter_code, bundle_code=req.bundle_code)
+        promised_by = workdays.add_working_days(now, limit.amount)
+        context.bind(case_id=case_id, actor_id=req.clerk_id)
+        row = ApplicationRow(
+            application_id=application_id, request_id=req.request_id, request_fingerprint=fp, case_id=case_id,
+            matter_code=req.matter_code, bundle_code=req.bundle_code, catalogue_version=self._catalogue.version,
+            applicant=req.applicant.SerializeToString(), clerk_id=req.clerk_id,
+            status=S.APPLICATION_STATUS_ACCEPTED, accepted_at=now, updated_at=now, promised_by=promised_by,
+            last_sequence=0, snapshot=None,
+        )
+        submitted = approval_pb2.CaseSubmitted(
+            case_id=case_id, application_id=application_id, matter_code=req.matter_code,
+            bundle_code=req.bundle_code, catalogue_version=self._catalogue.version, applicant=req.applicant,
+            materials=list(req.materials), fields=dict(req.fields), clerk_id=req.clerk_id,
+            accepted_at=clock.to_timestamp(now),
+        )
+        try:
+            with self._sessions() as session, session.begin():
+                session.add(row)
+                session.flush()
+                session.add(ApplicationEventRow(
+                    application_id=application_id, sequence=0, status=S.APPLICATION_STATUS_ACCEPTED, step_id="",
+                    step_status="", note="受理", at=now))
+                outbox.enqueue(session, IntakeOutbox, topology.RK_CASE_SUBMITTED, submitted,
+                               message_id=f"submitted-{case_id}")
+        except IntegrityError:
+            # Another call with the same request id committed first.
+            existing = self._by_request(req.request_id)
+            if existing is None:
+                raise
+            return self._existing(existing, fp, req.request_id)
+        if self._relay is not None:
+            self._relay.wake()
+        log.info("application accepted", application_id=application_id, matter=req.matter_code,
+                 bundle=req.bundle_code, id_number=req.applicant.id_number)
+        return self.view(row), False
+
+    def _existing(self, row: ApplicationRow, fp: str, request_id: str) -> tuple[intake_pb2.Application, bool]:
+        if row.request_fingerprint != fp:
+            raise RequestIdReused(request_id)
+        context.bind(case_id=row.case_id)
+        return self.view(row), True
+
+    def _by_request(self, request_id: str) -> ApplicationRow | None:
+        with self._sessions() as session:
+            return session.scalar(select(ApplicationRow).where(ApplicationRow.request_id == request_id))
+
+    # ---- read --------------------------------------------------------------------------------
+    def get(self, application_id: str) -> ApplicationRow:
+        with self._sessions() as session:
+            row = session.get(ApplicationRow, application_id)
+        if row is None:
+            raise NotFound(f"application {application_id} not found", resource_type="hall.v1.Application",
+                           resource_name=application_id)
+        context.bind(case_id=row.case_id)
+        return row
+
+    def view(self, row: ApplicationRow) -> intake_pb2.Application:
+        app = intake_pb2.Application(
+            application_id=row.application_id, case_id=row.case_id, request_id=row.request_id,
+            matter_code=row.matter_code, bundle_code=row.bundle_code, catalogue_version=row.catalogue_version,
+            status=row.status,  # type: ignore[arg-type]
+            accepted_at=clock.to_timestamp(row.accepted_at), updated_at=clock.to_timestamp(row.updated_at),
+            promised_by=clock.to_timestamp(row.promised_by), clerk_id=row.clerk_id,
+        )
+        app.applicant.ParseFromString(row.applicant)
+        if row.snapshot:
+            snap = approval_pb2.CaseStatusChanged.FromString(row.snapshot)
+            for st in snap.steps:
+                app.steps.add(step_id=st.step_id, department=st.department, matter_code=st.matter_code,
+                              status=st.status, results=dict(st.results), reasons=list(st.reasons))
+            app.results.update(snap.results)
+            app.reasons.extend(snap.reasons)
+        return app
+
+    def events_after(self, application_id: str, sequence: int) -> list[ApplicationEventRow]:
+        with self._sessions() as session:
+            return list(session.scalars(
+                select(ApplicationEventRow)
+                .where(ApplicationEventRow.application_id == application_id, ApplicationEventRow.sequence > sequence)
+                .order_by(ApplicationEventRow.sequence)))
+
+    def wait_for_change(self, timeout: float) -> None:
+        with self._changed:
+            self._changed.wait(timeout)
+
+    # ---- withdraw ----------------------------------------------------------------------------
+    def withdraw(self, application_id: str, reason: str) -> intake_pb2.Application:
+        with self._sessions() as session, session.begin():
+            row = session.get(ApplicationRow, application_id, with_for_update=True)
+            if row is None:
+                raise NotFound(f"application {application_id} not found", resource_type="hall.v1.Application",
+                               resource_name=application_id)
+            context.bind(case_id=row.case_id)
+            if row.status in TERMINAL:
+                raise FailedPrecondition("办结的申请不能撤回", violations=[("CASE_ENDED", application_id, "申请已办结")])
+            outbox.enqueue(session, IntakeOutbox, topology.RK_CASE_WITHDRAWN,
+                           approval_pb2.CaseWithdrawn(case_id=row.case_id, reason=reason or "申请人撤回",
+                                                      at=clock.to_timestamp(clock.now())),
+                           message_id=f"withdrawn-{row.case_id}")
+        if self._relay is not None:
+            self._relay.wake()
+        return self.view(row)
+
+    # ---- follow the router -------------------------------------------------------------------
+    def apply_status(self, event: approval_pb2.CaseStatusChanged) -> None:
+        """Record one status event (idempotent: duplicates and stale events change nothing)."""
+        status = _FROM_CASE.get(event.status)
+        if status is None:
+            return
+        at = clock.from_timestamp(event.at) if event.HasField("at") else clock.now()
+        with self._sessions() as session, session.begin():
+            row = session.scalar(select(ApplicationRow).where(ApplicationRow.case_id == event.case_id)
+                                 .with_for_update())
+            if row is None:
+                raise LookupError(f"no application for case {event.case_id}")  # retried, then parked
+            seen = session.scalar(select(ApplicationEventRow.id).where(
+                ApplicationEventRow.application_id == row.application_id,
+                ApplicationEventRow.sequence == event.sequence))
+            if seen is not None:
+                return
+            session.add(ApplicationEventRow(
+                application_id=row.application_id, sequence=event.sequence, status=status, step_id=event.step_id,
+                step_status=event.step_status, note=_note(event), at=at))
+            if event.sequence > row.last_sequence:
+                row.last_sequence = event.sequence
+                row.status = status
+                row.updated_at = at
+                row.snapshot = event.SerializeToString()
+        with self._changed:
+            self._changed.notify_all()
+
+
+def _note(event: approval_pb2.CaseStatusChanged) -> str:
+    if event.reasons:
+        return "；".join(r.message for r in event.reasons)
+    if event.step_id:
+        return f"{event.step_id}: {event.step_status}"
+    return approval_pb2.CaseStatus.Name(event.status)
+
+
+__all__ = ["Applications", "TERMINAL", "common_pb2"]

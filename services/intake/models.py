@@ -1,0 +1,49 @@
+"""Intake's own tables: applications, their status history, and the outbox."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from services.runtime.db import Base, UTCDateTime
+from services.runtime.outbox import OutboxMixin
+
+
+class ApplicationRow(Base):
+    __tablename__ = "intake_applications"
+
+    application_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    request_id: Mapped[str] = mapped_column(String(128), unique=True)
+    request_fingerprint: Mapped[str] = mapped_column(String(64))
+    case_id: Mapped[str] = mapped_column(String(40), unique=True)
+    matter_code: Mapped[str] = mapped_column(String(64))
+    bundle_code: Mapped[str] = mapped_column(String(64))
+    catalogue_version: Mapped[str] = mapped_column(String(32))
+    applicant: Mapped[bytes] = mapped_column(LargeBinary)  # hall.v1.Applicant
+    clerk_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[int] = mapped_column(Integer)  # hall.v1.ApplicationStatus
+    accepted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    promised_by: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_sequence: Mapped[int] = mapped_column(BigInteger, default=0)
+    snapshot: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)  # hall.v1.CaseStatusChanged
+
+
+class ApplicationEventRow(Base):
+    __tablename__ = "intake_application_events"
+    __table_args__ = (UniqueConstraint("application_id", "sequence", name="uq_intake_event_seq"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    application_id: Mapped[str] = mapped_column(ForeignKey("intake_applications.application_id"), index=True)
+    sequence: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[int] = mapped_column(Integer)
+    step_id: Mapped[str] = mapped_column(String(64))
+    step_status: Mapped[str] = mapped_column(String(32))
+    note: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class IntakeOutbox(OutboxMixin, Base):
+    __tablename__ = "intake_outbox"

@@ -1,0 +1,72 @@
+"""IntakeService over gRPC: thin; the rules live in applications.py and validation.py."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import grpc
+
+from hall.v1 import intake_pb2, intake_pb2_grpc
+from services.catalogue import Catalogue
+from services.intake.applications import TERMINAL, Applications
+from services.runtime import clock
+from services.runtime.errors import InvalidArgument, NotFound
+
+WATCH_POLL_S = 0.5
+
+
+class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
+    def __init__(self, catalogue: Catalogue, applications: Applications) -> None:
+        self._catalogue = catalogue
+        self._apps = applications
+
+    def ListMatters(self, request: intake_pb2.ListMattersRequest, context: grpc.ServicerContext) -> intake_pb2.ListMattersResponse:
+        matters = [m for m in self._catalogue.proto.matters if not request.department or m.department == request.department]
+        return intake_pb2.ListMattersResponse(catalogue_version=self._catalogue.version, matters=matters)
+
+    def GetMatter(self, request: intake_pb2.GetMatterRequest, context: grpc.ServicerContext) -> intake_pb2.GetMatterResponse:
+        if not request.code:
+            raise InvalidArgument("code is required", violations=[("code", "必须提供事项编码")])
+        matter = self._catalogue.matter(request.code)
+        if matter is None:
+            raise NotFound(f"matter {request.code} is not in the catalogue", resource_type="hall.v1.Matter",
+                           resource_name=request.code)
+        return intake_pb2.GetMatterResponse(matter=matter)
+
+    def ListBundles(self, request: intake_pb2.ListBundlesRequest, context: grpc.ServicerContext) -> intake_pb2.ListBundlesResponse:
+        return intake_pb2.ListBundlesResponse(catalogue_version=self._catalogue.version,
+                                              bundles=list(self._catalogue.proto.bundles))
+
+    def SubmitApplication(self, request: intake_pb2.SubmitApplicationRequest, context: grpc.ServicerContext) -> intake_pb2.SubmitApplicationResponse:
+        application, duplicate = self._apps.submit(request)
+        return intake_pb2.SubmitApplicationResponse(application=application, duplicate=duplicate)
+
+    def GetApplication(self, request: intake_pb2.GetApplicationRequest, context: grpc.ServicerContext) -> intake_pb2.GetApplicationResponse:
+        _require_id(request.application_id)
+        return intake_pb2.GetApplicationResponse(application=self._apps.view(self._apps.get(request.application_id)))
+
+    def WatchApplication(self, request: intake_pb2.WatchApplicationRequest, context: grpc.ServicerContext) -> Iterator[intake_pb2.WatchApplicationResponse]:
+        _require_id(request.application_id)
+        row = self._apps.get(request.application_id)
+        last = -1
+        while context.is_active():
+            for event in self._apps.events_after(row.application_id, last):
+                last = event.sequence
+                row = self._apps.get(row.application_id)
+                yield intake_pb2.WatchApplicationResponse(
+                    sequence=event.sequence, status=event.status,  # type: ignore[arg-type]
+                    step_id=event.step_id, step_status=event.step_status, note=event.note,
+                    at=clock.to_timestamp(event.at), application=self._apps.view(row))
+            row = self._apps.get(row.application_id)
+            if row.status in TERMINAL and row.last_sequence <= last:
+                return
+            self._apps.wait_for_change(WATCH_POLL_S)
+
+    def WithdrawApplication(self, request: intake_pb2.WithdrawApplicationRequest, context: grpc.ServicerContext) -> intake_pb2.WithdrawApplicationResponse:
+        _require_id(request.application_id)
+        return intake_pb2.WithdrawApplicationResponse(application=self._apps.withdraw(request.application_id, request.reason))
+
+
+def _require_id(application_id: str) -> None:
+    if not application_id:
+        raise InvalidArgument("application_id is required", violations=[("application_id", "必须提供申请编号")])

@@ -1,0 +1,34 @@
+"""Entry point: python -m services.router"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import grpc
+
+from hall.v1 import router_pb2, router_pb2_grpc
+from services.router.engine import Engine
+from services.router.models import RouterOutbox
+from services.router.servicer import RouterServicer
+from services.runtime import topology
+from services.runtime.config import env_int
+from services.runtime.process import ServiceProcess
+
+DEFAULT_PORT = 50052
+
+
+def main() -> None:
+    proc = ServiceProcess("router", default_grpc_port=DEFAULT_PORT, migrations=Path(__file__).with_name("migrations"))
+    relay = proc.add_relay(RouterOutbox)
+    engine = Engine(proc.sessions, proc.catalogue, relay, max_attempts=env_int("ROUTER_MAX_ATTEMPTS", 4, minimum=1))
+    proc.add_consumer(topology.ROUTER_QUEUE, engine.handle, threads=env_int("ROUTER_CONSUMERS", 2 if proc.engine.dialect.name == "postgresql" else 1, minimum=1))
+
+    def register(server: grpc.Server) -> list[str]:
+        router_pb2_grpc.add_RouterServiceServicer_to_server(RouterServicer(engine), server)
+        return [router_pb2.DESCRIPTOR.services_by_name["RouterService"].full_name]
+
+    proc.serve(register)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,267 @@
+"""The workflow engine: one transaction per message, state and outgoing messages together.
+
+Every handler runs under a row lock on its case (SELECT ... FOR UPDATE on PostgreSQL), so two
+router replicas never dispatch the same step twice or lose an update. Every incoming message id
+is recorded; a redelivered or duplicated message changes nothing. A decision that answers an
+older attempt, or arrives after the case ended, is ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from hall.v1 import approval_pb2, common_pb2
+from services.catalogue import Catalogue
+from services.domain import workdays
+from services.router.models import (
+    APPROVED, CANCELLED, DISPATCHED, INCIDENT, PENDING, REFUSED, CaseRow, ProcessedMessage, RouterOutbox, StepRow,
+)
+from services.runtime import clock, context, outbox, topology
+from services.runtime.errors import FailedPrecondition, NotFound
+from services.runtime.outbox import OutboxRelay
+from services.runtime.wire import Envelope
+
+log = structlog.get_logger(__name__)
+
+CS = approval_pb2.CaseStatus
+_STATUS_KEY = {
+    CS.CASE_STATUS_IN_PROGRESS: "in_progress",
+    CS.CASE_STATUS_COMPLETED: "completed",
+    CS.CASE_STATUS_REFUSED: "refused",
+    CS.CASE_STATUS_WITHDRAWN: "withdrawn",
+}
+
+
+class Engine:
+    def __init__(
+        self, sessions: sessionmaker[Session], catalogue: Catalogue, relay: OutboxRelay | None, *, max_attempts: int = 4
+    ) -> None:
+        self._sessions = sessions
+        self._catalogue = catalogue
+        self._relay = relay
+        self._max_attempts = max_attempts
+        self._lock = sessions.kw["bind"].dialect.name == "postgresql"
+
+    # ---- message entry point -------------------------------------------------------------------
+    def handle(self, envelope: Envelope) -> None:
+        msg = envelope.message
+        handlers: dict[type, Callable[[Session, Any], None]] = {
+            approval_pb2.CaseSubmitted: self._submitted,
+            approval_pb2.SubApprovalDecision: self._decision,
+            approval_pb2.CaseWithdrawn: self._withdrawn,
+        }
+        handler = handlers.get(type(msg))
+        if handler is None:
+            log.warning("router ignores message type", type=envelope.type)
+            return
+        try:
+            with self._sessions() as session, session.begin():
+                if session.get(ProcessedMessage, envelope.message_id) is not None:
+                    log.info("duplicate message ignored", message_id=envelope.message_id)
+                    return
+                handler(session, msg)
+                session.add(ProcessedMessage(message_id=envelope.message_id, processed_at=clock.now()))
+        except IntegrityError:
+            # A concurrent delivery of the same message (or the same case) committed first.
+            with self._sessions() as session:
+                if session.get(ProcessedMessage, envelope.message_id) is None:
+                    raise
+            log.info("concurrent duplicate ignored", message_id=envelope.message_id)
+            return
+        if self._relay is not None:
+            self._relay.wake()
+
+    # ---- handlers --------------------------------------------------------------------------------
+    def _submitted(self, session: Session, msg: approval_pb2.CaseSubmitted) -> None:
+        if session.get(CaseRow, msg.case_id) is not None:
+            return
+        plan = self._catalogue.plan(matter_code=msg.matter_code, bundle_code=msg.bundle_code)
+        now = clock.now()
+        case = CaseRow(
+            case_id=msg.case_id, application_id=msg.application_id, matter_code=msg.matter_code,
+            bundle_code=msg.bundle_code, catalogue_version=msg.catalogue_version or self._catalogue.version,
+            status=CS.CASE_STATUS_IN_PROGRESS, event_seq=0, submitted=msg.SerializeToString(), results={},
+            reasons=[], created_at=now, updated_at=now, ended_at=None,
+        )
+        session.add(case)
+        steps = [
+            StepRow(case_id=msg.case_id, step_id=ps.step_id, position=i, department=ps.department,
+                    matter_code=ps.matter_code, status=PENDING, attempt=0, request_message_id="", results={},
+                    reasons=[], last_error="", dispatched_at=None, decided_at=None, due_at=None)
+            for i, ps in enumerate(plan.steps)
+        ]
+        session.add_all(steps)
+        session.flush()
+        log.info("case planned", steps=[s.step_id for s in steps])
+        self._advance(session, case, steps, None)
+
+    def _decision(self, session: Session, msg: approval_pb2.SubApprovalDecision) -> None:
+        case, steps = self._load(session, msg.case_id)
+        if case is None:
+            raise LookupError(f"decision for unknown case {msg.case_id}")
+        step = next((s for s in steps if s.step_id == msg.step_id), None)
+        if step is None or case.status != CS.CASE_STATUS_IN_PROGRESS:
+            log.info("late decision ignored", step_id=msg.step_id, case_status=case.status)
+            return
+        if step.status != DISPATCHED or msg.request_message_id != step.request_message_id:
+            log.info("stale decision ignored", step_id=step.step_id, step_status=step.status)
+            return
+        now = clock.now()
+        if msg.outcome == approval_pb2.OUTCOME_APPROVED:
+            step.status, step.decided_at, step.results = APPROVED, now, dict(msg.results)
+            case.results = {**case.results, **dict(msg.results)}
+            self._advance(session, case, steps, step)
+        elif msg.outcome == approval_pb2.OUTCOME_REFUSED:
+            step.status, step.decided_at, step.reasons = REFUSED, now, [_reason_dict(r) for r in msg.reasons]
+            self._end(session, case, steps, CS.CASE_STATUS_REFUSED, step.reasons, step, "其他部门不予许可，本事项终止")
+        elif msg.outcome == approval_pb2.OUTCOME_FAILED:
+            step.last_error = "；".join(r.message for r in msg.reasons) or "technical failure"
+            if step.attempt >= self._max_attempts:
+                step.status = INCIDENT
+                log.error("step became an incident", step_id=step.step_id, attempts=step.attempt, error=step.last_error)
+                self._emit(session, case, steps, step)
+            else:
+                delay = topology.retry_delay(step.attempt)
+                log.warning("step failed; retrying", step_id=step.step_id, attempt=step.attempt, delay_s=delay)
+                self._dispatch(session, case, step, steps, delay_s=delay)
+        else:
+            log.info("decision without effect", outcome=msg.outcome, step_id=step.step_id)
+
+    def _withdrawn(self, session: Session, msg: approval_pb2.CaseWithdrawn) -> None:
+        case, steps = self._load(session, msg.case_id)
+        if case is None:
+            raise LookupError(f"withdrawal of unknown case {msg.case_id}")  # submission not seen yet: retry
+        if case.status != CS.CASE_STATUS_IN_PROGRESS:
+            return
+        reason = {"code": "WITHDRAWN", "message": msg.reason or "申请人撤回申请", "department": "", "field": ""}
+        self._end(session, case, steps, CS.CASE_STATUS_WITHDRAWN, [reason], None, "申请人已撤回申请")
+
+    # ---- operator actions ---------------------------------------------------------------------
+    def retry_incident(self, case_id: str, step_id: str) -> StepRow:
+        with self._sessions() as session, session.begin():
+            case, steps = self._load(session, case_id)
+            step = next((s for s in steps if s.step_id == step_id), None) if case else None
+            if case is None or step is None:
+                raise NotFound(f"step {case_id}/{step_id} not found", resource_type="hall.v1.Incident",
+                               resource_name=f"{case_id}/{step_id}")
+            context.bind(case_id=case_id)
+            if step.status != INCIDENT or case.status != CS.CASE_STATUS_IN_PROGRESS:
+                raise FailedPrecondition("only an open incident can be retried",
+                                         violations=[("NOT_AN_INCIDENT", f"{case_id}/{step_id}", step.status)])
+            self._dispatch(session, case, step, steps, delay_s=0)
+            self._emit(session, case, steps, step)
+        if self._relay is not None:
+            self._relay.wake()
+        return step
+
+    def incidents(self) -> list[StepRow]:
+        with self._sessions() as session:
+            return list(session.scalars(select(StepRow).where(StepRow.status == INCIDENT)
+                                        .order_by(StepRow.dispatched_at)))
+
+    def case(self, case_id: str) -> tuple[CaseRow, list[StepRow]]:
+        with self._sessions() as session:
+            case = session.get(CaseRow, case_id)
+            if case is None:
+                raise NotFound(f"case {case_id} not found", resource_type="hall.v1.Case", resource_name=case_id)
+            steps = list(session.scalars(select(StepRow).where(StepRow.case_id == case_id).order_by(StepRow.position)))
+            return case, steps
+
+    # ---- mechanics -----------------------------------------------------------------------------
+    def _load(self, session: Session, case_id: str) -> tuple[CaseRow | None, list[StepRow]]:
+        case = session.get(CaseRow, case_id, with_for_update=self._lock)
+        if case is None:
+            return None, []
+        steps = list(session.scalars(select(StepRow).where(StepRow.case_id == case_id).order_by(StepRow.position)))
+        return case, steps
+
+    def _advance(self, session: Session, case: CaseRow, steps: list[StepRow], changed: StepRow | None) -> None:
+        if all(s.status == APPROVED for s in steps):
+            case.status, case.ended_at, case.updated_at = CS.CASE_STATUS_COMPLETED, clock.now(), clock.now()
+            log.info("case completed")
+            self._emit(session, case, steps, changed)
+            return
+        plan = self._catalogue.plan(matter_code=case.matter_code, bundle_code=case.bundle_code)
+        done = {s.step_id for s in steps if s.status == APPROVED}
+        started = {s.step_id for s in steps if s.status != PENDING}
+        by_id = {s.step_id: s for s in steps}
+        for ready in plan.ready(done, started):
+            self._dispatch(session, case, by_id[ready.step_id], steps, delay_s=0)
+        self._emit(session, case, steps, changed)
+
+    def _dispatch(self, session: Session, case: CaseRow, step: StepRow, steps: list[StepRow], *, delay_s: int) -> None:
+        submitted = approval_pb2.CaseSubmitted.FromString(case.submitted)
+        now = clock.now()
+        matter = self._catalogue.matters[step.matter_code]
+        step.attempt += 1
+        step.status = DISPATCHED
+        step.request_message_id = f"req-{case.case_id}-{step.step_id}-{step.attempt}"
+        step.dispatched_at = now
+        step.due_at = workdays.add_working_days(now, matter.promised_limit.amount)
+        upstream: dict[str, str] = {}
+        for s in steps:
+            if s.status == APPROVED:
+                upstream.update(s.results)
+        request = approval_pb2.SubApprovalRequest(
+            case_id=case.case_id, step_id=step.step_id, department=step.department, matter_code=step.matter_code,
+            applicant=submitted.applicant, materials=list(submitted.materials), fields=dict(submitted.fields),
+            upstream=upstream, attempt=step.attempt, due_at=clock.to_timestamp(step.due_at),
+        )
+        outbox.enqueue(
+            session, RouterOutbox, topology.rk_step_request(step.department), request,
+            message_id=step.request_message_id,
+            headers={context.CASE_HEADER: case.case_id, context.ACTOR_HEADER: submitted.clerk_id},
+            exchange=topology.delay_exchange(delay_s) if delay_s else topology.EXCHANGE,
+        )
+
+    def _end(self, session: Session, case: CaseRow, steps: list[StepRow], status: int,
+             reasons: list[dict[str, str]], changed: StepRow | None, cancel_reason: str) -> None:
+        for s in steps:
+            if s.status == DISPATCHED:
+                outbox.enqueue(
+                    session, RouterOutbox, topology.rk_step_cancel(s.department),
+                    approval_pb2.CancelStep(case_id=case.case_id, step_id=s.step_id, department=s.department,
+                                            reason=cancel_reason),
+                    message_id=f"cancel-{case.case_id}-{s.step_id}-{s.attempt}",
+                )
+            if s.status in (DISPATCHED, PENDING, INCIDENT):
+                s.status = CANCELLED
+        case.status, case.reasons, case.ended_at, case.updated_at = status, reasons, clock.now(), clock.now()
+        log.info("case ended", status=_STATUS_KEY[status])
+        self._emit(session, case, steps, changed)
+
+    def _emit(self, session: Session, case: CaseRow, steps: list[StepRow], changed: StepRow | None) -> None:
+        submitted = approval_pb2.CaseSubmitted.FromString(case.submitted)
+        case.event_seq += 1
+        case.updated_at = clock.now()
+        event = approval_pb2.CaseStatusChanged(
+            case_id=case.case_id, application_id=case.application_id, status=case.status,  # type: ignore[arg-type]
+            step_id=changed.step_id if changed else "", step_status=changed.status if changed else "",
+            steps=[step_state(s) for s in steps], results=case.results,
+            reasons=[common_pb2.Reason(**r) for r in case.reasons],
+            matter_code=case.matter_code, bundle_code=case.bundle_code, catalogue_version=case.catalogue_version,
+            at=clock.to_timestamp(case.updated_at), sequence=case.event_seq,
+            applicant_name=submitted.applicant.name, clerk_id=submitted.clerk_id,
+        )
+        outbox.enqueue(session, RouterOutbox, topology.rk_case_status(_STATUS_KEY[case.status]), event,
+                       message_id=f"status-{case.case_id}-{case.event_seq}",
+                       headers={context.CASE_HEADER: case.case_id})
+
+
+def step_state(s: StepRow) -> approval_pb2.StepState:
+    return approval_pb2.StepState(
+        step_id=s.step_id, department=s.department, matter_code=s.matter_code, status=s.status,
+        results=s.results, reasons=[common_pb2.Reason(**r) for r in s.reasons])
+
+
+def _reason_dict(r: common_pb2.Reason) -> dict[str, str]:
+    return {"code": r.code, "message": r.message, "department": r.department, "field": r.field}
+
+
+__all__ = ["Engine", "REFUSED", "step_state"]

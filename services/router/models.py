@@ -1,0 +1,71 @@
+"""The router's own tables: cases, steps, processed message ids, outbox."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from services.runtime.db import Base, UTCDateTime
+from services.runtime.outbox import OutboxMixin
+
+# Step statuses
+PENDING = "pending"
+DISPATCHED = "dispatched"
+APPROVED = "approved"
+REFUSED = "refused"
+CANCELLED = "cancelled"
+INCIDENT = "incident"
+STEP_ENDED = {APPROVED, REFUSED, CANCELLED}
+
+
+class CaseRow(Base):
+    __tablename__ = "router_cases"
+
+    case_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    application_id: Mapped[str] = mapped_column(String(40))
+    matter_code: Mapped[str] = mapped_column(String(64))
+    bundle_code: Mapped[str] = mapped_column(String(64))
+    catalogue_version: Mapped[str] = mapped_column(String(32))
+    status: Mapped[int] = mapped_column(Integer)  # hall.v1.CaseStatus
+    event_seq: Mapped[int] = mapped_column(BigInteger)
+    submitted: Mapped[bytes] = mapped_column(LargeBinary)  # hall.v1.CaseSubmitted
+    results: Mapped[dict[str, Any]] = mapped_column(JSON)
+    reasons: Mapped[list[dict[str, str]]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class StepRow(Base):
+    __tablename__ = "router_steps"
+
+    case_id: Mapped[str] = mapped_column(ForeignKey("router_cases.case_id"), primary_key=True)
+    step_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+    department: Mapped[str] = mapped_column(String(64))
+    matter_code: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    attempt: Mapped[int] = mapped_column(Integer)
+    request_message_id: Mapped[str] = mapped_column(String(128))
+    results: Mapped[dict[str, Any]] = mapped_column(JSON)
+    reasons: Mapped[list[dict[str, str]]] = mapped_column(JSON)
+    last_error: Mapped[str] = mapped_column(Text)
+    dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class ProcessedMessage(Base):
+    """Message ids already handled: a redelivered message changes nothing."""
+
+    __tablename__ = "router_processed_messages"
+
+    message_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    processed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class RouterOutbox(OutboxMixin, Base):
+    __tablename__ = "router_outbox"

@@ -1,0 +1,92 @@
+"""The life of one platform service process (intake, router, fees, audit).
+
+Loads settings, configures logging, migrates the service's tables, declares the broker layout,
+then runs its gRPC server, consumers and outbox relay until SIGTERM, and stops them in order:
+health NOT_SERVING -> gRPC drained -> consumers stopped -> outbox flushed -> audit flushed -> exit 0.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import grpc
+from sqlalchemy.orm import Session, sessionmaker
+
+from hall.v1 import audit_pb2
+from services.catalogue import load as load_catalogue
+from services.runtime import amqp, config, db, logging, topology
+from services.runtime.amqp import Consumer, Handler
+from services.runtime.audit_emitter import AuditEmitter
+from services.runtime.grpc_server import GrpcServer, run_until_signal
+from services.runtime.outbox import OutboxMixin, OutboxRelay
+from services.runtime.wire import Envelope
+
+
+class ServiceProcess:
+    def __init__(self, service: str, *, default_grpc_port: int, migrations: Path | None) -> None:
+        self.settings = config.load(service, default_grpc_port=default_grpc_port)
+        self.log = logging.configure(service, self.settings.log_level)
+        self.catalogue = load_catalogue()
+        self.engine = db.make_engine(self.settings.database_url, self.settings.database_schema)
+        if migrations is not None:
+            db.migrate(self.engine, migrations, f"alembic_version_{service}")
+        self.sessions: sessionmaker[Session] = db.session_factory(self.engine)
+        amqp.wait_for_broker(self.settings.amqp_url, name=f"{service}-probe")
+        publisher = amqp.Publisher(self.settings.amqp_url, name=f"{service}-declare")
+        publisher.declare(lambda ch: topology.declare_all(ch, sorted(self.catalogue.departments)))
+        publisher.close()
+        self.audit = AuditEmitter(self.settings.amqp_url, service) if self.settings.audit_enabled else None
+        self._consumers: list[Consumer] = []
+        self._relays: list[OutboxRelay] = []
+        self._server: GrpcServer | None = None
+
+    def add_relay(self, model: type[OutboxMixin]) -> OutboxRelay:
+        relay = OutboxRelay(self.sessions, model, self.settings.amqp_url, name=self.settings.service)
+        self._relays.append(relay)
+        return relay
+
+    def add_consumer(self, queue: str, handler: Handler, *, audited: bool = True, threads: int = 1) -> None:
+        hook = self._record_message if (audited and self.audit is not None) else None
+        for i in range(threads):
+            self._consumers.append(
+                Consumer(self.settings.amqp_url, queue, handler, name=f"{self.settings.service}-{queue}-{i}",
+                         prefetch=self.settings.prefetch, on_record=hook)
+            )
+
+    def _record_message(self, envelope: Envelope, outcome: str, started: float, detail: str) -> None:
+        assert self.audit is not None
+        msg: Any = envelope.message
+        self.audit.record(
+            kind=audit_pb2.CallRecord.KIND_MESSAGE, operation=envelope.type or envelope.routing_key,
+            started_wall=time.time() - (time.monotonic() - started), duration_s=time.monotonic() - started,
+            outcome=outcome, detail=detail, case_id=envelope.case_id, actor_id=envelope.actor_id,
+            step_id=getattr(msg, "step_id", "") if msg is not None else "",
+            department=getattr(msg, "department", "") if msg is not None else "",
+        )
+
+    def serve(self, register: Callable[[grpc.Server], list[str]] | None = None) -> None:
+        if register is not None:
+            self._server = GrpcServer(self.settings.grpc_port, register, audit=self.audit,
+                                      grace_s=self.settings.grpc_grace_s)
+        for relay in self._relays:
+            relay.start()
+        for consumer in self._consumers:
+            consumer.start()
+        if self._server is not None:
+            self._server.start()
+        self.log.info("started", grpc_port=self._server.port if self._server else None)
+        run_until_signal(self.stop)
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+        for consumer in self._consumers:
+            consumer.stop()
+        for relay in self._relays:
+            relay.stop()
+        if self.audit is not None:
+            self.audit.close()
+        self.engine.dispose()

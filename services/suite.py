@@ -1,0 +1,172 @@
+"""Starts the whole suite as separate local processes (what `make run` does; the end-to-end
+tests use it too). Every process gets its own settings from the environment:
+
+  HALL_DATABASE_URL   base database; unset -> one SQLite file per service under var/
+  HALL_SCHEMA_PREFIX  with PostgreSQL, each service uses schema <prefix>_<service> (default hall)
+  AMQP_URL            broker (default amqp://guest:guest@127.0.0.1:5672/%2F)
+  HALL_<SERVICE>_PORT gRPC ports (intake 50051, router 50052, fees 50053, audit 50054)
+  HALL_ADAPTERS       department adapters to start (default: all departments with an adapter)
+  HALL_LOG_DIR        where each process writes <name>.log (default var/log)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+ROOT = Path(__file__).resolve().parent.parent
+PLATFORM = (("audit", 50054), ("fees", 50053), ("router", 50052), ("intake", 50051))
+ADAPTERS = ("business", "quality", "national_tax", "local_tax")
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    port: int | None = None
+    proc: subprocess.Popen[bytes] | None = None
+    pumps: list[threading.Thread] = field(default_factory=list)
+
+
+def ports(env: dict[str, str] | None = None) -> dict[str, int]:
+    env = env if env is not None else dict(os.environ)
+    return {name: int(env.get(f"HALL_{name.upper()}_PORT", default)) for name, default in PLATFORM}
+
+
+def plan(env: dict[str, str] | None = None) -> list[Child]:
+    base = dict(env if env is not None else os.environ)
+    pythonpath = os.pathsep.join([str(ROOT), str(ROOT / "gen")])
+    base["PYTHONPATH"] = pythonpath + (os.pathsep + base["PYTHONPATH"] if base.get("PYTHONPATH") else "")
+    base.setdefault("PYTHONUNBUFFERED", "1")
+    db_url = base.get("HALL_DATABASE_URL", "")
+    prefix = base.get("HALL_SCHEMA_PREFIX", "hall")
+    var = ROOT / "var"
+
+    def with_db(name: str) -> dict[str, str]:
+        env = dict(base)
+        if db_url and not db_url.startswith("sqlite"):
+            env["DATABASE_URL"] = db_url
+            env["DATABASE_SCHEMA"] = f"{prefix}_{name}"
+        else:
+            env["DATABASE_URL"] = f"sqlite:///{var / (name + '.db')}"
+            env.pop("DATABASE_SCHEMA", None)
+        return env
+
+    children = []
+    for name, port in ports(base).items():
+        env = with_db(name)
+        env["GRPC_PORT"] = str(port)
+        children.append(Child(name, [sys.executable, "-m", f"services.{name}"], env, port))
+    adapters = [a for a in base.get("HALL_ADAPTERS", ",".join(ADAPTERS)).split(",") if a]
+    for code in adapters:
+        children.append(Child(f"adapter-{code}", [sys.executable, "-m", "services.adapters", code],
+                              with_db(f"adapter_{code}")))
+    return children
+
+
+class Suite:
+    def __init__(self, children: list[Child], log_dir: Path, echo: bool) -> None:
+        self.children = children
+        self.log_dir = log_dir
+        self.echo = echo
+
+    def start(self) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        for child in self.children:
+            self.start_child(child)
+
+    def start_child(self, child: Child) -> None:
+        log = open(self.log_dir / f"{child.name}.log", "ab")  # noqa: SIM115 - closed by the pump
+        child.proc = subprocess.Popen(child.argv, env=child.env, cwd=ROOT, stdout=subprocess.PIPE,
+                                      stderr=subprocess.STDOUT)
+        pump = threading.Thread(target=self._pump, args=(child, log), daemon=True)
+        pump.start()
+        child.pumps = [pump]
+
+    def _pump(self, child: Child, log: object) -> None:
+        assert child.proc is not None and child.proc.stdout is not None
+        with log:  # type: ignore[attr-defined]
+            for line in child.proc.stdout:
+                log.write(line)  # type: ignore[attr-defined]
+                log.flush()  # type: ignore[attr-defined]
+                if self.echo:
+                    sys.stdout.write(f"{child.name:>22} | {line.decode(errors='replace')}")
+                    sys.stdout.flush()
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        for child in self.children:
+            if child.port is None:
+                continue
+            with grpc.insecure_channel(f"127.0.0.1:{child.port}") as channel:
+                stub = health_pb2_grpc.HealthStub(channel)
+                while True:
+                    if child.proc is not None and child.proc.poll() is not None:
+                        raise RuntimeError(f"{child.name} exited with {child.proc.returncode}; see {self.log_dir / (child.name + '.log')}")
+                    try:
+                        if stub.Check(health_pb2.HealthCheckRequest(), timeout=1).status == health_pb2.HealthCheckResponse.SERVING:
+                            break
+                    except grpc.RpcError:
+                        pass
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(f"{child.name} not serving on port {child.port} after {timeout}s")
+                    time.sleep(0.2)
+
+    def stop(self, timeout: float = 20.0) -> dict[str, int | None]:
+        for child in reversed(self.children):
+            if child.proc is not None and child.proc.poll() is None:
+                child.proc.send_signal(signal.SIGTERM)
+        codes: dict[str, int | None] = {}
+        deadline = time.monotonic() + timeout
+        for child in self.children:
+            if child.proc is None:
+                continue
+            try:
+                codes[child.name] = child.proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.proc.kill()
+                codes[child.name] = child.proc.wait()
+        for child in self.children:
+            for pump in child.pumps:
+                pump.join(2)
+        return codes
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Run the whole suite locally (Ctrl-C stops it).")
+    parser.add_argument("--quiet", action="store_true", help="logs only to files, not to the terminal")
+    args = parser.parse_args()
+    log_dir = Path(os.environ.get("HALL_LOG_DIR", ROOT / "var" / "log"))
+    suite = Suite(plan(), log_dir, echo=not args.quiet)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    suite.start()
+    try:
+        suite.wait_ready()
+        print(f"\nsuite is up: intake 127.0.0.1:{ports()['intake']}; logs in {log_dir}. "
+              "In another terminal: make demo. Ctrl-C stops.\n", flush=True)
+        while not stop.is_set():
+            for child in suite.children:
+                if child.proc is not None and child.proc.poll() is not None:
+                    print(f"{child.name} exited with {child.proc.returncode}; stopping the suite", flush=True)
+                    stop.set()
+            stop.wait(1)
+    finally:
+        codes = suite.stop()
+        print("stopped:", ", ".join(f"{k}={v}" for k, v in codes.items()), flush=True)
+
+
+if __name__ == "__main__":
+    main()
