@@ -74,12 +74,16 @@ def make_engine(url: str, schema: str | None = None, *, pool_size: int = 10) -> 
         return engine
     engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
     if schema:
-        with engine.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
 
         @event.listens_for(engine, "connect")
         def _search_path(dbapi_conn: Any, _: Any) -> None:
+            # Every pooled connection works inside the service's schema (created on first use).
             cur = dbapi_conn.cursor()
+            try:
+                cur.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+                dbapi_conn.commit()
+            except Exception:  # noqa: BLE001 - another connection created it at the same moment
+                dbapi_conn.rollback()
             cur.execute(f'SET search_path TO "{schema}"')
             cur.close()
             dbapi_conn.commit()

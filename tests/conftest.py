@@ -1,0 +1,93 @@
+"""Shared fixtures. Integration tests use a real RabbitMQ and PostgreSQL: see tests/support/servers.py
+for where they come from (environment URL -> local server -> testcontainers -> clear stop)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.runtime import db
+from tests.support import servers
+from tests.support.db import schema
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def broker_url() -> Iterator[str]:
+    try:
+        with servers.rabbitmq() as url:
+            yield url
+    except servers.NoServer as exc:
+        pytest.exit(str(exc), returncode=3)
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    try:
+        with servers.postgres() as url:
+            yield url
+    except servers.NoServer as exc:
+        pytest.exit(str(exc), returncode=3)
+
+
+@pytest.fixture(scope="session")
+def amqp_url(broker_url: str) -> Iterator[str]:
+    """A vhost of its own for this test session."""
+    with servers.vhost(broker_url) as url:
+        yield url
+
+
+@pytest.fixture
+def fresh_amqp_url(broker_url: str) -> Iterator[str]:
+    """A vhost of its own for one test (empty queues)."""
+    with servers.vhost(broker_url) as url:
+        yield url
+
+
+@pytest.fixture
+def pg_schema(pg_url: str) -> Iterator[str]:
+    with schema(pg_url) as name:
+        yield name
+
+
+def migrated(pg_url: str, schema_name: str, migrations: Path, version_table: str) -> tuple[Engine, sessionmaker[Session]]:
+    engine = db.make_engine(pg_url, schema_name)
+    db.migrate(engine, migrations, version_table)
+    return engine, db.session_factory(engine)
+
+
+# ---- report for .ci/run: integration tests must have run and none been skipped ----------------
+_counts = {"integration_passed": 0, "integration_failed": 0, "integration_skipped": 0, "total": 0}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
+        integration = "integration" in report.keywords or "e2e" in report.keywords
+        if report.when == "call":
+            _counts["total"] += 1
+        if integration:
+            key = {"passed": "integration_passed", "failed": "integration_failed"}.get(report.outcome,
+                                                                                  "integration_skipped")
+            _counts[key] += 1
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    out = Path(os.environ.get("HALL_TEST_REPORT", ROOT / "var" / "test-report.json"))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({**_counts, "exitstatus": int(exitstatus)}))
+
+
+_REAL = {"broker_url", "pg_url", "amqp_url", "fresh_amqp_url", "pg_schema"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if _REAL & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)

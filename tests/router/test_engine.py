@@ -1,0 +1,147 @@
+"""The router's state machine against a real PostgreSQL: plans, hand-offs, refusals, duplicates,
+retries and incidents. Outgoing messages are read from the outbox (the relay is not running)."""
+
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from hall.v1 import approval_pb2, common_pb2
+from services.catalogue import load
+from services.counter.client import company_registration
+from services.router.engine import Engine
+from services.router.models import RouterOutbox, StepRow
+from services.runtime import wire
+from services.runtime.errors import FailedPrecondition
+from services.runtime.wire import Envelope
+from tests.conftest import migrated
+
+MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "router" / "migrations"
+
+
+@pytest.fixture
+def engine(pg_url, pg_schema):
+    db_engine, sessions = migrated(pg_url, pg_schema, MIGRATIONS, "alembic_version_router")
+    yield Engine(sessions, load(), None, max_attempts=3), sessions
+    db_engine.dispose()
+
+
+def envelope(msg, message_id=None):
+    return Envelope(message=msg, message_id=message_id or uuid.uuid4().hex, type=wire.type_name(msg), routing_key="")
+
+
+def submitted(case_id="C1"):
+    req = company_registration()
+    return approval_pb2.CaseSubmitted(case_id=case_id, application_id="A-" + case_id, bundle_code=req.bundle_code,
+                                      catalogue_version=load().version, applicant=req.applicant,
+                                      materials=list(req.materials), fields=dict(req.fields), clerk_id="clerk-1")
+
+
+def outbox(sessions, prefix=""):
+    with sessions() as s:
+        rows = s.scalars(select(RouterOutbox).order_by(RouterOutbox.id)).all()
+        return [(r.routing_key, wire.decode(r.type, r.body), r.exchange) for r in rows if r.routing_key.startswith(prefix)]
+
+
+def requests(sessions):
+    return [m for _, m, _ in outbox(sessions, "step.") if isinstance(m, approval_pb2.SubApprovalRequest)]
+
+
+def decide(eng, req, outcome=approval_pb2.OUTCOME_APPROVED, message_id=None, **results):
+    reasons = [common_pb2.Reason(code="X", message="不符合条件")] if outcome == approval_pb2.OUTCOME_REFUSED else []
+    eng.handle(envelope(approval_pb2.SubApprovalDecision(
+        case_id=req.case_id, step_id=req.step_id, department=req.department, outcome=outcome, results=results,
+        reasons=reasons, request_message_id=f"req-{req.case_id}-{req.step_id}-{req.attempt}", attempt=req.attempt),
+        message_id))
+
+
+def statuses(sessions):
+    return [m for _, m, _ in outbox(sessions, "case.status.")]
+
+
+def test_company_bundle_runs_in_dag_order_and_hands_results_down(engine):
+    eng, sessions = engine
+    eng.handle(envelope(submitted()))
+    first = requests(sessions)
+    assert [r.step_id for r in first] == ["licence"]
+    decide(eng, first[0], credit_code="91150602MA0000015E", licence_number="150602000000014", company_name="X公司")
+    second = requests(sessions)[1:]
+    assert [r.step_id for r in second] == ["org_code"]
+    assert second[0].upstream["credit_code"] == "91150602MA0000015E"
+    decide(eng, second[0], org_code="MA0000015")
+    third = requests(sessions)[2:]
+    assert {r.step_id for r in third} == {"national_tax", "local_tax"}  # in parallel
+    assert all(r.upstream["org_code"] == "MA0000015" for r in third)
+    for r in third:
+        decide(eng, r, **{f"{r.step_id}_registration": "150602MA0000015"})
+    last = statuses(sessions)[-1]
+    assert last.status == approval_pb2.CASE_STATUS_COMPLETED
+    assert last.results["credit_code"] == "91150602MA0000015E"
+    assert [s.sequence for s in statuses(sessions)] == list(range(1, len(statuses(sessions)) + 1))
+
+
+def test_duplicate_messages_change_nothing(engine):
+    eng, sessions = engine
+    msg = submitted()
+    eng.handle(envelope(msg, "same"))
+    eng.handle(envelope(msg, "same"))
+    eng.handle(envelope(msg, "other-id-same-case"))  # a resubmission maps to its first case
+    assert len(requests(sessions)) == 1
+    req = requests(sessions)[0]
+    decide(eng, req, message_id="d1", credit_code="c", licence_number="l", company_name="n")
+    before = len(outbox(sessions))
+    decide(eng, req, message_id="d1", credit_code="c", licence_number="l", company_name="n")
+    decide(eng, req, message_id="d2", credit_code="c", licence_number="l", company_name="n")  # late duplicate
+    assert len(outbox(sessions)) == before
+
+
+def test_refusal_cancels_running_siblings_and_ends_with_every_reason(engine):
+    eng, sessions = engine
+    eng.handle(envelope(submitted()))
+    decide(eng, requests(sessions)[0], credit_code="c", licence_number="l", company_name="n")
+    decide(eng, requests(sessions)[1], org_code="o")
+    national, local = sorted(requests(sessions)[2:], key=lambda r: r.step_id)[::-1]
+    decide(eng, national, approval_pb2.OUTCOME_REFUSED)
+    cancels = [m for _, m, _ in outbox(sessions, "step.") if isinstance(m, approval_pb2.CancelStep)]
+    assert [c.step_id for c in cancels] == [local.step_id]
+    final = statuses(sessions)[-1]
+    assert final.status == approval_pb2.CASE_STATUS_REFUSED
+    assert [r.code for r in final.reasons] == ["X"]
+    decide(eng, local)  # the sibling's late approval changes nothing
+    assert statuses(sessions)[-1].status == approval_pb2.CASE_STATUS_REFUSED
+
+
+def test_withdrawal_cancels_and_ends_the_case(engine):
+    eng, sessions = engine
+    eng.handle(envelope(submitted()))
+    eng.handle(envelope(approval_pb2.CaseWithdrawn(case_id="C1", reason="不办了")))
+    assert statuses(sessions)[-1].status == approval_pb2.CASE_STATUS_WITHDRAWN
+    assert any(isinstance(m, approval_pb2.CancelStep) for _, m, _ in outbox(sessions, "step."))
+
+
+def test_technical_failures_back_off_then_become_an_incident_that_can_be_retried(engine):
+    eng, sessions = engine
+    eng.handle(envelope(submitted()))
+    for attempt in (1, 2, 3):
+        req = requests(sessions)[-1]
+        assert req.attempt == attempt
+        decide(eng, req, approval_pb2.OUTCOME_FAILED)
+    exchanges = [ex for rk, m, ex in outbox(sessions, "step.")]
+    assert exchanges == ["hall", "hall.delay.1s", "hall.delay.4s"]
+    incidents = eng.incidents()
+    assert [(i.step_id, i.attempt) for i in incidents] == [("licence", 3)]
+    eng.retry_incident("C1", "licence")
+    assert requests(sessions)[-1].attempt == 4
+    with pytest.raises(FailedPrecondition):
+        eng.retry_incident("C1", "licence")
+
+
+def test_single_department_matter_is_one_step(engine):
+    eng, sessions = engine
+    msg = submitted("C9")
+    msg.bundle_code, msg.matter_code = "", "150602-JS-0001"
+    eng.handle(envelope(msg))
+    assert [(r.department, r.step_id) for r in requests(sessions)] == [("family_planning", "main")]
+    with sessions() as s:
+        assert s.scalar(select(StepRow.status).where(StepRow.case_id == "C9")) == "dispatched"

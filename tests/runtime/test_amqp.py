@@ -1,0 +1,113 @@
+"""Publisher confirms, mandatory routing, ack after the handler, requeue on failure, parking."""
+
+import threading
+import time
+
+import pika
+import pytest
+
+from hall.v1 import approval_pb2
+from services.runtime import topology, wire
+from services.runtime.amqp import Consumer, Publisher, Unroutable
+
+
+@pytest.fixture
+def layout(fresh_amqp_url):
+    pub = Publisher(fresh_amqp_url, name="test-declare")
+    pub.declare(lambda ch: topology.declare_all(ch, ["business"]))
+    pub.close()
+    return fresh_amqp_url
+
+
+def queue_depth(url, queue):
+    conn = pika.BlockingConnection(pika.URLParameters(url))
+    try:
+        return conn.channel().queue_declare(queue, passive=True).method.message_count
+    finally:
+        conn.close()
+
+
+def wait_until(predicate, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_unroutable_message_is_refused_not_lost(layout):
+    pub = Publisher(layout, name="t")
+    with pytest.raises(Unroutable):
+        pub.publish("nobody.listens.here", approval_pb2.CaseWithdrawn(case_id="C"))
+    pub.close()
+
+
+def test_message_is_acked_only_after_the_handler_returns(layout):
+    pub = Publisher(layout, name="t")
+    pub.publish(topology.rk_step_request("business"), approval_pb2.SubApprovalRequest(case_id="C1", step_id="s"),
+                message_id="m-1")
+    pub.close()
+    entered, release, seen = threading.Event(), threading.Event(), []
+
+    def handler(env):
+        seen.append((env.message_id, env.message.case_id))
+        entered.set()
+        release.wait(10)
+
+    consumer = Consumer(layout, topology.department_queue("business"), handler, name="t", prefetch=1)
+    consumer.start()
+    assert entered.wait(10)
+    # in the handler: the message is unacked, so a crash now would redeliver it
+    conn = pika.BlockingConnection(pika.URLParameters(layout))
+    q = conn.channel().queue_declare(topology.department_queue("business"), passive=True)
+    conn.close()
+    assert q.method.message_count == 0  # delivered but not yet acked
+    release.set()
+    consumer.stop()
+    assert seen == [("m-1", "C1")]
+    assert queue_depth(layout, topology.department_queue("business")) == 0
+
+
+def test_failing_handler_is_retried_then_parked(layout):
+    pub = Publisher(layout, name="t")
+    pub.publish(topology.rk_step_request("business"), approval_pb2.SubApprovalRequest(case_id="C2"), message_id="m-2")
+    pub.close()
+    attempts = []
+
+    def handler(env):
+        attempts.append(env.delivery_count)
+        raise RuntimeError("database is down")
+
+    consumer = Consumer(layout, topology.department_queue("business"), handler, name="t", prefetch=1)
+    consumer.start()
+    assert wait_until(lambda: queue_depth(layout, topology.PARKED_QUEUE) == 1, timeout=30)
+    consumer.stop()
+    assert topology.MAX_DELIVERIES <= len(attempts) <= topology.MAX_DELIVERIES + 1
+
+
+def test_undecodable_message_is_parked_and_does_not_block_the_queue(layout):
+    conn = pika.BlockingConnection(pika.URLParameters(layout))
+    ch = conn.channel()
+    ch.basic_publish(topology.EXCHANGE, topology.rk_step_request("business"), b"\xff\x00garbage",
+                     pika.BasicProperties(type="hall.v1.SubApprovalRequest", message_id="bad", delivery_mode=2))
+    ch.basic_publish(topology.EXCHANGE, topology.rk_step_request("business"), b"x",
+                     pika.BasicProperties(type="no.such.Type", message_id="bad2", delivery_mode=2))
+    conn.close()
+    pub = Publisher(layout, name="t")
+    pub.publish(topology.rk_step_request("business"), approval_pb2.SubApprovalRequest(case_id="good"), message_id="ok")
+    pub.close()
+    got = []
+    consumer = Consumer(layout, topology.department_queue("business"), lambda env: got.append(env.message.case_id),
+                        name="t", prefetch=5)
+    consumer.start()
+    assert wait_until(lambda: got == ["good"])
+    assert wait_until(lambda: queue_depth(layout, topology.PARKED_QUEUE) == 2)
+    consumer.stop()
+
+
+def test_wire_round_trip():
+    msg = approval_pb2.CaseWithdrawn(case_id="C", reason="r")
+    assert wire.decode(wire.type_name(msg), wire.encode(msg)) == msg
+    with pytest.raises(wire.UndecodableMessage):
+        wire.decode("hall.v1.Nope", b"")
