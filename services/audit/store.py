@@ -48,13 +48,16 @@ class AuditStore:
                 if rec.record_id in known:
                     continue
                 known.add(rec.record_id)
-                digest = chain_hash(head.hash, rec)
-                session.add(RecordRow(
+                row = RecordRow(
                     record_id=rec.record_id, case_id=rec.case_id, service=rec.service, kind=rec.kind,
                     operation=rec.operation, actor_id=rec.actor_id, step_id=rec.step_id, department=rec.department,
-                    started_at=clock.from_timestamp(rec.started_at), duration_us=rec.duration_us,
-                    outcome=rec.outcome, detail=rec.detail, recorded_at=now, prev_hash=head.hash, hash=digest))
-                head.hash, head.count = digest, head.count + 1
+                    started_at=clock.from_timestamp(rec.started_at).replace(microsecond=rec.started_at.nanos // 1000),
+                    duration_us=rec.duration_us, outcome=rec.outcome, detail=rec.detail, recorded_at=now,
+                    prev_hash=head.hash)
+                # Hash what is stored (microsecond times), so the chain can be recomputed from the rows.
+                row.hash = chain_hash(head.hash, to_record(row))
+                session.add(row)
+                head.hash, head.count = row.hash, head.count + 1
                 added += 1
             return added
 

@@ -4,26 +4,13 @@ pkg_resources). eventlet must already be monkey-patched: see services/adapters/_
 from __future__ import annotations
 
 import errno
-import importlib
 import signal
 from typing import Any
 
-import eventlet
-
 from services.adapters.sdk.codec import SERIALIZERS
 from services.adapters.sdk.core import AdapterCore
-from services.adapters.sdk.department import Department
-from services.adapters.sdk.service import build_service
+from services.adapters.sdk.registry import load_department
 from services.runtime import config, db, logging
-
-
-def load_department(code: str) -> Department:
-    """Departments live in services/adapters/<code>/ and export DEPARTMENT (a Department subclass)."""
-    if not code.replace("_", "").isalnum():
-        raise config.ConfigError(f"bad department code {code!r}")
-    module = importlib.import_module(f"services.adapters.{code}")
-    cls = module.DEPARTMENT
-    return cls()  # type: ignore[no-any-return]
 
 
 def nameko_config(amqp_url: str, max_workers: int) -> dict[str, Any]:
@@ -48,7 +35,10 @@ def prepare(code: str) -> tuple[AdapterCore, config.Settings]:
 
 
 def run(code: str) -> None:
+    import eventlet
     from nameko.runners import ServiceRunner
+
+    from services.adapters.sdk.service import build_service
 
     core, settings = prepare(code)
     sqlite = settings.database_url.startswith("sqlite")

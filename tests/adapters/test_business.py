@@ -1,0 +1,62 @@
+import pytest
+
+from hall.v1 import approval_pb2
+from services.adapters.business.rules import check_name
+from services.domain import identifiers
+from services.counter.client import sample_resident_id
+from tests.adapters.conftest import decision, envelope, request
+
+APPROVED, REFUSED = approval_pb2.OUTCOME_APPROVED, approval_pb2.OUTCOME_REFUSED
+
+
+def codes(d):
+    return [r.code for r in d.reasons]
+
+
+def test_issues_a_valid_credit_code_and_licence_number(make_core):
+    core = make_core("business")
+    d = decision(core.handle(envelope(request("business", "licence"))))
+    assert d.outcome == APPROVED
+    credit = identifiers.validate_credit_code(d.results["credit_code"])
+    assert credit.startswith("91150602")
+    identifiers.validate_registration_number(d.results["licence_number"])
+
+
+def test_name_already_in_register_is_refused(make_core):
+    core = make_core("business")
+    fields = dict(request("business", "licence").fields)
+    assert decision(core.handle(envelope(request("business", "licence", fields=fields)))).outcome == APPROVED
+    d = decision(core.handle(envelope(request("business", "licence", fields=fields))))
+    assert d.outcome == REFUSED and codes(d) == ["NAME_TAKEN"]
+    assert d.reasons[0].field == "company_name" and "已被登记" in d.reasons[0].message
+
+
+def test_every_problem_is_stated(make_core):
+    core = make_core("business")
+    fields = {"company_name": "中国东胜商贸", "registered_capital_fen": "abc", "business_scope": "",
+              "legal_rep_name": "张", "legal_rep_id": sample_resident_id(birth="20150101")}
+    d = decision(core.handle(envelope(request("business", "licence", fields=fields))))
+    assert d.outcome == REFUSED
+    assert set(codes(d)) == {"NAME_FORM_SUFFIX", "NAME_RESTRICTED_WORD", "CAPITAL_INVALID", "SCOPE_MISSING",
+                             "LEGAL_REP_MINOR"}
+
+
+@pytest.mark.parametrize(("name", "code"), [("东胜区鑫达商贸", "NAME_FORM_SUFFIX"), ("东胜区赌场有限公司", "NAME_FORBIDDEN_WORD")])
+def test_name_rules(name, code):
+    assert code in [r.code for r in check_name(name)]
+
+
+def test_a_redelivered_request_gets_the_same_answer_and_no_second_code(make_core):
+    core = make_core("business")
+    env = envelope(request("business", "licence"))
+    first, again = core.handle(env), core.handle(env)
+    assert again.outcome == "replayed"
+    assert decision(first) == decision(again)
+
+
+def test_cancelled_step_is_answered_cancelled(make_core):
+    core = make_core("business")
+    req = request("business", "licence")
+    core.handle(envelope(approval_pb2.CancelStep(case_id=req.case_id, step_id=req.step_id, department="business")))
+    d = decision(core.handle(envelope(req)))
+    assert d.outcome == approval_pb2.OUTCOME_CANCELLED

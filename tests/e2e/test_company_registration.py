@@ -1,0 +1,135 @@
+"""End to end, through gRPC only, with every service a separate process."""
+
+import time
+import uuid
+
+import grpc
+import pytest
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+
+from hall.v1 import intake_pb2
+from services.catalogue import load
+from services.counter.client import company_registration
+from services.domain.identifiers import validate_credit_code
+from services.fees.pricing import quote
+
+pytestmark = pytest.mark.e2e
+S = intake_pb2.ApplicationStatus
+
+
+def run_to_end(counter, request):
+    app = counter.submit(request).application
+    events = list(counter.watch(app.application_id, timeout=60))
+    return app, events
+
+
+def details(err, kind):
+    status = rpc_status.from_call(err)
+    out = []
+    for d in status.details:
+        msg = kind()
+        if d.Unpack(msg):
+            out.append(msg)
+    return out
+
+
+def test_company_registration_completes_with_codes_receipt_and_timeline(counter):
+    app, events = run_to_end(counter, company_registration())
+    final = events[-1].application
+    assert final.status == S.APPLICATION_STATUS_COMPLETED
+    assert events[0].status == S.APPLICATION_STATUS_ACCEPTED
+    approved = {s.step_id for s in final.steps if s.status == "approved"}
+    assert approved == {"licence", "org_code", "national_tax", "local_tax"}
+    credit = final.results["credit_code"]
+    assert validate_credit_code(credit) == credit and credit[8:17] == final.results["org_code"]
+
+    receipt = counter.wait_receipt(app.application_id)
+    expected = quote(load(), matter_code="", bundle_code=app.bundle_code)
+    assert receipt.total.fen == expected.total.fen == sum(line.amount.fen for line in receipt.lines)
+    assert len(receipt.lines) == len(expected.lines)
+
+    # every hop: the submit call, each step's request consumed by its adapter, each decision consumed
+    # by the router, each status change, and the receipt's completion event consumed by fees
+    complete = None
+    for _ in range(100):
+        timeline = counter.timeline(app.case_id)
+        services = {e.record.service for e in timeline}
+        if {"intake", "router", "fees", "adapter-business", "adapter-quality", "adapter-national_tax",
+                "adapter-local_tax"} <= services:
+            complete = timeline
+            break
+        time.sleep(0.1)
+    assert complete is not None, f"timeline incomplete: {services}"
+    ops = [(e.record.service, e.record.operation) for e in complete]
+    assert ("intake", "/hall.v1.IntakeService/SubmitApplication") in ops
+    for dept in ("business", "quality", "national_tax", "local_tax"):
+        assert (f"adapter-{dept}", "hall.v1.SubApprovalRequest") in ops
+    assert ops.count(("router", "hall.v1.SubApprovalDecision")) == 4
+    assert ("router", "case.status.completed") in ops
+    assert all(e.record.case_id == app.case_id for e in complete)
+    stamps = [e.record.started_at.ToNanoseconds() for e in complete]
+    assert stamps == sorted(stamps)
+
+
+def test_wrong_id_check_digit_is_invalid_argument_naming_the_field(counter):
+    req = company_registration()
+    last = req.applicant.id_number[-1]
+    req.applicant.id_number = req.applicant.id_number[:-1] + ("0" if last != "0" else "1")
+    with pytest.raises(grpc.RpcError) as err:
+        counter.submit(req)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    fields = [v.field for br in details(err.value, error_details_pb2.BadRequest) for v in br.field_violations]
+    assert "applicant.id_number" in fields
+
+
+def test_missing_materials_are_all_listed_at_once(counter):
+    req = company_registration()
+    del req.materials[:]
+    with pytest.raises(grpc.RpcError) as err:
+        counter.submit(req)
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    subjects = {v.subject for pf in details(err.value, error_details_pb2.PreconditionFailure) for v in pf.violations}
+    assert subjects == {m.code for m in load().required_materials(bundle_code=req.bundle_code)}
+
+
+def test_unknown_matter_is_not_found(counter):
+    req = company_registration()
+    req.bundle_code = ""
+    req.matter_code = "150602-NO-9999"
+    with pytest.raises(grpc.RpcError) as err:
+        counter.submit(req)
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_same_request_id_twice_is_the_same_application(counter):
+    req = company_registration(request_id=uuid.uuid4().hex)
+    first = counter.submit(req)
+    second = counter.submit(req)
+    assert not first.duplicate and second.duplicate
+    assert first.application.application_id == second.application.application_id
+    assert first.application.case_id == second.application.case_id
+    changed = company_registration(request_id=req.request_id)
+    with pytest.raises(grpc.RpcError) as err:
+        counter.submit(changed)
+    assert err.value.code() == grpc.StatusCode.ALREADY_EXISTS
+
+
+def test_refusal_reaches_the_applicant_with_its_reason(counter):
+    name = f"东胜区重名{uuid.uuid4().hex[:6]}有限公司"
+    _, events = run_to_end(counter, company_registration(name))
+    assert events[-1].application.status == S.APPLICATION_STATUS_COMPLETED
+    _, events = run_to_end(counter, company_registration(name))
+    final = events[-1].application
+    assert final.status == S.APPLICATION_STATUS_REFUSED
+    assert [r.code for r in final.reasons] == ["NAME_TAKEN"]
+    assert {s.step_id: s.status for s in final.steps}["org_code"] == "cancelled"
+
+
+def test_bad_requests_change_nothing(counter):
+    with pytest.raises(grpc.RpcError) as err:
+        counter.intake.GetApplication(intake_pb2.GetApplicationRequest(application_id="missing"), timeout=5)
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND
+    with pytest.raises(grpc.RpcError) as err:
+        counter.intake.GetApplication(intake_pb2.GetApplicationRequest(), timeout=5)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
