@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import cast
 
 import grpc
 from grpc_status import rpc_status
@@ -84,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{at:%H:%M:%S.%f} {r.service:<24} {r.operation:<48} {r.outcome:<10} {r.step_id}")
             return 0
     except grpc.RpcError as err:
-        status = rpc_status.from_call(err)
+        status = rpc_status.from_call(cast(grpc.Call, err))
         print(f"error: {err.code().name}: {err.details()}", file=sys.stderr)
         if status is not None:
             for detail in status.details:

@@ -10,7 +10,14 @@ from dataclasses import dataclass
 import grpc
 
 from hall.v1 import (
-    audit_pb2, audit_pb2_grpc, common_pb2, fees_pb2, fees_pb2_grpc, intake_pb2, intake_pb2_grpc, router_pb2_grpc,
+    audit_pb2,
+    audit_pb2_grpc,
+    common_pb2,
+    fees_pb2,
+    fees_pb2_grpc,
+    intake_pb2,
+    intake_pb2_grpc,
+    router_pb2_grpc,
 )
 from services.domain.identifiers import resident_id_check_digit
 from services.runtime.grpc_client import channel
@@ -36,16 +43,16 @@ class Counter:
         self.audit = audit_pb2_grpc.AuditServiceStub(self._channels[2])
         self.router = router_pb2_grpc.RouterServiceStub(self._channels[3])
 
-    def metadata(self) -> list[tuple[str, str]]:
-        return [("x-actor-id", self.clerk_id)]
+    def metadata(self) -> tuple[tuple[str, str | bytes], ...]:
+        return (("x-actor-id", self.clerk_id),)
 
     def submit(self, request: intake_pb2.SubmitApplicationRequest, timeout: float = 10) -> intake_pb2.SubmitApplicationResponse:
         return self.intake.SubmitApplication(request, timeout=timeout, metadata=self.metadata())  # type: ignore[no-any-return]
 
     def watch(self, application_id: str, timeout: float = 120) -> Iterator[intake_pb2.WatchApplicationResponse]:
-        return self.intake.WatchApplication(  # type: ignore[no-any-return]
+        return iter(self.intake.WatchApplication(
             intake_pb2.WatchApplicationRequest(application_id=application_id), timeout=timeout,
-            metadata=self.metadata())
+            metadata=self.metadata()))
 
     def wait_receipt(self, application_id: str, timeout: float = 30) -> fees_pb2.Receipt:
         deadline = time.monotonic() + timeout

@@ -56,7 +56,7 @@ def org_code_check_char(body: str) -> str:
     """Check character of an 8-character organisation code body (GB 11714-1997)."""
     if len(body) != 8 or any(c not in _ORG_CHARS for c in body):
         raise InvalidIdentifier("组织机构代码本体应为8位数字或大写字母")
-    total = sum(_ORG_CHARS.index(c) * w for c, w in zip(body, _ORG_WEIGHTS))
+    total = sum(_ORG_CHARS.index(c) * w for c, w in zip(body, _ORG_WEIGHTS, strict=False))
     value = 11 - total % 11
     return "X" if value == 10 else "0" if value == 11 else str(value)
 

@@ -6,6 +6,7 @@ import hashlib
 import threading
 import uuid
 
+import grpc
 import structlog
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -19,8 +20,6 @@ from services.intake.validation import check_submission
 from services.runtime import clock, context, outbox, topology
 from services.runtime.errors import FailedPrecondition, NotFound, ServiceError
 from services.runtime.outbox import OutboxRelay
-
-import grpc
 
 log = structlog.get_logger(__name__)
 

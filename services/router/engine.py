@@ -20,7 +20,16 @@ from hall.v1 import approval_pb2, common_pb2
 from services.catalogue import Catalogue
 from services.domain import workdays
 from services.router.models import (
-    APPROVED, CANCELLED, DISPATCHED, INCIDENT, PENDING, REFUSED, CaseRow, ProcessedMessage, RouterOutbox, StepRow,
+    APPROVED,
+    CANCELLED,
+    DISPATCHED,
+    INCIDENT,
+    PENDING,
+    REFUSED,
+    CaseRow,
+    ProcessedMessage,
+    RouterOutbox,
+    StepRow,
 )
 from services.runtime import clock, context, outbox, topology
 from services.runtime.errors import FailedPrecondition, NotFound
@@ -30,7 +39,7 @@ from services.runtime.wire import Envelope
 log = structlog.get_logger(__name__)
 
 CS = approval_pb2.CaseStatus
-_STATUS_KEY = {
+_STATUS_KEY: dict[int, str] = {
     CS.CASE_STATUS_IN_PROGRESS: "in_progress",
     CS.CASE_STATUS_COMPLETED: "completed",
     CS.CASE_STATUS_REFUSED: "refused",

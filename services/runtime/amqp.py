@@ -5,6 +5,7 @@ pika connections are not thread-safe: each thread owns its own Publisher or Cons
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -34,6 +35,10 @@ def connection_parameters(url: str, *, name: str) -> pika.URLParameters:
 
 class Unroutable(RuntimeError):
     """The broker could not route a mandatory message: no queue is bound for its key."""
+
+
+# What a publish can fail with: the broker refused to route it, or the connection broke.
+PUBLISH_ERRORS = (Unroutable, pika.exceptions.AMQPError, OSError)
 
 
 class Publisher:
@@ -102,10 +107,8 @@ class Publisher:
     def close(self) -> None:
         conn, self._conn, self._channel = self._conn, None, None
         if conn is not None and conn.is_open:
-            try:
+            with contextlib.suppress(*AMQP_ERRORS):
                 conn.close()
-            except AMQP_ERRORS:
-                pass
 
 
 Handler = Callable[[Envelope], None]
@@ -211,25 +214,21 @@ class Consumer(threading.Thread):
         self._stopping.set()
         conn, channel = self._conn, self._channel
         if conn is not None and channel is not None:
-            try:
+            with contextlib.suppress(*AMQP_ERRORS):
                 conn.add_callback_threadsafe(channel.stop_consuming)
-            except AMQP_ERRORS:
-                pass
         self.join(timeout)
 
     def _close(self) -> None:
         conn, self._conn, self._channel = self._conn, None, None
         if conn is not None and conn.is_open:
-            try:
+            with contextlib.suppress(*AMQP_ERRORS):
                 conn.close()
-            except AMQP_ERRORS:
-                pass
 
 
 def wait_for_broker(url: str, *, timeout: float = 30.0, name: str = "probe") -> None:
     """Block until the broker accepts a connection, or raise with a clear message."""
     deadline = time.monotonic() + timeout
-    last: Exception | None = None
+    last: BaseException | None = None
     while time.monotonic() < deadline:
         try:
             pika.BlockingConnection(connection_parameters(url, name=name)).close()

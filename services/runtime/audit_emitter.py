@@ -7,6 +7,7 @@ down for long, the oldest records are dropped and the drop is logged (counted in
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
@@ -16,7 +17,7 @@ import structlog
 
 from hall.v1 import audit_pb2
 from services.runtime import clock, context, topology
-from services.runtime.amqp import AMQP_ERRORS, Publisher, Unroutable
+from services.runtime.amqp import PUBLISH_ERRORS, Publisher
 
 log = structlog.get_logger(__name__)
 
@@ -79,7 +80,7 @@ class AuditEmitter:
                     context.CASE_HEADER: pending.case_id, context.ACTOR_HEADER: pending.actor_id})
                 pending = None
                 backoff = 0.2
-            except (Unroutable, *AMQP_ERRORS) as exc:
+            except PUBLISH_ERRORS as exc:
                 log.warning("audit publish failed; retrying", error=repr(exc), wait_s=backoff)
                 time.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
@@ -87,10 +88,8 @@ class AuditEmitter:
 
     def close(self, timeout: float = 5.0) -> None:
         """Flush what is queued (up to `timeout`), then stop."""
-        try:
+        with contextlib.suppress(queue.Full):
             self._queue.put(None, timeout=timeout)
-        except queue.Full:
-            pass
         self._thread.join(timeout)
 
 

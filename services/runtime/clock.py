@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -11,7 +11,7 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def to_timestamp(value: datetime | None) -> Timestamp:
@@ -19,9 +19,9 @@ def to_timestamp(value: datetime | None) -> Timestamp:
     if value is not None:
         if value.tzinfo is None:
             raise ValueError("naive datetime")
-        ts.FromDatetime(value.astimezone(timezone.utc))
+        ts.FromDatetime(value.astimezone(UTC))
     return ts
 
 
 def from_timestamp(ts: Timestamp) -> datetime:
-    return ts.ToDatetime(tzinfo=timezone.utc)
+    return ts.ToDatetime(tzinfo=UTC)

@@ -12,12 +12,12 @@ from services.runtime import context
 
 class _ContextClientInterceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor):
     def _augment(self, details: Any) -> Any:
-        metadata = list(details.metadata or [])
+        metadata: list[tuple[str, str | bytes]] = list(details.metadata or [])
         present = {k for k, _ in metadata}
         for key, value in context.to_headers().items():
             if key not in present:
                 metadata.append((key, value))
-        return details._replace(metadata=metadata) if hasattr(details, "_replace") else _Details(details, metadata)
+        return details._replace(metadata=tuple(metadata)) if hasattr(details, "_replace") else _Details(details, metadata)
 
     def intercept_unary_unary(self, continuation: Callable[..., Any], details: Any, request: Any) -> Any:
         return continuation(self._augment(details), request)
@@ -27,10 +27,10 @@ class _ContextClientInterceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStre
 
 
 class _Details(grpc.ClientCallDetails):
-    def __init__(self, base: Any, metadata: list[tuple[str, str]]) -> None:
+    def __init__(self, base: Any, metadata: list[tuple[str, str | bytes]]) -> None:
         self.method = base.method
         self.timeout = base.timeout
-        self.metadata = metadata
+        self.metadata = tuple(metadata)
         self.credentials = base.credentials
         self.wait_for_ready = getattr(base, "wait_for_ready", None)
         self.compression = getattr(base, "compression", None)

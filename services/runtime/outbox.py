@@ -17,7 +17,7 @@ from sqlalchemy import JSON, BigInteger, Integer, LargeBinary, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from services.runtime import clock, context, topology, wire
-from services.runtime.amqp import AMQP_ERRORS, Publisher, Unroutable
+from services.runtime.amqp import PUBLISH_ERRORS, Publisher
 from services.runtime.db import UTCDateTime, is_postgres
 
 log = structlog.get_logger(__name__)
@@ -119,7 +119,7 @@ class OutboxRelay(threading.Thread):
             try:
                 sent = self.relay_once()
                 backoff = 0.2
-            except (Unroutable, *AMQP_ERRORS) as exc:
+            except PUBLISH_ERRORS as exc:
                 log.warning("outbox publish failed; will retry", error=repr(exc), wait_s=backoff)
                 self._stopping.wait(backoff)
                 backoff = min(backoff * 2, 5.0)

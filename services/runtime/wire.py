@@ -11,7 +11,6 @@ from google.protobuf.message import DecodeError, Message
 
 # Import every contract so that the default descriptor pool knows each message type.
 from hall.v1 import approval_pb2, audit_pb2, fees_pb2, intake_pb2, router_pb2  # noqa: F401
-
 from services.runtime import context
 
 CONTENT_TYPE = "application/x-protobuf"

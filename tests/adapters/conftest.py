@@ -17,6 +17,7 @@ def make_core(pg_url, pg_schema):
     def make(code: str) -> AdapterCore:
         department = load_department(code)
         engine = db.make_engine(pg_url, pg_schema)
+        assert department.migrations is not None
         engines.append(engine)
         db.migrate(engine, department.migrations, f"alembic_version_adapter_{code}")
         return AdapterCore(department, db.session_factory(engine))

@@ -2,8 +2,8 @@ import pytest
 
 from hall.v1 import approval_pb2
 from services.adapters.business.rules import check_name
-from services.domain import identifiers
 from services.counter.client import sample_resident_id
+from services.domain import identifiers
 from tests.adapters.conftest import decision, envelope, request
 
 APPROVED, REFUSED = approval_pb2.OUTCOME_APPROVED, approval_pb2.OUTCOME_REFUSED

@@ -33,7 +33,7 @@ def test_naive_times_are_refused():
 
 def test_utc_evening_is_already_the_next_day_in_shanghai():
     # 2026-11-25 20:00 UTC is Thursday 26 November 04:00 in Shanghai
-    start = dt.datetime(2026, 11, 25, 20, tzinfo=dt.timezone.utc)
+    start = dt.datetime(2026, 11, 25, 20, tzinfo=dt.UTC)
     assert workdays.add_working_days(start, 0).date() == dt.date(2026, 11, 26)
 
 

@@ -19,8 +19,8 @@ import shutil
 import socket
 import subprocess
 import uuid
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import quote, urlparse
 
 LOCAL_AMQP = "amqp://guest:guest@127.0.0.1:5672/%2F"

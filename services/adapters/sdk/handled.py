@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import LargeBinary, MetaData, String, Table, Column
+from sqlalchemy import Column, LargeBinary, MetaData, String, Table
 from sqlalchemy.orm import Session
 
 from services.runtime.db import UTCDateTime

@@ -1,0 +1,98 @@
+"""A real adapter process (nameko under ServiceRunner) on a real broker and database."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pika
+import pytest
+
+from hall.v1 import approval_pb2
+from services.domain.identifiers import validate_credit_code
+from services.runtime import topology, wire
+from services.runtime.amqp import Publisher
+from tests.adapters.conftest import request
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_adapter_processes_never_import_grpc():
+    code = ("import eventlet; eventlet.monkey_patch(); import sys; "
+            "import services.adapters.sdk.runner, services.adapters.sdk.service; "
+            "[__import__(f'services.adapters.{d}') for d in ('business','quality','national_tax','local_tax')]; "
+            "bad = [m for m in sys.modules if m == 'grpc' or m.startswith('grpc.')]; "
+            "sys.exit(f'grpc imported: {bad}' if bad else 0)")
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'gen'}"}
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=ROOT)
+
+
+@pytest.fixture
+def adapter(fresh_amqp_url, pg_url, pg_schema, tmp_path):
+    pub = Publisher(fresh_amqp_url, name="test")
+    pub.declare(lambda ch: topology.declare_all(ch, ["business"]))
+
+    def listen(ch):
+        ch.queue_declare("test.decisions", durable=True)
+        ch.queue_bind("test.decisions", topology.EXCHANGE, "decision.business")
+
+    pub.declare(listen)
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'gen'}", "AMQP_URL": fresh_amqp_url,
+           "DATABASE_URL": pg_url, "DATABASE_SCHEMA": pg_schema}
+    log = open(tmp_path / "adapter.log", "wb")  # noqa: SIM115
+    proc = subprocess.Popen([sys.executable, "-m", "services.adapters", "business"], env=env, cwd=ROOT,
+                            stdout=log, stderr=subprocess.STDOUT)
+    yield pub, fresh_amqp_url, proc
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+    log.close()
+    pub.close()
+
+
+def next_decision(url, timeout=30.0):
+    conn = pika.BlockingConnection(pika.URLParameters(url))
+    try:
+        ch = conn.channel()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            method, props, body = ch.basic_get("test.decisions", auto_ack=True)
+            if method is not None:
+                return props.message_id, wire.decode(props.type, body)
+            time.sleep(0.05)
+    finally:
+        conn.close()
+    raise AssertionError("no decision")
+
+
+def test_request_is_answered_once_even_when_delivered_twice(adapter):
+    pub, url, proc = adapter
+    req = request("business", "licence")
+    message_id = f"req-{uuid.uuid4().hex}"
+    pub.publish(topology.rk_step_request("business"), req, message_id=message_id)
+    first_id, first = next_decision(url)
+    assert first.outcome == approval_pb2.OUTCOME_APPROVED
+    validate_credit_code(first.results["credit_code"])
+    pub.publish(topology.rk_step_request("business"), req, message_id=message_id)  # redelivery
+    second_id, second = next_decision(url)
+    assert (second_id, second.results) == (first_id, first.results)
+
+
+def test_malformed_message_is_parked_and_the_adapter_keeps_working(adapter):
+    pub, url, proc = adapter
+    conn = pika.BlockingConnection(pika.URLParameters(url))
+    conn.channel().basic_publish(topology.EXCHANGE, topology.rk_step_request("business"), b"\x08\xff\xff",
+                                 pika.BasicProperties(type="hall.v1.SubApprovalRequest", message_id="junk",
+                                                      content_type=wire.CONTENT_TYPE, delivery_mode=2))
+    conn.close()
+    pub.publish(topology.rk_step_request("business"), request("business", "licence"))
+    _, decision = next_decision(url)
+    assert decision.outcome == approval_pb2.OUTCOME_APPROVED
+    conn = pika.BlockingConnection(pika.URLParameters(url))
+    assert conn.channel().queue_declare(topology.PARKED_QUEUE, passive=True).method.message_count == 1
+    conn.close()
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(30) == 0
