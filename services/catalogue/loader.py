@@ -201,3 +201,17 @@ def _load_path(path: str) -> Catalogue:
 def load(path: str | os.PathLike[str] | None = None) -> Catalogue:
     """The catalogue at `path`, else CATALOGUE_PATH, else the one shipped in the repository."""
     return _load_path(str(path or os.environ.get("CATALOGUE_PATH") or DEFAULT_PATH))
+
+
+def load_versions(current: Catalogue | None = None) -> dict[str, Catalogue]:
+    """Every catalogue version still in force for running cases: the current one, plus earlier
+    versions kept as data/archive/<version>.json (a case is finished under the version it was
+    accepted under)."""
+    current = current or load()
+    versions = {current.version: current}
+    archive = DEFAULT_PATH.parent / "archive"
+    if archive.is_dir():
+        for path in sorted(archive.glob("*.json")):
+            cat = _load_path(str(path))
+            versions.setdefault(cat.version, cat)
+    return versions

@@ -52,6 +52,7 @@ class Applications:
         self._catalogue = catalogue
         self._relay = relay
         self._changed = threading.Condition()
+        self._change_counts: dict[str, int] = {}  # application id -> status events seen by this process
 
     # ---- accept ------------------------------------------------------------------------------
     def submit(self, req: intake_pb2.SubmitApplicationRequest) -> tuple[intake_pb2.Application, bool]:
@@ -145,9 +146,15 @@ class Applications:
                 .where(ApplicationEventRow.application_id == application_id, ApplicationEventRow.sequence > sequence)
                 .order_by(ApplicationEventRow.sequence)))
 
-    def wait_for_change(self, timeout: float) -> None:
+    def change_count(self, application_id: str) -> int:
         with self._changed:
-            self._changed.wait(timeout)
+            return self._change_counts.get(application_id, 0)
+
+    def wait_for_change(self, application_id: str, seen: int, timeout: float) -> None:
+        """Wait until this process records a status event of the application (or `timeout`:
+        another replica may have recorded it, so the watcher then reads the database anyway)."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._change_counts.get(application_id, 0) != seen, timeout)
 
     # ---- withdraw ----------------------------------------------------------------------------
     def withdraw(self, application_id: str, reason: str) -> intake_pb2.Application:
@@ -193,6 +200,7 @@ class Applications:
                 row.updated_at = at
                 row.snapshot = event.SerializeToString()
         with self._changed:
+            self._change_counts[row.application_id] = self._change_counts.get(row.application_id, 0) + 1
             self._changed.notify_all()
 
 
@@ -200,8 +208,14 @@ def _note(event: approval_pb2.CaseStatusChanged) -> str:
     if event.reasons:
         return "；".join(r.message for r in event.reasons)
     if event.step_id:
-        return f"{event.step_id}: {event.step_status}"
-    return approval_pb2.CaseStatus.Name(event.status)
+        return f"{event.step_id}: {_STEP_NOTES.get(event.step_status, event.step_status)}"
+    return _CASE_NOTES.get(event.status, approval_pb2.CaseStatus.Name(event.status))
+
+
+_STEP_NOTES = {"approved": "已办结", "refused": "不予许可", "cancelled": "已撤销", "incident": "技术故障，待运维处理",
+               "dispatched": "已分送部门"}
+_CASE_NOTES = {approval_pb2.CASE_STATUS_IN_PROGRESS: "已分送各部门并联审批", approval_pb2.CASE_STATUS_COMPLETED: "全部办结",
+               approval_pb2.CASE_STATUS_WITHDRAWN: "已撤回"}
 
 
 __all__ = ["Applications", "TERMINAL", "common_pb2"]

@@ -50,6 +50,7 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
         row = self._apps.get(request.application_id)
         last = -1
         while context.is_active():
+            seen = self._apps.change_count(row.application_id)
             for event in self._apps.events_after(row.application_id, last):
                 last = event.sequence
                 row = self._apps.get(row.application_id)
@@ -60,7 +61,7 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
             row = self._apps.get(row.application_id)
             if row.status in TERMINAL and row.last_sequence <= last:
                 return
-            self._apps.wait_for_change(WATCH_POLL_S)
+            self._apps.wait_for_change(row.application_id, seen, WATCH_POLL_S)
 
     def WithdrawApplication(self, request: intake_pb2.WithdrawApplicationRequest, context: grpc.ServicerContext) -> intake_pb2.WithdrawApplicationResponse:
         _require_id(request.application_id)

@@ -7,6 +7,7 @@ from pathlib import Path
 import grpc
 
 from hall.v1 import router_pb2, router_pb2_grpc
+from services.catalogue import load_versions
 from services.router.engine import Engine
 from services.router.models import RouterOutbox
 from services.router.servicer import RouterServicer
@@ -20,7 +21,9 @@ DEFAULT_PORT = 50052
 def main() -> None:
     proc = ServiceProcess("router", default_grpc_port=DEFAULT_PORT, migrations=Path(__file__).with_name("migrations"))
     relay = proc.add_relay(RouterOutbox)
-    engine = Engine(proc.sessions, proc.catalogue, relay, max_attempts=env_int("ROUTER_MAX_ATTEMPTS", 4, minimum=1))
+    engine = Engine(proc.sessions, proc.catalogue, relay, max_attempts=env_int("ROUTER_MAX_ATTEMPTS", 4, minimum=1),
+                    versions=load_versions(proc.catalogue))
+    proc.add_periodic("overdue-scan", env_int("ROUTER_OVERDUE_SCAN_SECONDS", 30, minimum=1), engine.report_overdue)
     proc.add_consumer(topology.ROUTER_QUEUE, engine.handle, threads=env_int("ROUTER_CONSUMERS", 2 if proc.engine.dialect.name == "postgresql" else 1, minimum=1))
 
     def register(server: grpc.Server) -> list[str]:

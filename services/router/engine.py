@@ -9,6 +9,7 @@ older attempt, or arrives after the case ended, is ignored.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -16,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from hall.v1 import approval_pb2, common_pb2
+from hall.v1 import approval_pb2, audit_pb2, common_pb2
 from services.catalogue import Catalogue
 from services.domain import workdays
 from services.router.models import (
@@ -49,10 +50,12 @@ _STATUS_KEY: dict[int, str] = {
 
 class Engine:
     def __init__(
-        self, sessions: sessionmaker[Session], catalogue: Catalogue, relay: OutboxRelay | None, *, max_attempts: int = 4
+        self, sessions: sessionmaker[Session], catalogue: Catalogue, relay: OutboxRelay | None, *,
+        max_attempts: int = 4, versions: dict[str, Catalogue] | None = None,
     ) -> None:
         self._sessions = sessions
         self._catalogue = catalogue
+        self._versions = versions or {catalogue.version: catalogue}
         self._relay = relay
         self._max_attempts = max_attempts
         self._lock = sessions.kw["bind"].dialect.name == "postgresql"
@@ -90,11 +93,15 @@ class Engine:
     def _submitted(self, session: Session, msg: approval_pb2.CaseSubmitted) -> None:
         if session.get(CaseRow, msg.case_id) is not None:
             return
-        plan = self._catalogue.plan(matter_code=msg.matter_code, bundle_code=msg.bundle_code)
+        catalogue = self._versions.get(msg.catalogue_version or self._catalogue.version)
+        if catalogue is None:
+            # Accepted under a catalogue this router does not have (yet): retried, then parked.
+            raise LookupError(f"catalogue version {msg.catalogue_version} unknown to this router")
+        plan = catalogue.plan(matter_code=msg.matter_code, bundle_code=msg.bundle_code)
         now = clock.now()
         case = CaseRow(
             case_id=msg.case_id, application_id=msg.application_id, matter_code=msg.matter_code,
-            bundle_code=msg.bundle_code, catalogue_version=msg.catalogue_version or self._catalogue.version,
+            bundle_code=msg.bundle_code, catalogue_version=catalogue.version,
             status=CS.CASE_STATUS_IN_PROGRESS, event_seq=0, submitted=msg.SerializeToString(), results={},
             reasons=[], created_at=now, updated_at=now, ended_at=None,
         )
@@ -102,7 +109,9 @@ class Engine:
         steps = [
             StepRow(case_id=msg.case_id, step_id=ps.step_id, position=i, department=ps.department,
                     matter_code=ps.matter_code, status=PENDING, attempt=0, request_message_id="", results={},
-                    reasons=[], last_error="", dispatched_at=None, decided_at=None, due_at=None)
+                    reasons=[], last_error="", dispatched_at=None, decided_at=None, due_at=None,
+                    after=list(ps.after), limit_days=catalogue.matters[ps.matter_code].promised_limit.amount,
+                    overdue_reported_at=None)
             for i, ps in enumerate(plan.steps)
         ]
         session.add_all(steps)
@@ -169,6 +178,31 @@ class Engine:
             self._relay.wake()
         return step
 
+    def report_overdue(self, now: datetime | None = None, limit: int = 500) -> int:
+        """Report each running step past its limit to the audit trail, once per attempt."""
+        now = now or clock.now()
+        with self._sessions() as session, session.begin():
+            query = (select(StepRow).where(StepRow.status == DISPATCHED, StepRow.due_at < now,
+                                           StepRow.overdue_reported_at.is_(None)).limit(limit))
+            if self._lock:
+                query = query.with_for_update(skip_locked=True)
+            steps = list(session.scalars(query))
+            for step in steps:
+                step.overdue_reported_at = now
+                record = audit_pb2.CallRecord(
+                    record_id=f"overdue-{step.case_id}-{step.step_id}-{step.attempt}", service="router",
+                    kind=audit_pb2.CallRecord.KIND_EVENT, operation="step.overdue", case_id=step.case_id,
+                    outcome="overdue", step_id=step.step_id, department=step.department,
+                    detail=f"limit {step.limit_days} working days; due {step.due_at.isoformat() if step.due_at else ''}")
+                record.started_at.CopyFrom(clock.to_timestamp(now))
+                outbox.enqueue(session, RouterOutbox, topology.rk_audit("router"), record,
+                               message_id=record.record_id, headers={context.CASE_HEADER: step.case_id})
+        if steps:
+            log.warning("overdue steps reported", count=len(steps))
+            if self._relay is not None:
+                self._relay.wake()
+        return len(steps)
+
     def incidents(self) -> list[StepRow]:
         with self._sessions() as session:
             return list(session.scalars(select(StepRow).where(StepRow.status == INCIDENT)
@@ -196,23 +230,22 @@ class Engine:
             log.info("case completed")
             self._emit(session, case, steps, changed)
             return
-        plan = self._catalogue.plan(matter_code=case.matter_code, bundle_code=case.bundle_code)
+        # The plan pinned when the case was accepted: each step's `after` list.
         done = {s.step_id for s in steps if s.status == APPROVED}
-        started = {s.step_id for s in steps if s.status != PENDING}
-        by_id = {s.step_id: s for s in steps}
-        for ready in plan.ready(done, started):
-            self._dispatch(session, case, by_id[ready.step_id], steps, delay_s=0)
+        for step in steps:
+            if step.status == PENDING and all(a in done for a in step.after):
+                self._dispatch(session, case, step, steps, delay_s=0)
         self._emit(session, case, steps, changed)
 
     def _dispatch(self, session: Session, case: CaseRow, step: StepRow, steps: list[StepRow], *, delay_s: int) -> None:
         submitted = approval_pb2.CaseSubmitted.FromString(case.submitted)
         now = clock.now()
-        matter = self._catalogue.matters[step.matter_code]
         step.attempt += 1
         step.status = DISPATCHED
         step.request_message_id = f"req-{case.case_id}-{step.step_id}-{step.attempt}"
         step.dispatched_at = now
-        step.due_at = workdays.add_working_days(now, matter.promised_limit.amount)
+        step.due_at = workdays.add_working_days(now, step.limit_days)
+        step.overdue_reported_at = None
         upstream: dict[str, str] = {}
         for s in steps:
             if s.status == APPROVED:

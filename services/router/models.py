@@ -56,6 +56,11 @@ class StepRow(Base):
     dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The plan as accepted (pinned to the case's catalogue version): steps this one waits for,
+    # and its limit in working days.
+    after: Mapped[list[str]] = mapped_column(JSON, default=list)
+    limit_days: Mapped[int] = mapped_column(Integer, default=0)
+    overdue_reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class ProcessedMessage(Base):

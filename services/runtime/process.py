@@ -7,6 +7,7 @@ health NOT_SERVING -> gRPC drained -> consumers stopped -> outbox flushed -> aud
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -42,6 +43,8 @@ class ServiceProcess:
         self._consumers: list[Consumer] = []
         self._relays: list[OutboxRelay] = []
         self._server: GrpcServer | None = None
+        self._periodic: list[tuple[str, int, Callable[[], object]]] = []
+        self._stopping = threading.Event()
 
     def add_relay(self, model: type[OutboxMixin]) -> OutboxRelay:
         relay = OutboxRelay(self.sessions, model, self.settings.amqp_url, name=self.settings.service)
@@ -55,6 +58,17 @@ class ServiceProcess:
                 Consumer(self.settings.amqp_url, queue, handler, name=f"{self.settings.service}-{queue}-{i}",
                          prefetch=self.settings.prefetch, on_record=hook)
             )
+
+    def add_periodic(self, name: str, every_s: int, task: Callable[[], object]) -> None:
+        """Run `task` every `every_s` seconds in a thread until shutdown (errors are logged)."""
+        self._periodic.append((name, every_s, task))
+
+    def _run_periodic(self, name: str, every_s: int, task: Callable[[], object]) -> None:
+        while not self._stopping.wait(every_s):
+            try:
+                task()
+            except Exception:  # noqa: BLE001 - keep the schedule alive
+                self.log.exception("periodic task failed", task=name)
 
     def _record_message(self, envelope: Envelope, outcome: str, started: float, detail: str) -> None:
         assert self.audit is not None
@@ -75,12 +89,15 @@ class ServiceProcess:
             relay.start()
         for consumer in self._consumers:
             consumer.start()
+        for name, every_s, task in self._periodic:
+            threading.Thread(target=self._run_periodic, args=(name, every_s, task), name=name, daemon=True).start()
         if self._server is not None:
             self._server.start()
         self.log.info("started", grpc_port=self._server.port if self._server else None)
         run_until_signal(self.stop)
 
     def stop(self) -> None:
+        self._stopping.set()
         if self._server is not None:
             self._server.stop()
         for consumer in self._consumers:

@@ -12,7 +12,9 @@ from typing import Any
 EXCHANGE = "hall"
 PARKED_EXCHANGE = "hall.parked"
 PARKED_QUEUE = "hall.parked"
-MAX_DELIVERIES = 5
+# Generous: a delivery to a consumer that dies before acking counts too, and a handler that keeps
+# failing backs off (up to 2 s) between attempts, so a passing outage does not park good messages.
+MAX_DELIVERIES = 20
 
 ROUTER_QUEUE = "hall.router"
 INTAKE_QUEUE = "hall.intake"

@@ -145,3 +145,35 @@ def test_single_department_matter_is_one_step(engine):
     assert [(r.department, r.step_id) for r in requests(sessions)] == [("family_planning", "main")]
     with sessions() as s:
         assert s.scalar(select(StepRow.status).where(StepRow.case_id == "C9")) == "dispatched"
+
+
+def test_a_step_past_its_limit_is_reported_to_audit_once(engine):
+    import datetime as dt
+
+    from hall.v1 import audit_pb2
+    from services.runtime import clock
+
+    eng, sessions = engine
+    eng.handle(envelope(submitted()))
+    later = clock.now() + dt.timedelta(days=10)
+    assert eng.report_overdue(later) == 1
+    assert eng.report_overdue(later) == 0
+    records = [m for _, m, _ in outbox(sessions, "audit.")]
+    assert len(records) == 1 and isinstance(records[0], audit_pb2.CallRecord)
+    assert (records[0].operation, records[0].step_id, records[0].case_id) == ("step.overdue", "licence", "C1")
+
+
+def test_case_keeps_the_plan_it_was_accepted_under(engine):
+    eng, sessions = engine
+    eng.handle(envelope(submitted()))
+    with sessions() as s:
+        steps = {st.step_id: st.after for st in s.scalars(select(StepRow).where(StepRow.case_id == "C1"))}
+    assert steps == {"licence": [], "org_code": ["licence"], "national_tax": ["org_code"], "local_tax": ["org_code"]}
+
+
+def test_unknown_catalogue_version_is_not_guessed(engine):
+    eng, sessions = engine
+    msg = submitted()
+    msg.catalogue_version = "1999.1"
+    with pytest.raises(LookupError):
+        eng.handle(envelope(msg))
