@@ -1,0 +1,195 @@
+"""Nothing lost, nothing twice — shown by killing things.
+
+Under a load of HALL_CRASH_BUNDLES (default 200) company registrations, with two router replicas
+competing for the same queue: kill -9 a router at random moments (>= 10 times, restarting it),
+likewise an adapter (>= 10 times), and restart RabbitMQ once. Then every case must end exactly
+once, no credit code, certificate, tax registration or receipt may be issued twice, and no case
+may be stuck. The broker is a throwaway node of its own (the shared one is never touched).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+
+import grpc
+import pika
+import pytest
+from sqlalchemy import text
+
+from hall.v1 import intake_pb2
+from services.counter.client import Counter, Endpoints, company_registration
+from services.runtime import topology
+from services.runtime.db import make_engine
+from services.suite import Suite, plan
+from tests.e2e.conftest import free_port
+from tests.support import rabbit_node
+
+pytestmark = [pytest.mark.e2e, pytest.mark.integration]
+BUNDLES = int(os.environ.get("HALL_CRASH_BUNDLES", "200"))
+S = intake_pb2.ApplicationStatus
+TERMINAL = (S.APPLICATION_STATUS_COMPLETED, S.APPLICATION_STATUS_REFUSED, S.APPLICATION_STATUS_WITHDRAWN)
+
+
+@pytest.fixture
+def chaos_suite(pg_url, tmp_path):
+    reason = rabbit_node.available()
+    if reason:
+        pytest.skip(reason)
+    node = rabbit_node.RabbitNode()
+    node.start()
+    prefix = f"crash_{uuid.uuid4().hex[:8]}"
+    env = {**os.environ, "AMQP_URL": node.url, "HALL_DATABASE_URL": pg_url, "HALL_SCHEMA_PREFIX": prefix,
+           "LOG_LEVEL": "warning", "ROUTER_MAX_ATTEMPTS": "10"}
+    for name in ("intake", "router", "fees", "audit"):
+        env[f"HALL_{name.upper()}_PORT"] = str(free_port())
+    children = plan(env)
+    router = next(c for c in children if c.name == "router")
+    children.append(replace(router, name="router-2", env={**router.env, "GRPC_PORT": str(free_port())},
+                            port=None, proc=None, pumps=[]))
+    suite = Suite(children, tmp_path / "logs", echo=False)
+    suite.start()
+    try:
+        suite.wait_ready(timeout=120)
+        yield suite, env, node, prefix
+    finally:
+        suite.stop()
+        engine = make_engine(pg_url)
+        with engine.begin() as conn:
+            for name in {c.env.get("DATABASE_SCHEMA") for c in children} - {None}:
+                conn.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
+        engine.dispose()
+        node.cleanup()
+
+
+class Chaos(threading.Thread):
+    def __init__(self, suite: Suite, node: rabbit_node.RabbitNode, seed: int) -> None:
+        super().__init__(daemon=True)
+        self.suite, self.node, self.rng = suite, node, random.Random(seed)
+        self.routers = [c for c in suite.children if c.name.startswith("router")]
+        self.adapters = [c for c in suite.children if c.name.startswith("adapter-")]
+        self.router_kills = self.adapter_kills = 0
+        self.broker_restarts = 0
+        self.done = threading.Event()
+        self.error: BaseException | None = None
+
+    def kill(self, child) -> None:
+        assert child.proc is not None
+        if child.proc.poll() is None:
+            child.proc.send_signal(signal.SIGKILL)
+        child.proc.wait()
+        time.sleep(self.rng.uniform(0, 0.5))
+        self.suite.start_child(child)
+
+    def run(self) -> None:
+        try:
+            while self.router_kills < 10 or self.adapter_kills < 10 or not self.broker_restarts:
+                time.sleep(self.rng.uniform(0.2, 1.2))
+                if self.router_kills <= self.adapter_kills:
+                    self.kill(self.rng.choice(self.routers))
+                    self.router_kills += 1
+                else:
+                    self.kill(self.rng.choice(self.adapters))
+                    self.adapter_kills += 1
+                if self.router_kills == 5 and not self.broker_restarts:
+                    self.node.restart()
+                    self.broker_restarts += 1
+                # any process that died on its own (e.g. could not reach the broker) comes back too
+                for child in self.suite.children:
+                    if child.proc is not None and child.proc.poll() is not None:
+                        self.suite.start_child(child)
+        except BaseException as exc:  # noqa: BLE001
+            self.error = exc
+        finally:
+            self.done.set()
+
+
+def submit_all(counter: Counter, n: int) -> list[str]:
+    def one(i: int) -> str:
+        req = company_registration(f"东胜区压测{i:04d}{uuid.uuid4().hex[:4]}商贸有限公司")
+        for _ in range(50):
+            try:
+                return str(counter.submit(req).application.application_id)  # same request id on retry
+            except grpc.RpcError as err:
+                if err.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                    raise
+                time.sleep(0.2)
+        raise AssertionError("intake unavailable")
+
+    with ThreadPoolExecutor(8) as pool:
+        return list(pool.map(one, range(n)))
+
+
+def scalar(engine, sql):
+    with engine.connect() as conn:
+        return conn.execute(text(sql)).scalar()
+
+
+def test_kill_routers_adapters_and_the_broker_under_load(chaos_suite, pg_url):
+    suite, env, node, prefix = chaos_suite
+    counter = Counter(Endpoints(**{n: f"127.0.0.1:{env[f'HALL_{n.upper()}_PORT']}"
+                                   for n in ("intake", "router", "fees", "audit")}))
+    chaos = Chaos(suite, node, seed=int(os.environ.get("HALL_CRASH_SEED", "7")))
+    chaos.start()
+    app_ids = submit_all(counter, BUNDLES)
+    submitted_at = time.monotonic()
+    assert chaos.done.wait(300), "chaos did not finish"
+    assert chaos.error is None, chaos.error
+    router_db = make_engine(pg_url, f"{prefix}_router")
+    done_when_chaos_ended = scalar(router_db, "SELECT count(*) FROM router_cases WHERE status = 2")
+    router_db.dispose()
+
+    deadline = time.monotonic() + 300
+    pending = set(app_ids)
+    while pending and time.monotonic() < deadline:
+        for app_id in list(pending):
+            app = counter.intake.GetApplication(intake_pb2.GetApplicationRequest(application_id=app_id),
+                                                timeout=10).application
+            if app.status in TERMINAL:
+                assert app.status == S.APPLICATION_STATUS_COMPLETED, (app_id, list(app.reasons))
+                pending.discard(app_id)
+        time.sleep(0.5)
+    assert not pending, f"{len(pending)} cases stuck, e.g. {sorted(pending)[:3]}"
+
+    def db(service: str):
+        return make_engine(pg_url, f"{prefix}_{service}")
+
+    intake, router, fees = db("intake"), db("router"), db("fees")
+    business, quality = db("adapter_business"), db("adapter_quality")
+    national, local = db("adapter_national_tax"), db("adapter_local_tax")
+    try:
+        # every case ended exactly once
+        assert scalar(intake, "SELECT count(*) FROM (SELECT application_id FROM intake_application_events "
+                              "WHERE status IN (3, 4, 5) GROUP BY application_id HAVING count(*) <> 1) x") == 0
+        assert scalar(router, "SELECT count(*) FROM router_cases WHERE status = 2") == BUNDLES
+        assert scalar(router, "SELECT count(*) FROM router_steps WHERE status <> 'approved'") == 0
+        # nothing issued twice
+        assert scalar(business, "SELECT count(DISTINCT credit_code) FROM business_companies") == BUNDLES
+        assert scalar(business, "SELECT count(*) FROM business_companies") == BUNDLES
+        assert scalar(quality, "SELECT count(*) FROM quality_certificates") == BUNDLES
+        assert scalar(national, "SELECT count(*) FROM national_tax_registrations") == BUNDLES
+        assert scalar(local, "SELECT count(*) FROM local_tax_registrations") == BUNDLES
+        for engine, code in ((business, "business"), (quality, "quality"), (national, "national_tax"),
+                             (local, "local_tax")):
+            assert scalar(engine, f"SELECT count(*) FROM (SELECT case_id, step_id FROM {code}_handled "
+                                  "WHERE kind = 'decided' GROUP BY 1, 2 HAVING count(*) > 1) x") == 0
+        # one receipt each, gapless numbers
+        assert scalar(fees, "SELECT count(*) FROM fees_receipts") == BUNDLES
+        assert scalar(fees, "SELECT max(last) FROM fees_receipt_counters") == BUNDLES
+        # nothing parked
+        conn = pika.BlockingConnection(pika.URLParameters(node.url))
+        assert conn.channel().queue_declare(topology.PARKED_QUEUE, passive=True).method.message_count == 0
+        conn.close()
+    finally:
+        for engine in (intake, router, fees, business, quality, national, local):
+            engine.dispose()
+        counter.close()
+    print(f"\nchaos: {chaos.router_kills} router kills, {chaos.adapter_kills} adapter kills, "
+          f"{chaos.broker_restarts} broker restart(s), {BUNDLES} bundles; {done_when_chaos_ended} complete when "
+          f"the chaos ended, all {BUNDLES} {time.monotonic() - submitted_at:.0f} s after submission")
