@@ -62,7 +62,7 @@ def chaos_suite(pg_url, tmp_path):
         suite.stop()
         engine = make_engine(pg_url)
         with engine.begin() as conn:
-            for name in {c.env.get("DATABASE_SCHEMA") for c in children} - {None}:
+            for name in {c.env["DATABASE_SCHEMA"] for c in children if "DATABASE_SCHEMA" in c.env}:
                 conn.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
         engine.dispose()
         node.cleanup()
