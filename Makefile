@@ -9,7 +9,7 @@ export PYTHONPATH := $(CURDIR):$(CURDIR)/$(GEN)
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help install protos run demo test test-unit test-integration lint bench clean
+.PHONY: help install protos run demo test lint bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -50,3 +50,6 @@ lint: protos ## buf lint, ruff and mypy
 
 clean: ## remove generated code, local databases and logs
 	rm -rf $(GEN) var .pytest_cache .mypy_cache .ruff_cache
+
+bench: protos ## measure bundles/s and latency of the suite against the broker floor (writes bench/results/latest.json)
+	$(PY) -m bench.run

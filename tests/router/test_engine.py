@@ -177,3 +177,45 @@ def test_unknown_catalogue_version_is_not_guessed(engine):
     msg.catalogue_version = "1999.1"
     with pytest.raises(LookupError):
         eng.handle(envelope(msg))
+
+
+def test_two_replicas_racing_on_one_case_neither_double_dispatch_nor_lose_an_update(pg_url, pg_schema):
+    import threading
+
+    engines = []
+    for _ in range(2):
+        db_engine, sessions = migrated(pg_url, pg_schema, MIGRATIONS, "alembic_version_router")
+        engines.append((Engine(sessions, load(), None), sessions, db_engine))
+    (a, sessions, _), (b, _, _) = engines[0], engines[1]
+    for i in range(20):
+        case = f"R{i}"
+        a.handle(envelope(submitted(case)))
+        lic = [r for r in requests(sessions) if r.case_id == case][0]
+        decide(a, lic, credit_code="c", licence_number="l", company_name="n")
+        org = [r for r in requests(sessions) if r.case_id == case and r.step_id == "org_code"][0]
+        # the same decision delivered to both replicas at once, under different message ids
+        barrier = threading.Barrier(2)
+
+        def deliver(eng, req=org):
+            barrier.wait()
+            decide(eng, req, org_code="o")
+
+        threads = [threading.Thread(target=deliver, args=(e,)) for e in (a, b)]
+        [t.start() for t in threads]
+        [t.join() for t in threads]
+        taxes = [r for r in requests(sessions) if r.case_id == case and r.step_id.endswith("_tax")]
+        assert sorted(r.step_id for r in taxes) == ["local_tax", "national_tax"]  # dispatched once each
+        # the two parallel tax decisions land on different replicas at the same moment
+        barrier = threading.Barrier(2)
+
+        def finish(eng, req):
+            barrier.wait()
+            decide(eng, req, done="1")
+
+        threads = [threading.Thread(target=finish, args=(e, r)) for e, r in zip((a, b), taxes, strict=True)]
+        [t.start() for t in threads]
+        [t.join() for t in threads]
+        completed = [s for s in statuses(sessions) if s.case_id == case and s.status == approval_pb2.CASE_STATUS_COMPLETED]
+        assert len(completed) == 1
+    for _, _, db_engine in engines:
+        db_engine.dispose()

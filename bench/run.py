@@ -1,0 +1,199 @@
+"""`make bench`: company-registration bundles through the whole suite vs. the broker floor.
+
+Starts its own suite (separate processes, PostgreSQL, a fresh RabbitMQ vhost), then:
+  1. light load: one counter client, BENCH_LIGHT bundles one after another -> p50 latency;
+  2. load: BENCH_CLIENTS concurrent counter clients, BENCH_BUNDLES bundles in all -> bundles/s,
+     p50 and p99 submit-to-complete latency (complete = the router's case.status.completed event);
+  3. the same two runs against the broker floor (bench/floor.py).
+Writes bench/results/latest.json and appends a line to docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pika
+from sqlalchemy import text
+
+from hall.v1 import approval_pb2
+from services.counter.client import Counter, Endpoints, company_registration
+from services.runtime import topology
+from services.runtime.amqp import connection_parameters
+from services.runtime.db import make_engine
+from services.suite import Suite, plan
+from tests.support import servers
+
+ROOT = Path(__file__).resolve().parent.parent
+CLIENTS = int(os.environ.get("BENCH_CLIENTS", "32"))
+BUNDLES = int(os.environ.get("BENCH_BUNDLES", "600"))
+LIGHT = int(os.environ.get("BENCH_LIGHT", "40"))
+
+
+class Completions:
+    """Completion times by key, fed by a consumer thread on its own queue."""
+
+    def __init__(self, url: str, queue: str, exchange: str, key: str, decode: Callable[[Any, bytes], str]) -> None:
+        self.times: dict[str, float] = {}
+        self.cond = threading.Condition()
+        conn = pika.BlockingConnection(connection_parameters(url, name="bench-observer"))
+        ch = conn.channel()
+        ch.queue_declare(queue, durable=True, arguments={"x-queue-type": "quorum"})
+        ch.queue_bind(queue, exchange, key)
+
+        def cb(ch: Any, method: Any, props: Any, body: bytes) -> None:
+            k = decode(props, body)
+            with self.cond:
+                self.times.setdefault(k, time.perf_counter())
+                self.cond.notify_all()
+            ch.basic_ack(method.delivery_tag)
+
+        ch.basic_qos(prefetch_count=500)
+        ch.basic_consume(queue, cb)
+        self._conn = conn
+        self._thread = threading.Thread(target=self._run, args=(ch,), daemon=True)
+        self._thread.start()
+
+    def _run(self, ch: Any) -> None:
+        try:
+            ch.start_consuming()
+        except Exception:  # noqa: BLE001 - closed at the end
+            pass
+
+    def wait(self, key: str, timeout: float = 120) -> float:
+        with self.cond:
+            if not self.cond.wait_for(lambda: key in self.times, timeout):
+                raise TimeoutError(f"{key} did not complete")
+            return self.times[key]
+
+    def close(self) -> None:
+        self._conn.add_callback_threadsafe(self._conn.close)
+
+
+def closed_loop(clients: int, total: int, submit: Callable[[int], str], done: Completions) -> tuple[list[float], float]:
+    latencies: list[float] = []
+    lock = threading.Lock()
+    counter = iter(range(total))
+
+    def worker() -> None:
+        while True:
+            with lock:
+                i = next(counter, None)
+            if i is None:
+                return
+            start = time.perf_counter()
+            key = submit(i)
+            end = done.wait(key)
+            with lock:
+                latencies.append((end - start) * 1000)
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        for f in [pool.submit(worker) for _ in range(clients)]:
+            f.result()
+    return latencies, time.perf_counter() - t0
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def bench_suite(amqp_url: str, pg_url: str) -> dict[str, float]:
+    prefix = f"bench_{uuid.uuid4().hex[:8]}"
+    env = {**os.environ, "AMQP_URL": amqp_url, "HALL_DATABASE_URL": pg_url, "HALL_SCHEMA_PREFIX": prefix,
+           "LOG_LEVEL": "warning"}
+    children = plan(env)
+    suite = Suite(children, ROOT / "var" / "bench-logs", echo=False)
+    suite.start()
+    try:
+        suite.wait_ready(timeout=120)
+        ports = {c.name: c.port for c in children if c.port}
+        counter = Counter(Endpoints(**{n: f"127.0.0.1:{ports[n]}" for n in ("intake", "router", "fees", "audit")}))
+        done = Completions(amqp_url, "bench.completed", topology.EXCHANGE, topology.rk_case_status("completed"),
+                           lambda props, body: approval_pb2.CaseStatusChanged.FromString(body).case_id)
+
+        def submit(i: int) -> str:
+            return str(counter.submit(company_registration()).application.case_id)
+
+        closed_loop(4, 20, submit, done)  # warm-up
+        light, _ = closed_loop(1, LIGHT, submit, done)
+        loaded, seconds = closed_loop(CLIENTS, BUNDLES, submit, done)
+        done.close()
+        counter.close()
+        return {"bundles_per_s": BUNDLES / seconds, "p50_ms": pct(loaded, 50), "p99_ms": pct(loaded, 99),
+                "light_p50_ms": pct(light, 50)}
+    finally:
+        suite.stop()
+        engine = make_engine(pg_url)
+        with engine.begin() as conn:
+            for c in children:
+                if "DATABASE_SCHEMA" in c.env:
+                    conn.execute(text(f'DROP SCHEMA IF EXISTS "{c.env["DATABASE_SCHEMA"]}" CASCADE'))
+        engine.dispose()
+
+
+def bench_floor(amqp_url: str) -> dict[str, float]:
+    from bench.floor import EX, Floor, submitter
+
+    floor = Floor(amqp_url)
+    floor.start()
+    submit_case, close = submitter(amqp_url)
+    done = Completions(amqp_url, "floor.done", EX, "done", lambda props, body: body.decode())
+
+    def submit(i: int) -> str:
+        key = uuid.uuid4().hex
+        submit_case(key)
+        return key
+
+    closed_loop(4, 20, submit, done)
+    light, _ = closed_loop(1, LIGHT, submit, done)
+    loaded, seconds = closed_loop(CLIENTS, BUNDLES, submit, done)
+    done.close()
+    close()
+    floor.stop()
+    return {"floor_bundles_per_s": BUNDLES / seconds, "floor_p50_ms": pct(loaded, 50),
+            "floor_p99_ms": pct(loaded, 99), "floor_light_p50_ms": pct(light, 50)}
+
+
+def main() -> None:
+    with servers.rabbitmq() as broker, servers.postgres() as pg:
+        with servers.vhost(broker) as amqp_url:
+            suite = bench_suite(amqp_url, pg)
+        with servers.vhost(broker) as amqp_url:
+            floor = bench_floor(amqp_url)
+    result: dict[str, Any] = {**suite, **floor}
+    result["throughput_ratio"] = result["bundles_per_s"] / result["floor_bundles_per_s"]
+    result["latency_ratio"] = result["light_p50_ms"] / result["floor_light_p50_ms"]
+    result.update({
+        "clients": CLIENTS, "bundles": BUNDLES, "light_bundles": LIGHT,
+        "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": f"{platform.node()} {os.cpu_count()} cores",
+        "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                 cwd=ROOT).stdout.strip(),
+    })
+    out = ROOT / "bench" / "results" / "latest.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({k: round(v, 2) if isinstance(v, float) else v for k, v in result.items()}, indent=2))
+    line = (f"| {result['at']} | {result['commit']} | {CLIENTS} | {BUNDLES} | {result['bundles_per_s']:.1f} | "
+            f"{result['p50_ms']:.1f} | {result['p99_ms']:.1f} | {result['light_p50_ms']:.1f} | "
+            f"{result['floor_bundles_per_s']:.1f} | {result['floor_light_p50_ms']:.1f} | "
+            f"{result['throughput_ratio']:.2f} | {result['latency_ratio']:.2f} |\n")
+    with (ROOT / "docs" / "benchmarks.md").open("a", encoding="utf-8") as f:
+        f.write(line)
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
