@@ -13,14 +13,13 @@ from __future__ import annotations
 import json
 import os
 import platform
-import statistics
 import subprocess
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -178,7 +177,7 @@ def main() -> None:
     result["latency_ratio"] = result["light_p50_ms"] / result["floor_light_p50_ms"]
     result.update({
         "clients": CLIENTS, "bundles": BUNDLES, "light_bundles": LIGHT,
-        "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.node()} {os.cpu_count()} cores",
         "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                                  cwd=ROOT).stdout.strip(),

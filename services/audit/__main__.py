@@ -20,15 +20,18 @@ def main() -> None:
     proc = ServiceProcess("audit", default_grpc_port=DEFAULT_PORT, migrations=Path(__file__).with_name("migrations"))
     store = AuditStore(proc.sessions)
 
-    def on_record(envelope: Envelope) -> None:
-        msg = envelope.message
-        if isinstance(msg, audit_pb2.CallRecord):
-            store.append([msg])
-        elif isinstance(msg, approval_pb2.CaseStatusChanged):
-            store.append([event_record(msg, envelope.message_id)])
+    def on_records(envelopes: list[Envelope]) -> None:
+        records = []
+        for envelope in envelopes:
+            msg = envelope.message
+            if isinstance(msg, audit_pb2.CallRecord):
+                records.append(msg)
+            elif isinstance(msg, approval_pb2.CaseStatusChanged):
+                records.append(event_record(msg, envelope.message_id))
+        store.append(records)
 
     # The audit consumer does not audit itself (that would loop).
-    proc.add_consumer(topology.AUDIT_QUEUE, on_record, audited=False)
+    proc.add_consumer(topology.AUDIT_QUEUE, batch_handler=on_records, audited=False)
 
     def register(server: grpc.Server) -> list[str]:
         audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditServicer(store), server)

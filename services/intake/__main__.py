@@ -11,6 +11,7 @@ from services.intake.applications import Applications
 from services.intake.models import IntakeOutbox
 from services.intake.servicer import IntakeServicer
 from services.runtime import topology
+from services.runtime.config import env_int
 from services.runtime.process import ServiceProcess
 from services.runtime.wire import Envelope
 
@@ -22,11 +23,11 @@ def main() -> None:
     relay = proc.add_relay(IntakeOutbox)
     apps = Applications(proc.sessions, proc.catalogue, relay)
 
-    def on_status(envelope: Envelope) -> None:
-        if isinstance(envelope.message, approval_pb2.CaseStatusChanged):
-            apps.apply_status(envelope.message)
+    def on_status(envelopes: list[Envelope]) -> None:
+        apps.apply_statuses([e.message for e in envelopes if isinstance(e.message, approval_pb2.CaseStatusChanged)])
 
-    proc.add_consumer(topology.INTAKE_QUEUE, on_status)
+    proc.add_consumer(topology.INTAKE_QUEUE, batch_handler=on_status,
+                      threads=env_int("INTAKE_CONSUMERS", 2 if proc.on_postgres else 1, minimum=1))
 
     def register(server: grpc.Server) -> list[str]:
         intake_pb2_grpc.add_IntakeServiceServicer_to_server(IntakeServicer(proc.catalogue, apps), server)

@@ -176,31 +176,40 @@ class Applications:
 
     # ---- follow the router -------------------------------------------------------------------
     def apply_status(self, event: approval_pb2.CaseStatusChanged) -> None:
-        """Record one status event (idempotent: duplicates and stale events change nothing)."""
-        status = _FROM_CASE.get(event.status)
-        if status is None:
-            return
-        at = clock.from_timestamp(event.at) if event.HasField("at") else clock.now()
+        self.apply_statuses([event])
+
+    def apply_statuses(self, events: list[approval_pb2.CaseStatusChanged]) -> None:
+        """Record status events in one transaction (idempotent: duplicates and stale events change
+        nothing). Applications are locked in case order, so concurrent batches never deadlock."""
+        changed: list[str] = []
         with self._sessions() as session, session.begin():
-            row = session.scalar(select(ApplicationRow).where(ApplicationRow.case_id == event.case_id)
-                                 .with_for_update())
-            if row is None:
-                raise LookupError(f"no application for case {event.case_id}")  # retried, then parked
-            seen = session.scalar(select(ApplicationEventRow.id).where(
-                ApplicationEventRow.application_id == row.application_id,
-                ApplicationEventRow.sequence == event.sequence))
-            if seen is not None:
-                return
-            session.add(ApplicationEventRow(
-                application_id=row.application_id, sequence=event.sequence, status=status, step_id=event.step_id,
-                step_status=event.step_status, note=_note(event), at=at))
-            if event.sequence > row.last_sequence:
-                row.last_sequence = event.sequence
-                row.status = status
-                row.updated_at = at
-                row.snapshot = event.SerializeToString()
+            for event in sorted(events, key=lambda e: (e.case_id, e.sequence)):
+                status = _FROM_CASE.get(event.status)
+                if status is None:
+                    continue
+                at = clock.from_timestamp(event.at) if event.HasField("at") else clock.now()
+                row = session.scalar(select(ApplicationRow).where(ApplicationRow.case_id == event.case_id)
+                                     .with_for_update())
+                if row is None:
+                    raise LookupError(f"no application for case {event.case_id}")  # retried, then parked
+                seen = session.scalar(select(ApplicationEventRow.id).where(
+                    ApplicationEventRow.application_id == row.application_id,
+                    ApplicationEventRow.sequence == event.sequence))
+                if seen is not None:
+                    continue
+                session.add(ApplicationEventRow(
+                    application_id=row.application_id, sequence=event.sequence, status=status,
+                    step_id=event.step_id, step_status=event.step_status, note=_note(event), at=at))
+                session.flush()
+                if event.sequence > row.last_sequence:
+                    row.last_sequence = event.sequence
+                    row.status = status
+                    row.updated_at = at
+                    row.snapshot = event.SerializeToString()
+                changed.append(row.application_id)
         with self._changed:
-            self._change_counts[row.application_id] = self._change_counts.get(row.application_id, 0) + 1
+            for application_id in changed:
+                self._change_counts[application_id] = self._change_counts.get(application_id, 0) + 1
             self._changed.notify_all()
 
 

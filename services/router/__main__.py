@@ -24,7 +24,8 @@ def main() -> None:
     engine = Engine(proc.sessions, proc.catalogue, relay, max_attempts=env_int("ROUTER_MAX_ATTEMPTS", 4, minimum=1),
                     versions=load_versions(proc.catalogue))
     proc.add_periodic("overdue-scan", env_int("ROUTER_OVERDUE_SCAN_SECONDS", 30, minimum=1), engine.report_overdue)
-    proc.add_consumer(topology.ROUTER_QUEUE, engine.handle, threads=env_int("ROUTER_CONSUMERS", 2 if proc.engine.dialect.name == "postgresql" else 1, minimum=1))
+    proc.add_consumer(topology.ROUTER_QUEUE, batch_handler=engine.handle_batch,
+                      threads=env_int("ROUTER_CONSUMERS", 2 if proc.on_postgres else 1, minimum=1))
 
     def register(server: grpc.Server) -> list[str]:
         router_pb2_grpc.add_RouterServiceServicer_to_server(RouterServicer(engine), server)

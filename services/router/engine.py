@@ -62,29 +62,41 @@ class Engine:
 
     # ---- message entry point -------------------------------------------------------------------
     def handle(self, envelope: Envelope) -> None:
-        msg = envelope.message
+        self.handle_batch([envelope])
+
+    def handle_batch(self, envelopes: list[Envelope]) -> None:
+        """Handle messages that arrived together in one transaction (cases locked in id order,
+        so concurrent batches never deadlock). If anything fails, the whole batch rolls back and
+        the consumer retries its messages one by one."""
         handlers: dict[type, Callable[[Session, Any], None]] = {
             approval_pb2.CaseSubmitted: self._submitted,
             approval_pb2.SubApprovalDecision: self._decision,
             approval_pb2.CaseWithdrawn: self._withdrawn,
         }
-        handler = handlers.get(type(msg))
-        if handler is None:
-            log.warning("router ignores message type", type=envelope.type)
-            return
+        ordered = sorted(envelopes, key=lambda e: getattr(e.message, "case_id", ""))
         try:
             with self._sessions() as session, session.begin():
-                if session.get(ProcessedMessage, envelope.message_id) is not None:
-                    log.info("duplicate message ignored", message_id=envelope.message_id)
-                    return
-                handler(session, msg)
-                session.add(ProcessedMessage(message_id=envelope.message_id, processed_at=clock.now()))
+                seen: set[str] = set()
+                for envelope in ordered:
+                    handler = handlers.get(type(envelope.message))
+                    if handler is None:
+                        log.warning("router ignores message type", type=envelope.type)
+                        continue
+                    if envelope.message_id in seen or session.get(ProcessedMessage, envelope.message_id) is not None:
+                        log.info("duplicate message ignored", message_id=envelope.message_id)
+                        continue
+                    seen.add(envelope.message_id)
+                    with context.scope(case_id=envelope.case_id, actor_id=envelope.actor_id):
+                        handler(session, envelope.message)
+                    session.add(ProcessedMessage(message_id=envelope.message_id, processed_at=clock.now()))
         except IntegrityError:
             # A concurrent delivery of the same message (or the same case) committed first.
+            if len(envelopes) > 1:
+                raise
             with self._sessions() as session:
-                if session.get(ProcessedMessage, envelope.message_id) is None:
+                if session.get(ProcessedMessage, envelopes[0].message_id) is None:
                     raise
-            log.info("concurrent duplicate ignored", message_id=envelope.message_id)
+            log.info("concurrent duplicate ignored", message_id=envelopes[0].message_id)
             return
         if self._relay is not None:
             self._relay.wake()

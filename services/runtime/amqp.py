@@ -112,6 +112,7 @@ class Publisher:
 
 
 Handler = Callable[[Envelope], None]
+BatchHandler = Callable[[list[Envelope]], None]
 AuditHook = Callable[[Envelope, str, float, str], None]
 
 
@@ -134,6 +135,9 @@ class Consumer(threading.Thread):
         prefetch: int = 50,
         declare: Callable[[Any], None] | None = None,
         on_record: AuditHook | None = None,
+        batch_handler: BatchHandler | None = None,
+        max_batch: int = 200,
+        max_backoff_s: float = 2.0,
     ) -> None:
         super().__init__(name=f"consumer-{queue}", daemon=True)
         self._url = url
@@ -147,6 +151,10 @@ class Consumer(threading.Thread):
         self._conn: pika.BlockingConnection | None = None
         self._channel: Any = None
         self.ready = threading.Event()
+        self._batch_handler = batch_handler
+        self._max_batch = max_batch
+        self._max_backoff_s = max_backoff_s
+        self._pending: list[tuple[Any, Envelope, float]] = []
 
     def run(self) -> None:
         backoff = 0.2
@@ -157,11 +165,14 @@ class Consumer(threading.Thread):
                 if self._declare:
                     self._declare(self._channel)
                 self._channel.basic_qos(prefetch_count=self._prefetch)
-                self._channel.basic_consume(self._queue, self._on_message)
                 self.ready.set()
                 backoff = 0.2
-                log.info("consuming", queue=self._queue)
-                self._channel.start_consuming()
+                log.info("consuming", queue=self._queue, batched=self._batch_handler is not None)
+                if self._batch_handler is None:
+                    self._channel.basic_consume(self._queue, self._on_message)
+                    self._channel.start_consuming()
+                else:
+                    self._consume_batches()
             except AMQP_ERRORS as exc:
                 if self._stopping.is_set():
                     break
@@ -171,10 +182,65 @@ class Consumer(threading.Thread):
             finally:
                 self._close()
 
-    def _on_message(self, channel: Any, method: Any, props: Any, body: bytes) -> None:
+    def _consume_batches(self) -> None:
+        """Collect what has arrived, handle it in one call (one transaction), then ack it all.
+
+        A burst becomes one batch; a lone message is handled at once. If a batch fails, its
+        messages are handled one by one, so one bad message cannot hold back the others.
+        """
+        assert self._conn is not None and self._channel is not None
+        self._pending = []
+        self._channel.basic_consume(self._queue, self._collect)
+        while not self._stopping.is_set():
+            before = len(self._pending)
+            self._conn.process_data_events(time_limit=0 if self._pending else 0.5)
+            if self._pending and (len(self._pending) == before or len(self._pending) >= self._max_batch):
+                self._flush()
+
+    def _collect(self, channel: Any, method: Any, props: Any, body: bytes) -> None:
         started = time.monotonic()
+        envelope = self._envelope(method, props)
+        try:
+            envelope.message = wire.decode(props.type, body)
+            if not envelope.message_id:
+                raise UndecodableMessage("message has no message_id")
+        except UndecodableMessage as exc:
+            log.error("parking undecodable message", queue=self._queue, error=str(exc))
+            channel.basic_reject(method.delivery_tag, requeue=False)
+            self._record(envelope, "parked", started, str(exc))
+            return
+        self._pending.append((method, envelope, started))
+
+    def _flush(self) -> None:
+        assert self._batch_handler is not None and self._channel is not None
+        batch, self._pending = self._pending, []
+        try:
+            self._batch_handler([env for _, env, _ in batch])
+        except Exception:  # noqa: BLE001 - fall back to one by one
+            log.exception("batch failed; handling its messages one by one", queue=self._queue, size=len(batch))
+            for method, env, started in batch:
+                with context.scope(case_id=env.case_id, actor_id=env.actor_id):
+                    try:
+                        self._batch_handler([env])
+                    except Exception as exc:  # noqa: BLE001
+                        self._stopping.wait(self._backoff(env))
+                        self._channel.basic_nack(method.delivery_tag, requeue=True)
+                        self._record(env, "requeued", started, repr(exc))
+                        continue
+                    self._channel.basic_ack(method.delivery_tag)
+                    self._record(env, "ack", started, "")
+            return
+        self._channel.basic_ack(batch[-1][0].delivery_tag, multiple=True)
+        for _, env, started in batch:
+            self._record(env, "ack", started, "")
+
+    def _backoff(self, envelope: Envelope) -> float:
+        return float(min(0.1 * 2 ** min(envelope.delivery_count, 10), self._max_backoff_s))
+
+    @staticmethod
+    def _envelope(method: Any, props: Any) -> Envelope:
         headers = dict(props.headers or {})
-        envelope = Envelope(
+        return Envelope(
             message=None,
             message_id=props.message_id or "",
             type=props.type or "",
@@ -183,6 +249,10 @@ class Consumer(threading.Thread):
             redelivered=bool(method.redelivered),
             delivery_count=int(headers.get("x-delivery-count", 0) or 0),
         )
+
+    def _on_message(self, channel: Any, method: Any, props: Any, body: bytes) -> None:
+        started = time.monotonic()
+        envelope = self._envelope(method, props)
         with context.scope(case_id=envelope.case_id, actor_id=envelope.actor_id):
             try:
                 envelope.message = wire.decode(props.type, body)
@@ -196,7 +266,7 @@ class Consumer(threading.Thread):
             try:
                 self._handler(envelope)
             except Exception as exc:  # noqa: BLE001 - any handler failure is retried, then parked
-                delay = min(0.1 * 2**envelope.delivery_count, 2.0)
+                delay = self._backoff(envelope)
                 log.exception("handler failed; requeueing", queue=self._queue, attempt=envelope.delivery_count + 1)
                 self._stopping.wait(delay)
                 channel.basic_nack(method.delivery_tag, requeue=True)
@@ -213,7 +283,7 @@ class Consumer(threading.Thread):
         """Finish the message in hand, then stop (unacked prefetched messages go back to the queue)."""
         self._stopping.set()
         conn, channel = self._conn, self._channel
-        if conn is not None and channel is not None:
+        if conn is not None and channel is not None and self._batch_handler is None:
             with contextlib.suppress(*AMQP_ERRORS):
                 conn.add_callback_threadsafe(channel.stop_consuming)
         self.join(timeout)

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from hall.v1 import audit_pb2
 from services.catalogue import load as load_catalogue
 from services.runtime import amqp, config, db, logging, topology
-from services.runtime.amqp import Consumer, Handler
+from services.runtime.amqp import BatchHandler, Consumer, Handler
 from services.runtime.audit_emitter import AuditEmitter
 from services.runtime.grpc_server import GrpcServer, run_until_signal
 from services.runtime.outbox import OutboxMixin, OutboxRelay
@@ -51,13 +51,21 @@ class ServiceProcess:
         self._relays.append(relay)
         return relay
 
-    def add_consumer(self, queue: str, handler: Handler, *, audited: bool = True, threads: int = 1) -> None:
+    def add_consumer(self, queue: str, handler: Handler | None = None, *, batch_handler: BatchHandler | None = None,
+                     audited: bool = True, threads: int = 1) -> None:
+        """Consume `queue` with `handler` (one message, one transaction) or `batch_handler` (what has
+        arrived together, one transaction)."""
         hook = self._record_message if (audited and self.audit is not None) else None
+        single = handler if handler is not None else (lambda env: batch_handler([env]))  # type: ignore[misc]
         for i in range(threads):
             self._consumers.append(
-                Consumer(self.settings.amqp_url, queue, handler, name=f"{self.settings.service}-{queue}-{i}",
-                         prefetch=self.settings.prefetch, on_record=hook)
+                Consumer(self.settings.amqp_url, queue, single, name=f"{self.settings.service}-{queue}-{i}",
+                         prefetch=self.settings.prefetch, on_record=hook, batch_handler=batch_handler)
             )
+
+    @property
+    def on_postgres(self) -> bool:
+        return self.engine.dialect.name == "postgresql"
 
     def add_periodic(self, name: str, every_s: int, task: Callable[[], object]) -> None:
         """Run `task` every `every_s` seconds in a thread until shutdown (errors are logged)."""

@@ -196,25 +196,29 @@ def test_two_replicas_racing_on_one_case_neither_double_dispatch_nor_lose_an_upd
         # the same decision delivered to both replicas at once, under different message ids
         barrier = threading.Barrier(2)
 
-        def deliver(eng, req=org):
+        def deliver(eng, req=org, barrier=barrier):
             barrier.wait()
             decide(eng, req, org_code="o")
 
         threads = [threading.Thread(target=deliver, args=(e,)) for e in (a, b)]
-        [t.start() for t in threads]
-        [t.join() for t in threads]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
         taxes = [r for r in requests(sessions) if r.case_id == case and r.step_id.endswith("_tax")]
         assert sorted(r.step_id for r in taxes) == ["local_tax", "national_tax"]  # dispatched once each
         # the two parallel tax decisions land on different replicas at the same moment
         barrier = threading.Barrier(2)
 
-        def finish(eng, req):
+        def finish(eng, req, barrier=barrier):
             barrier.wait()
             decide(eng, req, done="1")
 
         threads = [threading.Thread(target=finish, args=(e, r)) for e, r in zip((a, b), taxes, strict=True)]
-        [t.start() for t in threads]
-        [t.join() for t in threads]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
         completed = [s for s in statuses(sessions) if s.case_id == case and s.status == approval_pb2.CASE_STATUS_COMPLETED]
         assert len(completed) == 1
     for _, _, db_engine in engines:

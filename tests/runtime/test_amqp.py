@@ -79,7 +79,8 @@ def test_failing_handler_is_retried_then_parked(layout):
         attempts.append(env.delivery_count)
         raise RuntimeError("database is down")
 
-    consumer = Consumer(layout, topology.department_queue("business"), handler, name="t", prefetch=1)
+    consumer = Consumer(layout, topology.department_queue("business"), handler, name="t", prefetch=1,
+                        max_backoff_s=0.05)
     consumer.start()
     assert wait_until(lambda: queue_depth(layout, topology.PARKED_QUEUE) == 1, timeout=30)
     consumer.stop()
@@ -111,3 +112,28 @@ def test_wire_round_trip():
     assert wire.decode(wire.type_name(msg), wire.encode(msg)) == msg
     with pytest.raises(wire.UndecodableMessage):
         wire.decode("hall.v1.Nope", b"")
+
+
+def test_batches_are_handled_in_one_call_and_a_bad_message_does_not_sink_the_others(layout):
+    pub = Publisher(layout, name="t")
+    for i in range(30):
+        pub.publish(topology.rk_step_request("business"), approval_pb2.SubApprovalRequest(case_id=f"C{i}"),
+                    message_id=f"b-{i}")
+    pub.close()
+    batches: list[int] = []
+    handled: list[str] = []
+
+    def handle(envs):
+        batches.append(len(envs))
+        if any(e.message.case_id == "C7" for e in envs):
+            raise RuntimeError("C7 is poison")
+        handled.extend(e.message.case_id for e in envs)
+
+    consumer = Consumer(layout, topology.department_queue("business"), lambda e: handle([e]), name="t",
+                        prefetch=100, batch_handler=handle, max_backoff_s=0.01)
+    consumer.start()
+    assert wait_until(lambda: len(set(handled)) == 29)
+    assert wait_until(lambda: queue_depth(layout, topology.PARKED_QUEUE) == 1, timeout=30)
+    consumer.stop()
+    assert max(batches) > 1
+    assert "C7" not in handled
