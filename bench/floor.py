@@ -4,6 +4,7 @@ persistent messages, publisher confirms, manual acks). What the suite cannot bea
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import uuid
@@ -49,10 +50,8 @@ class _Node(threading.Thread):
 
         ch.basic_consume(self.queue, cb)
         self.ready.set()
-        try:
+        with contextlib.suppress(Exception):  # stopped by closing the connection
             ch.start_consuming()
-        except Exception:  # noqa: BLE001 - stopped by closing the connection
-            pass
 
     def stop(self) -> None:
         if self.conn is not None:
@@ -119,10 +118,8 @@ def submitter(url: str) -> tuple[Callable[[str], None], Callable[[], None]]:
 
     def close() -> None:
         for c in conns:
-            try:
+            with contextlib.suppress(Exception):  # stopped by closing the connection
                 c.close()
-            except Exception:  # noqa: BLE001
-                pass
 
     return submit, close
 

@@ -10,6 +10,7 @@ Writes bench/results/latest.json and appends a line to docs/benchmarks.md.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -65,10 +66,8 @@ class Completions:
         self._thread.start()
 
     def _run(self, ch: Any) -> None:
-        try:
+        with contextlib.suppress(Exception):  # stopped by closing the connection
             ch.start_consuming()
-        except Exception:  # noqa: BLE001 - closed at the end
-            pass
 
     def wait(self, key: str, timeout: float = 120) -> float:
         with self.cond:

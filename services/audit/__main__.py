@@ -26,6 +26,8 @@ def main() -> None:
             msg = envelope.message
             if isinstance(msg, audit_pb2.CallRecord):
                 records.append(msg)
+            elif isinstance(msg, audit_pb2.CallRecordBatch):
+                records.extend(msg.records)
             elif isinstance(msg, approval_pb2.CaseStatusChanged):
                 records.append(event_record(msg, envelope.message_id))
         store.append(records)

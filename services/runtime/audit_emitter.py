@@ -23,7 +23,8 @@ log = structlog.get_logger(__name__)
 
 
 class AuditEmitter:
-    def __init__(self, url: str, service: str, *, capacity: int = 50_000) -> None:
+    def __init__(self, url: str, service: str, *, capacity: int = 50_000, max_batch: int = 500) -> None:
+        self._max_batch = max_batch
         self.service = service
         self._queue: queue.Queue[audit_pb2.CallRecord | None] = queue.Queue(capacity)
         self._publisher = Publisher(url, name=f"{service}-audit")
@@ -67,17 +68,31 @@ class AuditEmitter:
                 log.error("audit buffer full; dropping records", dropped=self._dropped)
 
     def _run(self) -> None:
+        """Send what has queued up as one CallRecordBatch (one broker message, one confirm)."""
         routing_key = topology.rk_audit(self.service)
-        pending: audit_pb2.CallRecord | None = None
+        pending: audit_pb2.CallRecordBatch | None = None
         backoff = 0.2
+        closing = False
         while True:
             if pending is None:
-                pending = self._queue.get()
-                if pending is None:
+                if closing and self._queue.empty():
                     break
+                first = self._queue.get()
+                if first is None:
+                    closing = True
+                    continue
+                pending = audit_pb2.CallRecordBatch(records=[first])
+                while len(pending.records) < self._max_batch:
+                    try:
+                        more = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if more is None:
+                        closing = True
+                        break
+                    pending.records.append(more)
             try:
-                self._publisher.publish(routing_key, pending, message_id=pending.record_id, headers={
-                    context.CASE_HEADER: pending.case_id, context.ACTOR_HEADER: pending.actor_id})
+                self._publisher.publish(routing_key, pending, message_id=f"batch-{pending.records[0].record_id}")
                 pending = None
                 backoff = 0.2
             except PUBLISH_ERRORS as exc:
