@@ -6,6 +6,8 @@ tests use it too). Every process gets its own settings from the environment:
   AMQP_URL            broker (default amqp://guest:guest@127.0.0.1:5672/%2F)
   HALL_<SERVICE>_PORT gRPC ports (intake 50051, router 50052, fees 50053, audit 50054)
   HALL_ADAPTERS       department adapters to start (default: all departments with an adapter)
+  HALL_DESKS          departments whose desk process starts (default business, planning)
+  HALL_DESK_<DEPT>_PORT  desk gRPC ports (business 50061 ... family_planning 50066)
   HALL_LOG_DIR        where each process writes <name>.log (default var/log)
 """
 
@@ -24,9 +26,14 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from services.adapters.desk import DESK_PORTS
+
 ROOT = Path(__file__).resolve().parent.parent
 PLATFORM = (("audit", 50054), ("fees", 50053), ("router", 50052), ("intake", 50051))
 ADAPTERS = ("business", "quality", "national_tax", "local_tax")
+# Departments whose desk process runs: officers' decisions, and the business register's lookups.
+DESKS = ("business", "planning")
+
 
 
 @dataclass
@@ -69,9 +76,18 @@ def plan(env: dict[str, str] | None = None) -> list[Child]:
         env["GRPC_PORT"] = str(port)
         children.append(Child(name, [sys.executable, "-m", f"services.{name}"], env, port))
     adapters = [a for a in base.get("HALL_ADAPTERS", ",".join(ADAPTERS)).split(",") if a]
+    desks = [d for d in base.get("HALL_DESKS", ",".join(DESKS)).split(",") if d in adapters]
+    desk_ports = {code: int(base.get(f"HALL_DESK_{code.upper()}_PORT", DESK_PORTS[code])) for code in desks}
+    for code in desks:
+        env = with_db(f"adapter_{code}")
+        env["GRPC_PORT"] = str(desk_ports[code])
+        children.append(Child(f"desk-{code}", [sys.executable, "-m", "services.adapters.desk", code], env,
+                              desk_ports[code]))
     for code in adapters:
-        children.append(Child(f"adapter-{code}", [sys.executable, "-m", "services.adapters", code],
-                              with_db(f"adapter_{code}")))
+        env = with_db(f"adapter_{code}")
+        if "business" in desk_ports:
+            env["BUSINESS_REGISTER_ADDR"] = f"127.0.0.1:{desk_ports['business']}"
+        children.append(Child(f"adapter-{code}", [sys.executable, "-m", "services.adapters", code], env))
     return children
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import String
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from hall.v1 import approval_pb2
+from services.adapters.business.lookup import BusinessRegisterClient
 from services.adapters.sdk import Decision, Department, Reason
 from services.domain import identifiers
 from services.runtime import clock
@@ -56,8 +57,9 @@ class TaxRegistration(Department):
     result_key = ""
     model: type
 
-    def __init__(self, division: str | None = None) -> None:
+    def __init__(self, division: str | None = None, register: BusinessRegisterClient | None = None) -> None:
         self.division = division or os.environ.get("DIVISION_CODE", "150602")
+        self.register = register or BusinessRegisterClient()
 
     def decide(self, request: approval_pb2.SubApprovalRequest, register: Session) -> Decision:
         up = request.upstream
@@ -68,9 +70,15 @@ class TaxRegistration(Department):
         org_code = up.get("org_code", "")
         if org_code != credit_code[8:17]:
             return Decision.refuse(Reason("ORG_CODE_MISMATCH", "组织机构代码与统一社会信用代码不一致", "org_code"))
-        company_name = up.get("company_name", "")
-        if not company_name:
-            return Decision.refuse(Reason("COMPANY_NAME_MISSING", "缺少纳税人名称", "company_name"))
+        # Once-only (信息共享): the licence is checked in the business register, not taken on trust.
+        company = self.register.company(credit_code)
+        if company is None:
+            return Decision.refuse(Reason("LICENCE_NOT_REGISTERED", "登记机关的登记簿中没有该营业执照，不予税务登记", "credit_code"))
+        if company.status != "active":
+            return Decision.refuse(Reason("LICENCE_NOT_ACTIVE", "该营业执照已注销或吊销，不予税务登记", "credit_code"))
+        if company.org_code != org_code:
+            return Decision.refuse(Reason("ORG_CODE_MISMATCH", "组织机构代码与登记簿记载不一致", "org_code"))
+        company_name = company.name
         existing = register.get(self.model, credit_code)
         if existing is not None:
             if existing.case_id != request.case_id:

@@ -1,4 +1,6 @@
-from hall.v1 import approval_pb2
+import pytest
+
+from hall.v1 import approval_pb2, department_pb2
 from services.domain import identifiers
 from tests.adapters.conftest import decision, envelope, request
 
@@ -29,16 +31,45 @@ def test_quality_refuses_a_second_certificate_for_another_case(make_core):
     assert d.outcome == REFUSED and d.reasons[0].code == "ALREADY_CERTIFIED"
 
 
-def test_tax_registration_number_is_division_plus_org_code(make_core):
-    for code, key in (("national_tax", "national_tax_registration"), ("local_tax", "local_tax_registration")):
+class Register:
+    """Stands in for the business register's gRPC service (its own test covers the real one)."""
+
+    def __init__(self, *companies):
+        self.companies = {c.credit_code: c for c in companies}
+
+    def company(self, credit_code):
+        return self.companies.get(credit_code)
+
+
+ACTIVE = department_pb2.Company(credit_code=CREDIT, name="东胜区甲有限公司", org_code=ORG, status="active")
+
+
+@pytest.fixture
+def tax_core(make_core):
+    def make(code, register=None):
         core = make_core(code)
+        core.department.register = register or Register(ACTIVE)
+        return core
+    return make
+
+
+def test_tax_refuses_a_licence_the_business_register_does_not_have(tax_core):
+    core = tax_core("local_tax", Register())
+    d = decision(core.handle(envelope(request("local_tax", "local_tax", upstream={
+        "credit_code": CREDIT, "org_code": ORG, "company_name": "x"}))))
+    assert d.outcome == REFUSED and d.reasons[0].code == "LICENCE_NOT_REGISTERED"
+
+
+def test_tax_registration_number_is_division_plus_org_code(tax_core):
+    for code, key in (("national_tax", "national_tax_registration"), ("local_tax", "local_tax_registration")):
+        core = tax_core(code)
         d = decision(core.handle(envelope(request(code, code, upstream={
             "credit_code": CREDIT, "org_code": ORG, "company_name": "东胜区甲有限公司"}))))
         assert d.outcome == APPROVED and d.results[key] == "150602" + ORG
 
 
-def test_tax_refuses_an_org_code_that_is_not_in_the_credit_code(make_core):
-    core = make_core("national_tax")
+def test_tax_refuses_an_org_code_that_is_not_in_the_credit_code(tax_core):
+    core = tax_core("national_tax")
     d = decision(core.handle(envelope(request("national_tax", "national_tax", upstream={
         "credit_code": CREDIT, "org_code": "D2143569X", "company_name": "x"}))))
     assert d.outcome == REFUSED and d.reasons[0].code == "ORG_CODE_MISMATCH"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -85,6 +86,13 @@ class BusinessRegistration(Department):
             register.add(seq)
         seq.last += 1
         return seq.last
+
+    def register_shared_services(self, server: Any, sessions: Any) -> list[str]:
+        from hall.v1 import department_pb2, department_pb2_grpc
+        from services.adapters.business.shared import BusinessRegisterServicer
+
+        department_pb2_grpc.add_BusinessRegisterServiceServicer_to_server(BusinessRegisterServicer(sessions), server)
+        return [department_pb2.DESCRIPTOR.services_by_name["BusinessRegisterService"].full_name]
 
     def cancel(self, request_case_id: str, step_id: str, register: Session) -> None:
         # A licence issued for a case that was then refused elsewhere stays valid in law until the

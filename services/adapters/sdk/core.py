@@ -9,6 +9,7 @@ gets the stored answer again; a cancelled step is answered CANCELLED; a technica
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 from google.protobuf.message import Message
@@ -60,16 +61,24 @@ class AdapterCore:
         outcome = "decided"
         try:
             with self._sessions() as session, session.begin():
-                stored = self._handled.answer_for(session, envelope.message_id)
-                if stored is not None:
-                    decision = approval_pb2.SubApprovalDecision.FromString(stored)
+                existing: Any = self._handled.row(session, envelope.message_id)
+                if existing is not None and existing.decision is not None:
+                    decision = approval_pb2.SubApprovalDecision.FromString(existing.decision)
                     outcome = "replayed"
+                elif existing is not None:
+                    return Result([], existing.kind)  # waiting for an officer, or cancelled meanwhile
                 else:
                     if self._handled.is_cancelled(session, req.case_id, req.step_id):
                         chosen = Decision.cancelled()
                         outcome = "cancelled"
                     else:
                         chosen = self.department.decide(req, session)
+                    if chosen.is_pending:
+                        self._handled.record(session, message_id=envelope.message_id, case_id=req.case_id,
+                                             step_id=req.step_id, kind="pending", decision=None, at=clock.now(),
+                                             request=req.SerializeToString(), waiting_for=chosen.reasons[0].message)
+                        log.info("waiting for an officer", step_id=req.step_id, waiting_for=chosen.reasons[0].message)
+                        return Result([], "pending")
                     decision = chosen.to_proto(req, envelope.message_id, self.code)
                     self._handled.record(session, message_id=envelope.message_id, case_id=req.case_id,
                                          step_id=req.step_id, kind="decided", decision=decision.SerializeToString(),
@@ -91,9 +100,11 @@ class AdapterCore:
 
     def _cancel(self, envelope: Envelope, msg: approval_pb2.CancelStep) -> Result:
         with self._sessions() as session, session.begin():
-            if self._handled.answer_for(session, envelope.message_id) is None and not self._handled.is_cancelled(
+            if self._handled.row(session, envelope.message_id) is None and not self._handled.is_cancelled(
                 session, msg.case_id, msg.step_id
             ):
+                for waiting in self._handled.cancelled_or_pending(session, msg.case_id, msg.step_id):
+                    self._handled.set_kind(session, waiting.message_id, "cancelled")  # type: ignore[attr-defined]
                 self._handled.record(session, message_id=envelope.message_id, case_id=msg.case_id,
                                      step_id=msg.step_id, kind="cancelled", decision=None, at=clock.now())
                 self.department.cancel(msg.case_id, msg.step_id, session)

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from sqlalchemy.orm import Session
 
 from hall.v1 import approval_pb2, common_pb2
+
+PENDING = -1  # not a wire value: a decision that waits for an officer is never sent
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,16 @@ class Decision:
         return cls(approval_pb2.OUTCOME_FAILED, reasons=[Reason("TECHNICAL_FAILURE", message)])
 
     @classmethod
+    def pending(cls, waiting_for: str) -> Decision:
+        """No decision yet: the request waits for an officer at the department's desk (site
+        inspection, expert review, hearing…). `waiting_for` says what, for the officer's list."""
+        return cls(PENDING, reasons=[Reason("PENDING", waiting_for)])
+
+    @property
+    def is_pending(self) -> bool:
+        return self.outcome == PENDING
+
+    @classmethod
     def cancelled(cls) -> Decision:
         return cls(approval_pb2.OUTCOME_CANCELLED, reasons=[Reason("CANCELLED", "联办事项已终止，本步骤撤销")])
 
@@ -76,3 +88,8 @@ class Department:
 
     def cancel(self, request_case_id: str, step_id: str, register: Session) -> None:
         """Called when the router cancels a step (a sibling was refused, or the case withdrawn)."""
+
+    def register_shared_services(self, server: Any, sessions: Any) -> list[str]:
+        """Read-only gRPC services this department shares with others (信息共享), served by its
+        desk process. Returns their full names (for reflection). Default: none."""
+        return []

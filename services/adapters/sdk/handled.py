@@ -1,17 +1,22 @@
-"""The SDK's own table in every adapter's register: each request answered, and each cancel.
+"""The SDK's own tables in every adapter's register.
 
-It de-duplicates by message id and keeps the answer, so a redelivered request is answered again
-with the same decision instead of being decided twice.
+- `<code>_handled`: each request answered (kind decided), waiting for an officer (pending), or
+  cancelled — keyed by the request's message id. It de-duplicates deliveries and keeps the answer,
+  so a redelivered request is answered again with the same decision instead of being decided twice.
+- `<code>_procedures`: special procedures (expert review, hearing…) started and ended on a request.
+- `<code>_outbox`: what the desk process publishes (officer decisions, procedure events).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 
-from sqlalchemy import Column, LargeBinary, MetaData, String, Table
-from sqlalchemy.orm import Session
+from sqlalchemy import BigInteger, Column, Integer, LargeBinary, MetaData, String, Table, Text
+from sqlalchemy.orm import DeclarativeBase, Session
 
 from services.runtime.db import UTCDateTime
+from services.runtime.outbox import OutboxMixin, create_outbox_table
 
 
 def handled_table(code: str, metadata: MetaData | None = None) -> Table:
@@ -20,35 +25,81 @@ def handled_table(code: str, metadata: MetaData | None = None) -> Table:
         Column("message_id", String(128), primary_key=True),
         Column("case_id", String(40), nullable=False, index=True),
         Column("step_id", String(64), nullable=False),
-        Column("kind", String(16), nullable=False),  # decided | cancelled
-        Column("decision", LargeBinary, nullable=True),
+        Column("kind", String(16), nullable=False),  # decided | pending | cancelled
+        Column("decision", LargeBinary, nullable=True),  # hall.v1.SubApprovalDecision
+        Column("request", LargeBinary, nullable=True),  # hall.v1.SubApprovalRequest (kept while pending)
+        Column("waiting_for", String(200), nullable=False, server_default=""),
         Column("at", UTCDateTime, nullable=False),
     )
 
 
-def create_handled_table(code: str) -> None:
-    """Alembic step for an adapter's first revision."""
+def procedures_table(code: str, metadata: MetaData | None = None) -> Table:
+    return Table(
+        f"{code}_procedures", metadata or MetaData(),
+        Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+        Column("message_id", String(128), nullable=False, index=True),
+        Column("case_id", String(40), nullable=False),
+        Column("step_id", String(64), nullable=False),
+        Column("kind", String(64), nullable=False),
+        Column("reason", Text, nullable=False),
+        Column("result", Text, nullable=False, server_default=""),
+        Column("started_by", String(64), nullable=False),
+        Column("ended_by", String(64), nullable=False, server_default=""),
+        Column("started_at", UTCDateTime, nullable=False),
+        Column("ended_at", UTCDateTime, nullable=True),
+    )
+
+
+@cache
+def outbox_model(code: str) -> type[OutboxMixin]:
+    class _Base(DeclarativeBase):
+        pass
+
+    return type(f"{code.title().replace('_', '')}Outbox", (OutboxMixin, _Base), {"__tablename__": f"{code}_outbox"})
+
+
+def create_sdk_tables(code: str) -> None:
+    """Alembic step for an adapter's first revision: the SDK's tables."""
     from alembic import op
 
-    table = handled_table(code)
-    op.create_table(table.name, *[c.copy() for c in table.columns])
-    op.create_index(f"ix_{code}_handled_case", table.name, ["case_id", "step_id"])
+    for table in (handled_table(code), procedures_table(code)):
+        op.create_table(table.name, *[c.copy() for c in table.columns])
+    op.create_index(f"ix_{code}_handled_case", f"{code}_handled", ["case_id", "step_id"])
+    create_outbox_table(f"{code}_outbox")
 
 
 class Handled:
     def __init__(self, code: str) -> None:
         self.table = handled_table(code)
 
+    def row(self, session: Session, message_id: str) -> object | None:
+        return session.execute(self.table.select().where(self.table.c.message_id == message_id)).first()
+
     def answer_for(self, session: Session, message_id: str) -> bytes | None:
-        row = session.execute(self.table.select().where(self.table.c.message_id == message_id)).first()
-        return row.decision if row is not None else None
+        row = self.row(session, message_id)
+        return row.decision if row is not None else None  # type: ignore[attr-defined]
+
+    def cancelled_or_pending(self, session: Session, case_id: str, step_id: str) -> list[object]:
+        t = self.table
+        return list(session.execute(t.select().where(t.c.case_id == case_id, t.c.step_id == step_id,
+                                                     t.c.kind.in_(("cancelled", "pending")))))
 
     def is_cancelled(self, session: Session, case_id: str, step_id: str) -> bool:
-        t = self.table
-        row = session.execute(t.select().where(t.c.case_id == case_id, t.c.step_id == step_id, t.c.kind == "cancelled")).first()
-        return row is not None
+        return any(r.kind == "cancelled" for r in self.cancelled_or_pending(session, case_id, step_id))  # type: ignore[attr-defined]
 
     def record(self, session: Session, *, message_id: str, case_id: str, step_id: str, kind: str,
-               decision: bytes | None, at: datetime) -> None:
+               decision: bytes | None, at: datetime, request: bytes | None = None, waiting_for: str = "") -> None:
         session.execute(self.table.insert().values(message_id=message_id, case_id=case_id, step_id=step_id,
-                                                   kind=kind, decision=decision, at=at))
+                                                   kind=kind, decision=decision, request=request,
+                                                   waiting_for=waiting_for, at=at))
+
+    def set_kind(self, session: Session, message_id: str, kind: str, decision: bytes | None = None) -> None:
+        session.execute(self.table.update().where(self.table.c.message_id == message_id)
+                        .values(kind=kind, decision=decision))
+
+
+def drop_sdk_tables(code: str) -> None:
+    from alembic import op
+
+    for name in (f"{code}_outbox", f"{code}_procedures", f"{code}_handled"):
+        op.drop_table(name)

@@ -8,7 +8,7 @@ Create Date: 2026-11-25
 import sqlalchemy as sa
 from alembic import op
 
-from services.adapters.sdk.handled import create_handled_table
+from services.adapters.sdk.handled import create_sdk_tables, drop_sdk_tables
 from services.runtime.db import UTCDateTime
 
 revision = "business_0001"
@@ -18,7 +18,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    create_handled_table("business")
+    create_sdk_tables("business")
     op.create_table(
         "business_companies",
         sa.Column("credit_code", sa.String(18), primary_key=True),
@@ -44,4 +44,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("business_sequences")
     op.drop_table("business_companies")
-    op.drop_table("business_handled")
+    drop_sdk_tables("business")

@@ -5,7 +5,7 @@ Revises:
 Create Date: 2026-11-25
 """
 
-from services.adapters.sdk.handled import create_handled_table
+from services.adapters.sdk.handled import create_sdk_tables, drop_sdk_tables
 from services.adapters.taxreg import create_registration_table
 
 revision = "local_tax_0001"
@@ -15,7 +15,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    create_handled_table("local_tax")
+    create_sdk_tables("local_tax")
     create_registration_table("local_tax")
 
 
@@ -23,4 +23,4 @@ def downgrade() -> None:
     from alembic import op
 
     op.drop_table("local_tax_registrations")
-    op.drop_table("local_tax_handled")
+    drop_sdk_tables("local_tax")

@@ -8,7 +8,7 @@ Create Date: 2026-11-25
 import sqlalchemy as sa
 from alembic import op
 
-from services.adapters.sdk.handled import create_handled_table
+from services.adapters.sdk.handled import create_sdk_tables, drop_sdk_tables
 from services.runtime.db import UTCDateTime
 
 revision = "quality_0001"
@@ -18,7 +18,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    create_handled_table("quality")
+    create_sdk_tables("quality")
     op.create_table(
         "quality_certificates",
         sa.Column("org_code", sa.String(9), primary_key=True),
@@ -32,4 +32,4 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("quality_certificates")
-    op.drop_table("quality_handled")
+    drop_sdk_tables("quality")

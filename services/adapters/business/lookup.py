@@ -1,0 +1,50 @@
+"""Client of the business register for other departments (tax verifies the licence here instead
+of trusting the request). In an adapter process (eventlet) the call runs in eventlet's thread
+pool with a deadline, so it never blocks the other workers."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from hall.v1 import department_pb2
+
+
+class RegisterUnavailable(RuntimeError):
+    """The business register did not answer in time: a technical failure, retried by the router."""
+
+
+class BusinessRegisterClient:
+    def __init__(self, address: str | None = None, timeout_s: float | None = None) -> None:
+        self.address = address or os.environ.get("BUSINESS_REGISTER_ADDR", "127.0.0.1:50061")
+        self.timeout_s = timeout_s or float(os.environ.get("BUSINESS_REGISTER_TIMEOUT_SECONDS", "3"))
+        self._stub: Any = None
+
+    def _call(self, credit_code: str) -> department_pb2.Company | None:
+        # grpcio is loaded on first use only: an adapter process hosts no gRPC server, and its
+        # client calls run in eventlet's thread pool (see `company`).
+        import grpc
+
+        from hall.v1 import department_pb2_grpc
+
+        if self._stub is None:
+            self._stub = department_pb2_grpc.BusinessRegisterServiceStub(grpc.insecure_channel(self.address))
+        try:
+            company: department_pb2.Company = self._stub.GetCompany(
+                department_pb2.GetCompanyRequest(credit_code=credit_code), timeout=self.timeout_s).company
+            return company
+        except grpc.RpcError as err:
+            if err.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
+                return None
+            raise RegisterUnavailable(f"business register at {self.address}: {err.code().name}") from None
+
+    def company(self, credit_code: str) -> department_pb2.Company | None:
+        """The register's record of `credit_code`, None when it has none."""
+        try:
+            from eventlet import patcher, tpool
+
+            if patcher.is_monkey_patched("thread"):
+                return tpool.execute(self._call, credit_code)  # type: ignore[no-any-return]
+        except ImportError:
+            pass
+        return self._call(credit_code)

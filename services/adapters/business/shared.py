@@ -1,0 +1,31 @@
+"""The business register's read-only gRPC service (信息共享), served by the business desk process."""
+
+from __future__ import annotations
+
+import grpc
+from sqlalchemy.orm import Session, sessionmaker
+
+from hall.v1 import department_pb2, department_pb2_grpc
+from services.adapters.business.register import Company
+from services.domain import identifiers
+from services.runtime import clock
+from services.runtime.errors import InvalidArgument, NotFound
+
+
+class BusinessRegisterServicer(department_pb2_grpc.BusinessRegisterServiceServicer):
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    def GetCompany(self, request: department_pb2.GetCompanyRequest, context: grpc.ServicerContext) -> department_pb2.GetCompanyResponse:
+        try:
+            code = identifiers.validate_credit_code(request.credit_code)
+        except identifiers.InvalidIdentifier as exc:
+            raise InvalidArgument(str(exc), violations=[("credit_code", str(exc))]) from None
+        with self._sessions() as session:
+            company = session.get(Company, code)
+        if company is None:
+            raise NotFound(f"no company {code} in the register", resource_type="hall.v1.Company", resource_name=code)
+        return department_pb2.GetCompanyResponse(company=department_pb2.Company(
+            credit_code=company.credit_code, name=company.name, licence_number=company.licence_number,
+            org_code=company.org_code, legal_rep_name=company.legal_rep_name, status=company.status,
+            registered_at=clock.to_timestamp(company.registered_at)))
