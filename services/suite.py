@@ -30,7 +30,7 @@ from services.adapters.desk import DESK_PORTS
 
 ROOT = Path(__file__).resolve().parent.parent
 PLATFORM = (("audit", 50054), ("fees", 50053), ("router", 50052), ("intake", 50051))
-ADAPTERS = ("business", "quality", "national_tax", "local_tax")
+ADAPTERS = ("business", "quality", "national_tax", "local_tax", "planning", "family_planning")
 # Departments whose desk process runs: officers' decisions, and the business register's lookups.
 DESKS = ("business", "planning")
 

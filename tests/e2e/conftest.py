@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 from services.counter.client import Counter, Endpoints
 from services.runtime.db import make_engine
-from services.suite import Suite, plan
+from services.suite import DESKS, Suite, plan
 from tests.support import servers
 
 
@@ -33,6 +33,8 @@ def suite(broker_url, pg_url, tmp_path_factory):
                     "LOG_LEVEL": "info"})
         for name in ("intake", "router", "fees", "audit"):
             env[f"HALL_{name.upper()}_PORT"] = str(free_port())
+        for code in DESKS:
+            env[f"HALL_DESK_{code.upper()}_PORT"] = str(free_port())
         running = Suite(plan(env), log_dir, echo=False)
         running.start()
         try:

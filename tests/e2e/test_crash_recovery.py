@@ -27,7 +27,7 @@ from hall.v1 import intake_pb2
 from services.counter.client import Counter, Endpoints, company_registration
 from services.runtime import topology
 from services.runtime.db import make_engine
-from services.suite import Suite, plan
+from services.suite import DESKS, Suite, plan
 from tests.e2e.conftest import free_port
 from tests.support import rabbit_node
 
@@ -49,6 +49,8 @@ def chaos_suite(pg_url, tmp_path):
            "LOG_LEVEL": "warning", "ROUTER_MAX_ATTEMPTS": "10"}
     for name in ("intake", "router", "fees", "audit"):
         env[f"HALL_{name.upper()}_PORT"] = str(free_port())
+    for code in DESKS:
+        env[f"HALL_DESK_{code.upper()}_PORT"] = str(free_port())
     children = plan(env)
     router = next(c for c in children if c.name == "router")
     children.append(replace(router, name="router-2", env={**router.env, "GRPC_PORT": str(free_port())},

@@ -6,6 +6,7 @@ events go out through the adapter's outbox, in the same transaction as the regis
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import grpc
@@ -120,7 +121,7 @@ class Desk:
     def _event(self, session: Session, row: Any, operation: str, kind: str, detail: str, officer: str) -> None:
         """A supervision event: the working-day clock of the step pauses while a procedure runs."""
         record = audit_pb2.CallRecord(
-            record_id=f"{operation}-{row.message_id}-{clock.now().timestamp()}", service=f"adapter-{self.code}",
+            record_id=uuid.uuid4().hex, service=f"adapter-{self.code}",
             kind=audit_pb2.CallRecord.KIND_EVENT, operation=operation, case_id=row.case_id, actor_id=officer,
             outcome=kind, detail=detail[:500], step_id=row.step_id, department=self.code)
         record.started_at.CopyFrom(clock.to_timestamp(clock.now()))

@@ -1,0 +1,68 @@
+"""Single-department matters end to end: an immediate one (birth registration), and a planning
+permit that waits for an officer who runs an expert review at the department's desk."""
+
+import time
+import uuid
+
+import grpc
+import pytest
+
+from hall.v1 import common_pb2, department_pb2, department_pb2_grpc, intake_pb2
+from services.counter.client import sample_resident_id
+
+pytestmark = pytest.mark.e2e
+S = intake_pb2.ApplicationStatus
+
+
+def application(matter, materials, fields, birth="19880505"):
+    return intake_pb2.SubmitApplicationRequest(
+        request_id=uuid.uuid4().hex, matter_code=matter, clerk_id="clerk-0002", materials=materials, fields=fields,
+        applicant=common_pb2.Applicant(kind=common_pb2.Applicant.KIND_PERSON, name="张伟",
+                                       id_number=sample_resident_id(birth=birth, serial=f"{uuid.uuid4().int % 900 + 100}")))
+
+
+def test_birth_registration_is_done_on_the_spot(counter):
+    req = application("150602-JS-0001", ["M-ID-COUPLE", "M-JS-MARRIAGE"], {
+        "spouse_name": "李梅", "spouse_id": sample_resident_id(birth="19900303", serial="022"), "child_order": "1",
+        "marriage_date": "2019-10-01"})
+    app = counter.submit(req).application
+    final = list(counter.watch(app.application_id, timeout=60))[-1].application
+    assert final.status == S.APPLICATION_STATUS_COMPLETED
+    assert final.results["registration_number"].startswith("生登")
+    receipt = counter.wait_receipt(app.application_id)
+    assert receipt.total.fen == 0 and not receipt.lines  # a free matter
+
+
+def test_planning_permit_waits_for_the_officer_and_the_procedure_is_on_the_record(counter, suite):
+    _, env = suite
+    desk = department_pb2_grpc.DepartmentDeskServiceStub(
+        grpc.insecure_channel(f"127.0.0.1:{env['HALL_DESK_PLANNING_PORT']}"))
+    req = application("150602-GH-0001", ["M-GH-APPLY", "M-GH-LAND", "M-GH-DESIGN", "M-ID-LEGALREP"], {
+        "project_name": "铁西商业综合体", "builder_name": "东胜区某置业有限公司", "parcel_id": "DS-2026-002",
+        "land_use": "B1", "plot_ratio_x100": "380", "height_cm": "9000"})
+    app = counter.submit(req).application
+    item = None
+    for _ in range(100):
+        items = [i for i in desk.ListPending(department_pb2.ListPendingRequest(), timeout=5).items
+                 if i.request.case_id == app.case_id]
+        if items:
+            item = items[0]
+            break
+        time.sleep(0.1)
+    assert item is not None, "the request never reached the officer's list"
+    mid = item.request_message_id
+    desk.StartSpecialProcedure(department_pb2.StartSpecialProcedureRequest(
+        request_message_id=mid, kind="专家评审", reason="高度超过24米", officer_id="gh-007"), timeout=5)
+    desk.EndSpecialProcedure(department_pb2.EndSpecialProcedureRequest(
+        request_message_id=mid, result="通过", officer_id="gh-007"), timeout=5)
+    desk.Decide(department_pb2.DecideRequest(request_message_id=mid, approve=True, officer_id="gh-007",
+                                             results={"permit_number": "建字第150602202600099号"}), timeout=5)
+    final = list(counter.watch(app.application_id, timeout=60))[-1].application
+    assert final.status == S.APPLICATION_STATUS_COMPLETED
+    assert final.results["permit_number"] == "建字第150602202600099号"
+    for _ in range(100):
+        ops = [e.record.operation for e in counter.timeline(app.case_id)]
+        if "special_procedure.end" in ops:
+            break
+        time.sleep(0.1)
+    assert ops.index("special_procedure.start") < ops.index("special_procedure.end")
