@@ -45,7 +45,8 @@ def run(code: str) -> None:
     # SQLite locks the whole file: one worker at a time. PostgreSQL calls block the hub briefly.
     workers = config.env_int("ADAPTER_MAX_WORKERS", 1 if sqlite else 8, minimum=1, maximum=256)
     runner = ServiceRunner(nameko_config(settings.amqp_url, workers))
-    runner.add_service(build_service(core))
+    declare = config.env_choice("ADAPTER_DECLARE", "true", ("true", "false")) == "true"
+    runner.add_service(build_service(core, declare=declare))
 
     def shutdown(signum: int, frame: Any) -> None:
         # Signal handlers run in the main loop and cannot use eventlet primitives directly.

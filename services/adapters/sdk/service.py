@@ -108,14 +108,17 @@ class CoreProvider(DependencyProvider):  # type: ignore[misc]
         return self._answering
 
 
-def department_queue(code: str) -> Queue:
-    return Queue(topology.department_queue(code), exchange=HALL_EXCHANGE, routing_key=f"step.{code}.*",
-                 durable=True, queue_arguments=topology.queue_arguments())
+def department_queue(code: str, *, declare: bool = True) -> Queue:
+    """The department's queue. With declare=False (least privilege: the broker user may not
+    configure anything) the adapter only consumes what the platform declared."""
+    exchange = HALL_EXCHANGE if declare else Exchange(topology.EXCHANGE, type="topic", durable=True, no_declare=True)
+    return Queue(topology.department_queue(code), exchange=exchange, routing_key=f"step.{code}.*",
+                 durable=True, queue_arguments=topology.queue_arguments(), no_declare=not declare)
 
 
-def build_service(core: AdapterCore) -> type:
+def build_service(core: AdapterCore, *, declare: bool = True) -> type:
     """A nameko service class for one department: one consumer, one dependency, no logic."""
-    queue = department_queue(core.code)
+    queue = department_queue(core.code, declare=declare)
 
     class AdapterService:
         name = f"{core.code}_adapter"
