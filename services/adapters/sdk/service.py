@@ -67,13 +67,14 @@ class Answering:
     def process(self, envelope: Envelope) -> None:
         started_wall, started = time.time(), time.monotonic()
         msg = envelope.message
-        with context.scope(case_id=envelope.case_id, actor_id=envelope.actor_id, step_id=getattr(msg, "step_id", "")):
+        case_id = envelope.case_id or getattr(msg, "case_id", "")
+        with context.scope(case_id=case_id, actor_id=envelope.actor_id, step_id=getattr(msg, "step_id", "")):
             result = self.core.handle(envelope)
             for out in result.outgoing:
                 self._publish(out.routing_key, out.message, out.message_id, envelope)
             record = audit_pb2.CallRecord(
                 record_id=uuid.uuid4().hex, service=self._service, kind=audit_pb2.CallRecord.KIND_MESSAGE,
-                operation=envelope.type, case_id=envelope.case_id, actor_id=envelope.actor_id,
+                operation=envelope.type, case_id=case_id, actor_id=envelope.actor_id,
                 duration_us=int((time.monotonic() - started) * 1e6), outcome=result.outcome,
                 step_id=getattr(msg, "step_id", ""), department=self.core.code)
             record.started_at.FromNanoseconds(int(started_wall * 1e9))
@@ -86,7 +87,8 @@ class Answering:
         self._publisher.publish(
             wire.encode(message), exchange=HALL_EXCHANGE, routing_key=routing_key, message_id=message_id,
             type=wire.type_name(message), content_type=wire.CONTENT_TYPE,
-            headers={context.CASE_HEADER: envelope.case_id, context.ACTOR_HEADER: envelope.actor_id},
+            headers={context.CASE_HEADER: envelope.case_id or getattr(envelope.message, "case_id", ""),
+                     context.ACTOR_HEADER: envelope.actor_id},
         )
 
 
