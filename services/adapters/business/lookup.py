@@ -19,6 +19,7 @@ class BusinessRegisterClient:
         self.address = address or os.environ.get("BUSINESS_REGISTER_ADDR", "127.0.0.1:50061")
         self.timeout_s = timeout_s or float(os.environ.get("BUSINESS_REGISTER_TIMEOUT_SECONDS", "3"))
         self._stub: Any = None
+        self._green_lock: Any = None
 
     def _call(self, credit_code: str) -> department_pb2.Company | None:
         # grpcio is loaded on first use only: an adapter process hosts no gRPC server, and its
@@ -39,12 +40,20 @@ class BusinessRegisterClient:
             raise RegisterUnavailable(f"business register at {self.address}: {err.code().name}") from None
 
     def company(self, credit_code: str) -> department_pb2.Company | None:
-        """The register's record of `credit_code`, None when it has none."""
-        try:
-            from eventlet import patcher, tpool
+        """The register's record of `credit_code`, None when it has none.
 
-            if patcher.is_monkey_patched("thread"):
-                return tpool.execute(self._call, credit_code)  # type: ignore[no-any-return]
+        In an eventlet process the call runs in eventlet's pool of real threads (tpool) so it never
+        blocks the hub, one call at a time: grpcio's Python layer uses `threading` primitives, which
+        eventlet has turned green, and two real threads contending for one of them would have to
+        switch greenlets across threads (greenlet.error: Cannot switch to a different thread).
+        """
+        try:
+            from eventlet import patcher, semaphore, tpool
         except ImportError:
-            pass
-        return self._call(credit_code)
+            return self._call(credit_code)
+        if not patcher.is_monkey_patched("thread"):
+            return self._call(credit_code)
+        if self._green_lock is None:
+            self._green_lock = semaphore.Semaphore(1)
+        with self._green_lock:
+            return tpool.execute(self._call, credit_code)  # type: ignore[no-any-return]

@@ -11,8 +11,11 @@ from functools import partial
 from typing import Any
 
 import structlog
+from amqp.exceptions import ConnectionError as AmqpConnectionError
+from amqp.exceptions import RecoverableConnectionError
 from kombu import Exchange, Queue
 from nameko.amqp.publish import Publisher as KombuPublisher
+from nameko.exceptions import ContainerBeingKilled
 from nameko.extensions import DependencyProvider
 from nameko.messaging import Consumer
 
@@ -22,6 +25,7 @@ from services.runtime import context, topology, wire
 from services.runtime.wire import Envelope, UndecodableMessage
 
 log = structlog.get_logger(__name__)
+CONNECTION_ERRORS = (AmqpConnectionError, RecoverableConnectionError)
 HALL_EXCHANGE = Exchange(topology.EXCHANGE, type="topic", durable=True)
 
 
@@ -49,8 +53,27 @@ class ProtoConsumer(Consumer):  # type: ignore[misc]
             redelivered=bool(message.delivery_info.get("redelivered")),
             delivery_count=int(headers.get("x-delivery-count", 0) or 0),
         )
-        self.container.spawn_worker(self, (envelope,), {}, context_data={},
-                                    handle_result=partial(self.handle_result, message))
+        try:
+            self.container.spawn_worker(self, (envelope,), {}, context_data={},
+                                        handle_result=partial(self.handle_result, message))
+        except ContainerBeingKilled:
+            self._settle(self.queue_consumer.requeue_message, message)
+
+    def handle_message_processed(self, message: Any, result: Any = None, exc_info: Any = None) -> None:
+        # nameko acks (or requeues) here; if the broker connection dropped meanwhile, that fails and
+        # would kill the container. The broker redelivers an unacked message, and the stored answer
+        # is replayed then, so losing the ack is safe: log it and carry on.
+        if exc_info is not None and self.requeue_on_error:
+            self._settle(self.queue_consumer.requeue_message, message)
+        else:
+            self._settle(self.queue_consumer.ack_message, message)
+
+    @staticmethod
+    def _settle(action: Any, message: Any) -> None:
+        try:
+            action(message)
+        except (OSError, *CONNECTION_ERRORS) as exc:
+            log.warning("ack lost with the broker connection; the message will be redelivered", error=repr(exc))
 
 
 proto_consume = ProtoConsumer.decorator
