@@ -7,7 +7,17 @@ import eventlet
 
 eventlet.monkey_patch()
 
+import logging  # noqa: E402
 import sys  # noqa: E402
+
+from eventlet import patcher  # noqa: E402
+
+# Code that runs in eventlet's pool of real threads (tpool: the gRPC lookups) may log. The logging
+# module's locks must then be real locks: a green lock contended by a real thread and a greenlet
+# fails with "greenlet.error: Cannot switch to a different thread".
+_real_threading = patcher.original("threading")
+logging._lock = _real_threading.RLock()  # type: ignore[attr-defined]
+logging.Handler.createLock = lambda self: setattr(self, "lock", _real_threading.RLock())  # type: ignore[method-assign]
 
 from services.adapters.sdk.runner import run  # noqa: E402
 

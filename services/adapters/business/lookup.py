@@ -21,15 +21,20 @@ class BusinessRegisterClient:
         self._stub: Any = None
         self._green_lock: Any = None
 
-    def _call(self, credit_code: str) -> department_pb2.Company | None:
-        # grpcio is loaded on first use only: an adapter process hosts no gRPC server, and its
-        # client calls run in eventlet's thread pool (see `company`).
+    def _connect(self) -> None:
+        # grpcio is loaded on first use only (an adapter process hosts no gRPC server), and in the
+        # calling greenlet, never inside a pool thread: importing registers loggers under the
+        # logging module's lock, which eventlet has made green.
         import grpc
 
         from hall.v1 import department_pb2_grpc
 
         if self._stub is None:
             self._stub = department_pb2_grpc.BusinessRegisterServiceStub(grpc.insecure_channel(self.address))
+
+    def _call(self, credit_code: str) -> department_pb2.Company | None:
+        import grpc
+
         try:
             company: department_pb2.Company = self._stub.GetCompany(
                 department_pb2.GetCompanyRequest(credit_code=credit_code), timeout=self.timeout_s).company
@@ -47,6 +52,7 @@ class BusinessRegisterClient:
         eventlet has turned green, and two real threads contending for one of them would have to
         switch greenlets across threads (greenlet.error: Cannot switch to a different thread).
         """
+        self._connect()
         try:
             from eventlet import patcher, semaphore, tpool
         except ImportError:
