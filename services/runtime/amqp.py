@@ -16,7 +16,7 @@ import pika.exceptions
 import structlog
 from google.protobuf.message import Message
 
-from services.runtime import context, topology, wire
+from services.runtime import context, metrics, topology, wire
 from services.runtime.wire import Envelope, UndecodableMessage
 
 log = structlog.get_logger(__name__)
@@ -276,6 +276,7 @@ class Consumer(threading.Thread):
             self._record(envelope, "ack", started, "")
 
     def _record(self, envelope: Envelope, outcome: str, started: float, detail: str) -> None:
+        metrics.message(self._conn_name.split("-")[0], self._queue, outcome, time.monotonic() - started)
         if self._on_record is not None:
             self._on_record(envelope, outcome, started, detail)
 

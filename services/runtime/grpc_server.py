@@ -20,7 +20,7 @@ from grpc_reflection.v1alpha import reflection
 from grpc_status import rpc_status
 
 from hall.v1 import audit_pb2
-from services.runtime import context
+from services.runtime import context, metrics
 from services.runtime.audit_emitter import AuditEmitter
 from services.runtime.errors import ServiceError
 
@@ -34,8 +34,9 @@ def _metadata(ctx: grpc.ServicerContext) -> dict[str, str]:
 class ContextInterceptor(grpc.ServerInterceptor):
     """Binds case id / actor id from metadata, turns ServiceError into rich statuses, records calls."""
 
-    def __init__(self, audit: AuditEmitter | None) -> None:
+    def __init__(self, audit: AuditEmitter | None, service: str = "") -> None:
         self._audit = audit
+        self._service = service or (audit.service if audit is not None else "")
 
     def intercept_service(self, continuation: Callable[..., Any], details: grpc.HandlerCallDetails) -> Any:
         handler = continuation(details)
@@ -69,6 +70,7 @@ class ContextInterceptor(grpc.ServerInterceptor):
         name = (code or grpc.StatusCode.OK).name
         duration = time.monotonic() - start
         log.info("grpc call", method=method, code=name, duration_ms=round(duration * 1000, 2))
+        metrics.grpc_call(self._service, method, name, duration)
         if self._audit is not None:
             self._audit.record(
                 kind=audit_pb2.CallRecord.KIND_GRPC, operation=method, started_wall=wall,
@@ -138,11 +140,12 @@ class GrpcServer:
         audit: AuditEmitter | None,
         max_workers: int = 32,
         grace_s: float = 5.0,
+        service: str = "",
     ) -> None:
         self._grace_s = grace_s
         self.server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),
-            interceptors=[ContextInterceptor(audit)],
+            interceptors=[ContextInterceptor(audit, service)],
             options=[("grpc.so_reuseport", 0)],
         )
         names = register(self.server)
@@ -156,6 +159,7 @@ class GrpcServer:
         self._stopped = threading.Event()
 
     def start(self) -> None:
+        metrics.serve()
         self.server.start()
         for name in ["", *self._names]:
             self.health.set(name, health_pb2.HealthCheckResponse.SERVING)

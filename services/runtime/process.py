@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hall.v1 import audit_pb2
 from services.catalogue import load as load_catalogue
-from services.runtime import amqp, config, db, logging, topology
+from services.runtime import amqp, config, db, logging, metrics, topology
 from services.runtime.amqp import BatchHandler, Consumer, Handler
 from services.runtime.audit_emitter import AuditEmitter
 from services.runtime.grpc_server import GrpcServer, run_until_signal
@@ -92,7 +92,8 @@ class ServiceProcess:
     def serve(self, register: Callable[[grpc.Server], list[str]] | None = None) -> None:
         if register is not None:
             self._server = GrpcServer(self.settings.grpc_port, register, audit=self.audit,
-                                      grace_s=self.settings.grpc_grace_s)
+                                      grace_s=self.settings.grpc_grace_s, service=self.settings.service)
+        metrics.serve()
         for relay in self._relays:
             relay.start()
         for consumer in self._consumers:

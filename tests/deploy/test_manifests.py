@@ -27,7 +27,7 @@ def test_manifests_validate_strictly(documents):
 
 def test_every_pod_is_hardened_and_has_no_api_token(documents):
     deployments = [d for d in documents if d["kind"] == "Deployment"]
-    assert len(deployments) == 8
+    assert len(deployments) == 12
     for d in deployments:
         pod = d["spec"]["template"]["spec"]
         assert pod["securityContext"]["runAsNonRoot"] is True

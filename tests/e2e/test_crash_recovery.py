@@ -100,7 +100,7 @@ class Chaos(threading.Thread):
     def run(self) -> None:
         try:
             while self.router_kills < 10 or self.adapter_kills < 10 or not self.broker_restarts:
-                time.sleep(self.rng.uniform(0.2, 1.2))
+                time.sleep(self.rng.uniform(0.1, 0.7))
                 if self.router_kills <= self.adapter_kills:
                     self.kill(self.rng.choice(self.routers))
                     self.router_kills += 1

@@ -137,3 +137,19 @@ def test_batches_are_handled_in_one_call_and_a_bad_message_does_not_sink_the_oth
     consumer.stop()
     assert max(batches) > 1
     assert "C7" not in handled
+
+
+def test_consumed_messages_are_counted_for_prometheus(layout):
+    from services.runtime import metrics
+
+    def count():
+        return metrics.MESSAGES.labels("metrics", topology.department_queue("business"), "ack")._value.get()
+
+    before = count()
+    pub = Publisher(layout, name="t")
+    pub.publish(topology.rk_step_request("business"), approval_pb2.SubApprovalRequest(case_id="M"), message_id="m")
+    pub.close()
+    consumer = Consumer(layout, topology.department_queue("business"), lambda env: None, name="metrics-t")
+    consumer.start()
+    assert wait_until(lambda: count() == before + 1)
+    consumer.stop()

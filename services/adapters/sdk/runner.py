@@ -10,7 +10,7 @@ from typing import Any
 from services.adapters.sdk.codec import SERIALIZERS
 from services.adapters.sdk.core import AdapterCore
 from services.adapters.sdk.registry import load_department
-from services.runtime import config, db, logging
+from services.runtime import config, db, logging, metrics
 
 
 def nameko_config(amqp_url: str, max_workers: int) -> dict[str, Any]:
@@ -55,6 +55,7 @@ def run(code: str) -> None:
     signal.signal(signal.SIGTERM, shutdown)
     signal.signal(signal.SIGINT, shutdown)
     runner.start()
+    metrics.serve()
     logging.configure(f"adapter-{code}", settings.log_level).info("adapter started", department=code,
                                                                   workers=workers)
     waiter = eventlet.spawn(runner.wait)

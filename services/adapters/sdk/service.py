@@ -21,7 +21,7 @@ from nameko.messaging import Consumer
 
 from hall.v1 import audit_pb2
 from services.adapters.sdk.core import AdapterCore
-from services.runtime import context, topology, wire
+from services.runtime import context, metrics, topology, wire
 from services.runtime.wire import Envelope, UndecodableMessage
 
 log = structlog.get_logger(__name__)
@@ -101,6 +101,8 @@ class Answering:
                 duration_us=int((time.monotonic() - started) * 1e6), outcome=result.outcome,
                 step_id=getattr(msg, "step_id", ""), department=self.core.code)
             record.started_at.FromNanoseconds(int(started_wall * 1e9))
+            metrics.message(self._service, topology.department_queue(self.core.code), result.outcome,
+                            time.monotonic() - started)
             try:
                 self._publish(topology.rk_audit(self._service), record, record.record_id, envelope)
             except Exception:  # noqa: BLE001 - the answer is out; a lost audit record must not redo it

@@ -1,0 +1,37 @@
+"""Prometheus metrics of every process: gRPC calls and consumed messages, by outcome and latency.
+
+Exposed on METRICS_PORT (default 0: off) by `serve()`.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram, start_http_server
+
+from services.runtime.config import env_int
+
+GRPC_CALLS = Counter("hall_grpc_calls_total", "gRPC calls served", ["service", "method", "code"])
+GRPC_SECONDS = Histogram("hall_grpc_call_seconds", "gRPC call duration", ["service", "method"])
+MESSAGES = Counter("hall_messages_total", "messages consumed", ["service", "queue", "outcome"])
+MESSAGE_SECONDS = Histogram("hall_message_seconds", "time from delivery to settlement", ["service", "queue"])
+
+_started = False
+
+
+def serve() -> int:
+    """Start the /metrics endpoint once if METRICS_PORT is set; returns the port (0: off)."""
+    global _started
+    port = env_int("METRICS_PORT", 0, maximum=65535)
+    if port and not _started:
+        start_http_server(port)
+        _started = True
+    return port
+
+
+def grpc_call(service: str, method: str, code: str, seconds: float) -> None:
+    GRPC_CALLS.labels(service, method, code).inc()
+    GRPC_SECONDS.labels(service, method).observe(seconds)
+
+
+def message(service: str, queue: str, outcome: str, seconds: float) -> None:
+    MESSAGES.labels(service, queue, outcome).inc()
+    MESSAGE_SECONDS.labels(service, queue).observe(seconds)
