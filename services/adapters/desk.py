@@ -11,13 +11,13 @@ import sys
 
 import grpc
 
-from hall.v1 import department_pb2, department_pb2_grpc
+from hall.v1 import department_pb2_grpc
 from services.adapters.sdk.desk import Desk, DeskServicer
 from services.adapters.sdk.handled import outbox_model
 from services.adapters.sdk.registry import load_department
 from services.runtime import amqp, config, db, logging
 from services.runtime.audit_emitter import AuditEmitter
-from services.runtime.grpc_server import GrpcServer, run_until_signal
+from services.runtime.grpc_server import GrpcServer, add_servicer, run_until_signal
 from services.runtime.outbox import OutboxRelay
 
 DESK_PORTS = {"business": 50061, "quality": 50062, "national_tax": 50063, "local_tax": 50064,
@@ -42,8 +42,7 @@ def main() -> None:
     audit = AuditEmitter(settings.amqp_url, f"desk-{code}") if settings.audit_enabled else None
 
     def register(server: grpc.Server) -> list[str]:
-        department_pb2_grpc.add_DepartmentDeskServiceServicer_to_server(DeskServicer(desk), server)
-        names = [department_pb2.DESCRIPTOR.services_by_name["DepartmentDeskService"].full_name]
+        names = [add_servicer(server, DeskServicer(desk), department_pb2_grpc)]
         return names + department.register_shared_services(server, sessions)
 
     server = GrpcServer(port, register, audit=audit, grace_s=settings.grpc_grace_s)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import grpc
-
 from hall.v1 import approval_pb2, audit_pb2, audit_pb2_grpc
 from services.audit.servicer import AuditServicer
 from services.audit.store import AuditStore, event_record
 from services.runtime import topology
+from services.runtime.grpc_server import add_servicer
 from services.runtime.process import ServiceProcess
 from services.runtime.wire import Envelope
 
@@ -35,11 +34,7 @@ def main() -> None:
     # The audit consumer does not audit itself (that would loop).
     proc.add_consumer(topology.AUDIT_QUEUE, batch_handler=on_records, audited=False)
 
-    def register(server: grpc.Server) -> list[str]:
-        audit_pb2_grpc.add_AuditServiceServicer_to_server(AuditServicer(store), server)
-        return [audit_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name]
-
-    proc.serve(register)
+    proc.serve(lambda server: [add_servicer(server, AuditServicer(store), audit_pb2_grpc)])
 
 
 if __name__ == "__main__":

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import grpc
 import structlog
 
 from hall.v1 import approval_pb2, fees_pb2, fees_pb2_grpc
@@ -12,6 +11,7 @@ from services.fees.receipts import Receipts
 from services.fees.servicer import FeesServicer
 from services.runtime import topology
 from services.runtime.config import env_str
+from services.runtime.grpc_server import add_servicer
 from services.runtime.process import ServiceProcess
 from services.runtime.wire import Envelope
 
@@ -35,11 +35,7 @@ def main() -> None:
 
     proc.add_consumer(topology.FEES_QUEUE, on_completed)
 
-    def register(server: grpc.Server) -> list[str]:
-        fees_pb2_grpc.add_FeesServiceServicer_to_server(FeesServicer(proc.catalogue, receipts), server)
-        return [fees_pb2.DESCRIPTOR.services_by_name["FeesService"].full_name]
-
-    proc.serve(register)
+    proc.serve(lambda server: [add_servicer(server, FeesServicer(proc.catalogue, receipts), fees_pb2_grpc)])
 
 
 if __name__ == "__main__":

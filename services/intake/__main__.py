@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import grpc
-
-from hall.v1 import approval_pb2, intake_pb2, intake_pb2_grpc
+from hall.v1 import approval_pb2, intake_pb2_grpc
 from services.intake.applications import Applications
 from services.intake.models import IntakeOutbox
 from services.intake.servicer import IntakeServicer
 from services.runtime import topology
 from services.runtime.config import env_int
+from services.runtime.grpc_server import add_servicer
 from services.runtime.process import ServiceProcess
 from services.runtime.wire import Envelope
 
@@ -29,11 +28,7 @@ def main() -> None:
     proc.add_consumer(topology.INTAKE_QUEUE, batch_handler=on_status,
                       threads=env_int("INTAKE_CONSUMERS", 2 if proc.on_postgres else 1, minimum=1))
 
-    def register(server: grpc.Server) -> list[str]:
-        intake_pb2_grpc.add_IntakeServiceServicer_to_server(IntakeServicer(proc.catalogue, apps), server)
-        return [intake_pb2.DESCRIPTOR.services_by_name["IntakeService"].full_name]
-
-    proc.serve(register)
+    proc.serve(lambda server: [add_servicer(server, IntakeServicer(proc.catalogue, apps), intake_pb2_grpc)])
 
 
 if __name__ == "__main__":

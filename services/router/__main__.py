@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import grpc
-
-from hall.v1 import router_pb2, router_pb2_grpc
+from hall.v1 import router_pb2_grpc
 from services.catalogue import load_versions
 from services.router.engine import Engine
 from services.router.models import RouterOutbox
 from services.router.servicer import RouterServicer
 from services.runtime import topology
 from services.runtime.config import env_int
+from services.runtime.grpc_server import add_servicer
 from services.runtime.process import ServiceProcess
 
 DEFAULT_PORT = 50052
@@ -27,11 +26,7 @@ def main() -> None:
     proc.add_consumer(topology.ROUTER_QUEUE, batch_handler=engine.handle_batch,
                       threads=env_int("ROUTER_CONSUMERS", 2 if proc.on_postgres else 1, minimum=1))
 
-    def register(server: grpc.Server) -> list[str]:
-        router_pb2_grpc.add_RouterServiceServicer_to_server(RouterServicer(engine), server)
-        return [router_pb2.DESCRIPTOR.services_by_name["RouterService"].full_name]
-
-    proc.serve(register)
+    proc.serve(lambda server: [add_servicer(server, RouterServicer(engine), router_pb2_grpc)])
 
 
 if __name__ == "__main__":

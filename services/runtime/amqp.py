@@ -199,36 +199,20 @@ class Consumer(threading.Thread):
 
     def _collect(self, channel: Any, method: Any, props: Any, body: bytes) -> None:
         started = time.monotonic()
-        envelope = self._envelope(method, props)
-        try:
-            envelope.message = wire.decode(props.type, body)
-            if not envelope.message_id:
-                raise UndecodableMessage("message has no message_id")
-        except UndecodableMessage as exc:
-            log.error("parking undecodable message", queue=self._queue, error=str(exc))
-            channel.basic_reject(method.delivery_tag, requeue=False)
-            self._record(envelope, "parked", started, str(exc))
-            return
-        self._pending.append((method, envelope, started))
+        envelope = self._decode_or_park(channel, method, props, body, started)
+        if envelope is not None:
+            self._pending.append((method, envelope, started))
 
     def _flush(self) -> None:
         assert self._batch_handler is not None and self._channel is not None
+        batch_handler = self._batch_handler
         batch, self._pending = self._pending, []
         try:
-            self._batch_handler([env for _, env, _ in batch])
+            batch_handler([env for _, env, _ in batch])
         except Exception:  # noqa: BLE001 - fall back to one by one
             log.exception("batch failed; handling its messages one by one", queue=self._queue, size=len(batch))
             for method, env, started in batch:
-                with context.scope(case_id=env.case_id, actor_id=env.actor_id):
-                    try:
-                        self._batch_handler([env])
-                    except Exception as exc:  # noqa: BLE001
-                        self._stopping.wait(self._backoff(env))
-                        self._channel.basic_nack(method.delivery_tag, requeue=True)
-                        self._record(env, "requeued", started, repr(exc))
-                        continue
-                    self._channel.basic_ack(method.delivery_tag)
-                    self._record(env, "ack", started, "")
+                self._handle_one(self._channel, method, env, started, lambda e: batch_handler([e]))
             return
         self._channel.basic_ack(batch[-1][0].delivery_tag, multiple=True)
         for _, env, started in batch:
@@ -237,10 +221,10 @@ class Consumer(threading.Thread):
     def _backoff(self, envelope: Envelope) -> float:
         return float(min(0.1 * 2 ** min(envelope.delivery_count, 10), self._max_backoff_s))
 
-    @staticmethod
-    def _envelope(method: Any, props: Any) -> Envelope:
+    def _decode_or_park(self, channel: Any, method: Any, props: Any, body: bytes, started: float) -> Envelope | None:
+        """The message as an Envelope; an undecodable one is rejected (dead-lettered to hall.parked)."""
         headers = dict(props.headers or {})
-        return Envelope(
+        envelope = Envelope(
             message=None,
             message_id=props.message_id or "",
             type=props.type or "",
@@ -249,31 +233,36 @@ class Consumer(threading.Thread):
             redelivered=bool(method.redelivered),
             delivery_count=int(headers.get("x-delivery-count", 0) or 0),
         )
+        try:
+            envelope.message = wire.decode(props.type, body)
+            if not envelope.message_id:
+                raise UndecodableMessage("message has no message_id")
+        except UndecodableMessage as exc:
+            log.error("parking undecodable message", queue=self._queue, error=str(exc), case_id=envelope.case_id)
+            channel.basic_reject(method.delivery_tag, requeue=False)
+            self._record(envelope, "parked", started, str(exc))
+            return None
+        return envelope
 
-    def _on_message(self, channel: Any, method: Any, props: Any, body: bytes) -> None:
-        started = time.monotonic()
-        envelope = self._envelope(method, props)
+    def _handle_one(self, channel: Any, method: Any, envelope: Envelope, started: float, handler: Handler) -> None:
+        """Run the handler; ack after it returns, or requeue after a backoff if it fails."""
         with context.scope(case_id=envelope.case_id, actor_id=envelope.actor_id):
             try:
-                envelope.message = wire.decode(props.type, body)
-                if not envelope.message_id:
-                    raise UndecodableMessage("message has no message_id")
-            except UndecodableMessage as exc:
-                log.error("parking undecodable message", queue=self._queue, error=str(exc))
-                channel.basic_reject(method.delivery_tag, requeue=False)
-                self._record(envelope, "parked", started, str(exc))
-                return
-            try:
-                self._handler(envelope)
+                handler(envelope)
             except Exception as exc:  # noqa: BLE001 - any handler failure is retried, then parked
-                delay = self._backoff(envelope)
                 log.exception("handler failed; requeueing", queue=self._queue, attempt=envelope.delivery_count + 1)
-                self._stopping.wait(delay)
+                self._stopping.wait(self._backoff(envelope))
                 channel.basic_nack(method.delivery_tag, requeue=True)
                 self._record(envelope, "requeued", started, repr(exc))
                 return
             channel.basic_ack(method.delivery_tag)
             self._record(envelope, "ack", started, "")
+
+    def _on_message(self, channel: Any, method: Any, props: Any, body: bytes) -> None:
+        started = time.monotonic()
+        envelope = self._decode_or_park(channel, method, props, body, started)
+        if envelope is not None:
+            self._handle_one(channel, method, envelope, started, self._handler)
 
     def _record(self, envelope: Envelope, outcome: str, started: float, detail: str) -> None:
         metrics.message(self._conn_name.split("-")[0], self._queue, outcome, time.monotonic() - started)

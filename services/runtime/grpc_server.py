@@ -187,3 +187,13 @@ def run_until_signal(on_stop: Callable[[], None]) -> None:
     stop.wait()
     on_stop()
     log.info("stopped")
+
+
+def add_servicer(server: grpc.Server, servicer: Any, grpc_module: Any) -> str:
+    """Register `servicer` (a subclass of a generated `<Name>Servicer`) and return the service's
+    full name, for health and reflection: add_servicer(server, IntakeServicer(...), intake_pb2_grpc)."""
+    base = next(c for c in type(servicer).__mro__
+                if c.__module__ == grpc_module.__name__ and c.__name__.endswith("Servicer"))
+    getattr(grpc_module, f"add_{base.__name__}_to_server")(servicer, server)
+    package = grpc_module.__name__.rsplit(".", 1)[0].replace("/", ".")
+    return f"{package}.{base.__name__.removesuffix('Servicer')}"

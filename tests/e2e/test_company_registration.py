@@ -133,3 +133,25 @@ def test_bad_requests_change_nothing(counter):
     with pytest.raises(grpc.RpcError) as err:
         counter.intake.GetApplication(intake_pb2.GetApplicationRequest(), timeout=5)
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_router_shows_the_case_and_no_incidents_and_every_server_reflects_its_services(counter, suite):
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+    from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+    from hall.v1 import approval_pb2, router_pb2
+
+    app, events = run_to_end(counter, company_registration())
+    case = counter.router.GetCase(router_pb2.GetCaseRequest(case_id=app.case_id), timeout=5)
+    assert case.status == approval_pb2.CASE_STATUS_COMPLETED and len(case.steps) == 4
+    assert list(counter.router.ListIncidents(router_pb2.ListIncidentsRequest(), timeout=5).incidents) == []
+    _, env = suite
+    for name, service in (("INTAKE", "hall.v1.IntakeService"), ("ROUTER", "hall.v1.RouterService"),
+                          ("FEES", "hall.v1.FeesService"), ("AUDIT", "hall.v1.AuditService"),
+                          ("DESK_BUSINESS", "hall.v1.BusinessRegisterService")):
+        with grpc.insecure_channel(f"127.0.0.1:{env[f'HALL_{name}_PORT']}") as ch:
+            listed = next(iter(reflection_pb2_grpc.ServerReflectionStub(ch).ServerReflectionInfo(
+                iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=5)))
+            assert service in {s.name for s in listed.list_services_response.service}
+            status = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(service=service), timeout=5)
+            assert status.status == health_pb2.HealthCheckResponse.SERVING

@@ -88,11 +88,11 @@ class BusinessRegistration(Department):
         return seq.last
 
     def register_shared_services(self, server: Any, sessions: Any) -> list[str]:
-        from hall.v1 import department_pb2, department_pb2_grpc
+        from hall.v1 import department_pb2_grpc
         from services.adapters.business.shared import BusinessRegisterServicer
+        from services.runtime.grpc_server import add_servicer
 
-        department_pb2_grpc.add_BusinessRegisterServiceServicer_to_server(BusinessRegisterServicer(sessions), server)
-        return [department_pb2.DESCRIPTOR.services_by_name["BusinessRegisterService"].full_name]
+        return [add_servicer(server, BusinessRegisterServicer(sessions), department_pb2_grpc)]
 
     def cancel(self, request_case_id: str, step_id: str, register: Session) -> None:
         # A licence issued for a case that was then refused elsewhere stays valid in law until the
