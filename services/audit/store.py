@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hall.v1 import approval_pb2, audit_pb2
@@ -42,24 +42,27 @@ class AuditStore:
             assert head is not None, "audit_chain_head missing: run migrations"
             ids = [r.record_id for r in records]
             known = set(session.scalars(select(RecordRow.record_id).where(RecordRow.record_id.in_(ids))))
-            added = 0
+            rows: list[dict[str, object]] = []
             now = clock.now()
             for rec in records:
                 if rec.record_id in known:
                     continue
                 known.add(rec.record_id)
-                row = RecordRow(
-                    record_id=rec.record_id, case_id=rec.case_id, service=rec.service, kind=rec.kind,
-                    operation=rec.operation, actor_id=rec.actor_id, step_id=rec.step_id, department=rec.department,
-                    started_at=clock.from_timestamp(rec.started_at).replace(microsecond=rec.started_at.nanos // 1000),
-                    duration_us=rec.duration_us, outcome=rec.outcome, detail=rec.detail, recorded_at=now,
-                    prev_hash=head.hash)
+                row: dict[str, object] = {
+                    "record_id": rec.record_id, "case_id": rec.case_id, "service": rec.service, "kind": rec.kind,
+                    "operation": rec.operation, "actor_id": rec.actor_id, "step_id": rec.step_id,
+                    "department": rec.department, "started_at": clock.from_timestamp(rec.started_at),
+                    "duration_us": rec.duration_us, "outcome": rec.outcome, "detail": rec.detail,
+                    "recorded_at": now, "prev_hash": head.hash,
+                }
                 # Hash what is stored (microsecond times), so the chain can be recomputed from the rows.
-                row.hash = chain_hash(head.hash, to_record(row))
-                session.add(row)
-                head.hash, head.count = row.hash, head.count + 1
-                added += 1
-            return added
+                digest = chain_hash(head.hash, to_record(RecordRow(**row)))
+                row["hash"] = digest
+                rows.append(row)
+                head.hash, head.count = digest, head.count + 1
+            if rows:
+                session.execute(insert(RecordRow), rows)  # one multi-row INSERT, no ORM bookkeeping
+            return len(rows)
 
     def timeline(self, case_id: str) -> list[audit_pb2.TimelineEntry]:
         with self._sessions() as session:

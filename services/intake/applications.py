@@ -182,25 +182,31 @@ class Applications:
         """Record status events in one transaction (idempotent: duplicates and stale events change
         nothing). Applications are locked in case order, so concurrent batches never deadlock."""
         changed: list[str] = []
+        events = sorted((e for e in events if e.status in _FROM_CASE), key=lambda e: (e.case_id, e.sequence))
+        if not events:
+            return
         with self._sessions() as session, session.begin():
-            for event in sorted(events, key=lambda e: (e.case_id, e.sequence)):
-                status = _FROM_CASE.get(event.status)
-                if status is None:
-                    continue
+            # Lock the applications in case order (no deadlock between batches), then read which
+            # events are known already: one statement each, whatever the batch's size.
+            rows = {r.case_id: r for r in session.scalars(
+                select(ApplicationRow).where(ApplicationRow.case_id.in_({e.case_id for e in events}))
+                .order_by(ApplicationRow.case_id).with_for_update())}
+            missing = {e.case_id for e in events} - set(rows)
+            if missing:
+                raise LookupError(f"no application for cases {sorted(missing)}")  # retried, then parked
+            known = set(session.execute(select(ApplicationEventRow.application_id, ApplicationEventRow.sequence)
+                                        .where(ApplicationEventRow.application_id.in_(
+                                            [r.application_id for r in rows.values()]))).tuples())
+            for event in events:
+                status = _FROM_CASE[event.status]
                 at = clock.from_timestamp(event.at) if event.HasField("at") else clock.now()
-                row = session.scalar(select(ApplicationRow).where(ApplicationRow.case_id == event.case_id)
-                                     .with_for_update())
-                if row is None:
-                    raise LookupError(f"no application for case {event.case_id}")  # retried, then parked
-                seen = session.scalar(select(ApplicationEventRow.id).where(
-                    ApplicationEventRow.application_id == row.application_id,
-                    ApplicationEventRow.sequence == event.sequence))
-                if seen is not None:
+                row = rows[event.case_id]
+                if (row.application_id, event.sequence) in known:
                     continue
+                known.add((row.application_id, event.sequence))
                 session.add(ApplicationEventRow(
                     application_id=row.application_id, sequence=event.sequence, status=status,
                     step_id=event.step_id, step_status=event.step_status, note=_note(event), at=at))
-                session.flush()
                 if event.sequence > row.last_sequence:
                     row.last_sequence = event.sequence
                     row.status = status

@@ -76,13 +76,15 @@ class Engine:
         ordered = sorted(envelopes, key=lambda e: getattr(e.message, "case_id", ""))
         try:
             with self._sessions() as session, session.begin():
-                seen: set[str] = set()
+                seen = set(session.scalars(select(ProcessedMessage.message_id).where(
+                    ProcessedMessage.message_id.in_([e.message_id for e in ordered]))))
+                self._preload(session, sorted({getattr(e.message, "case_id", "") for e in ordered} - {""}))
                 for envelope in ordered:
                     handler = handlers.get(type(envelope.message))
                     if handler is None:
                         log.warning("router ignores message type", type=envelope.type)
                         continue
-                    if envelope.message_id in seen or session.get(ProcessedMessage, envelope.message_id) is not None:
+                    if envelope.message_id in seen:
                         log.info("duplicate message ignored", message_id=envelope.message_id)
                         continue
                     seen.add(envelope.message_id)
@@ -229,7 +231,25 @@ class Engine:
             return case, steps
 
     # ---- mechanics -----------------------------------------------------------------------------
+    def _preload(self, session: Session, case_ids: list[str]) -> None:
+        """Lock every case of a batch in one statement (in id order: concurrent batches never
+        deadlock) and load their steps in another."""
+        if not case_ids:
+            return
+        query = select(CaseRow).where(CaseRow.case_id.in_(case_ids)).order_by(CaseRow.case_id)
+        if self._lock:
+            query = query.with_for_update()
+        cases = {c.case_id: c for c in session.scalars(query)}
+        steps: dict[str, list[StepRow]] = {cid: [] for cid in cases}
+        for step in session.scalars(select(StepRow).where(StepRow.case_id.in_(list(cases)))
+                                    .order_by(StepRow.case_id, StepRow.position)):
+            steps[step.case_id].append(step)
+        session.info["preloaded"] = {cid: (case, steps[cid]) for cid, case in cases.items()}
+
     def _load(self, session: Session, case_id: str) -> tuple[CaseRow | None, list[StepRow]]:
+        preloaded = session.info.get("preloaded", {}).get(case_id)
+        if preloaded is not None:
+            return preloaded  # type: ignore[no-any-return]
         case = session.get(CaseRow, case_id, with_for_update=self._lock)
         if case is None:
             return None, []
