@@ -66,3 +66,36 @@ def test_planning_permit_waits_for_the_officer_and_the_procedure_is_on_the_recor
             break
         time.sleep(0.1)
     assert ops.index("special_procedure.start") < ops.index("special_procedure.end")
+
+
+def test_withdrawal_cancels_the_waiting_step_at_the_department(counter, suite):
+    _, env = suite
+    desk = department_pb2_grpc.DepartmentDeskServiceStub(
+        grpc.insecure_channel(f"127.0.0.1:{env['HALL_DESK_PLANNING_PORT']}"))
+    req = application("150602-GH-0001", ["M-GH-APPLY", "M-GH-LAND", "M-GH-DESIGN", "M-ID-LEGALREP"], {
+        "project_name": "铁西写字楼", "builder_name": "东胜区某置业有限公司", "parcel_id": "DS-2026-002",
+        "land_use": "B1", "plot_ratio_x100": "350", "height_cm": "8000"})
+    app = counter.submit(req).application
+
+    def waiting():
+        return [i for i in desk.ListPending(department_pb2.ListPendingRequest(), timeout=5).items
+                if i.request.case_id == app.case_id]
+
+    for _ in range(100):
+        if waiting():
+            break
+        time.sleep(0.1)
+    assert waiting(), "the request never reached the officer's list"
+    counter.intake.WithdrawApplication(intake_pb2.WithdrawApplicationRequest(
+        application_id=app.application_id, reason="申请人撤回"), timeout=5)
+    final = list(counter.watch(app.application_id, timeout=60))[-1].application
+    assert final.status == S.APPLICATION_STATUS_WITHDRAWN
+    for _ in range(100):
+        if not waiting():
+            break
+        time.sleep(0.1)
+    assert not waiting(), "the cancelled step is still on the officer's list"
+    with pytest.raises(grpc.RpcError) as err:
+        counter.intake.WithdrawApplication(intake_pb2.WithdrawApplicationRequest(
+            application_id=app.application_id), timeout=5)
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
