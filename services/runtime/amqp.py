@@ -138,6 +138,7 @@ class Consumer(threading.Thread):
         batch_handler: BatchHandler | None = None,
         max_batch: int = 200,
         max_backoff_s: float = 2.0,
+        service: str = "",
     ) -> None:
         super().__init__(name=f"consumer-{queue}", daemon=True)
         self._url = url
@@ -154,6 +155,7 @@ class Consumer(threading.Thread):
         self._batch_handler = batch_handler
         self._max_batch = max_batch
         self._max_backoff_s = max_backoff_s
+        self._service = service or name
         self._pending: list[tuple[Any, Envelope, float]] = []
 
     def run(self) -> None:
@@ -265,7 +267,7 @@ class Consumer(threading.Thread):
             self._handle_one(channel, method, envelope, started, self._handler)
 
     def _record(self, envelope: Envelope, outcome: str, started: float, detail: str) -> None:
-        metrics.message(self._conn_name.split("-")[0], self._queue, outcome, time.monotonic() - started)
+        metrics.message(self._service, self._queue, outcome, time.monotonic() - started)
         if self._on_record is not None:
             self._on_record(envelope, outcome, started, detail)
 

@@ -60,7 +60,8 @@ class ServiceProcess:
         for i in range(threads):
             self._consumers.append(
                 Consumer(self.settings.amqp_url, queue, single, name=f"{self.settings.service}-{queue}-{i}",
-                         prefetch=self.settings.prefetch, on_record=hook, batch_handler=batch_handler)
+                         prefetch=self.settings.prefetch, on_record=hook, batch_handler=batch_handler,
+                         service=self.settings.service)
             )
 
     @property

@@ -149,7 +149,7 @@ def test_consumed_messages_are_counted_for_prometheus(layout):
     pub = Publisher(layout, name="t")
     pub.publish(topology.rk_step_request("business"), approval_pb2.SubApprovalRequest(case_id="M"), message_id="m")
     pub.close()
-    consumer = Consumer(layout, topology.department_queue("business"), lambda env: None, name="metrics-t")
+    consumer = Consumer(layout, topology.department_queue("business"), lambda env: None, name="t", service="metrics")
     consumer.start()
     assert wait_until(lambda: count() == before + 1)
     consumer.stop()
