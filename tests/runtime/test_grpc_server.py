@@ -1,0 +1,78 @@
+"""gRPC bootstrap: health, reflection, typed errors, and a graceful stop that lets calls finish."""
+
+import threading
+import time
+
+import grpc
+import pytest
+from google.rpc import error_details_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_status import rpc_status
+
+from hall.v1 import router_pb2, router_pb2_grpc
+from services.router.servicer import RouterServicer
+from services.runtime.errors import NotFound
+from services.runtime.grpc_server import GrpcServer, add_servicer
+
+
+class SlowEngine:
+    """Stands in for the router's engine: ListIncidents takes a while, GetCase finds nothing."""
+
+    def __init__(self):
+        self.entered = threading.Event()
+
+    def incidents(self):
+        self.entered.set()
+        time.sleep(1.0)
+        return []
+
+    def case(self, case_id):
+        raise NotFound(f"case {case_id} not found", resource_type="hall.v1.Case", resource_name=case_id)
+
+
+@pytest.fixture
+def server():
+    engine = SlowEngine()
+    srv = GrpcServer(0, lambda s: [add_servicer(s, RouterServicer(engine), router_pb2_grpc)], audit=None,
+                     grace_s=5.0, service="test")
+    srv.start()
+    yield srv, engine
+    srv.stop()
+
+
+def test_typed_errors_carry_details(server):
+    srv, _ = server
+    with grpc.insecure_channel(f"127.0.0.1:{srv.port}") as ch:
+        stub = router_pb2_grpc.RouterServiceStub(ch)
+        with pytest.raises(grpc.RpcError) as err:
+            stub.GetCase(router_pb2.GetCaseRequest(case_id="C404"), timeout=5)
+        assert err.value.code() == grpc.StatusCode.NOT_FOUND
+        info = error_details_pb2.ResourceInfo()
+        assert rpc_status.from_call(err.value).details[0].Unpack(info) and info.resource_name == "C404"
+        with pytest.raises(grpc.RpcError) as err:
+            stub.GetCase(router_pb2.GetCaseRequest(), timeout=5)
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_stop_reports_not_serving_and_lets_the_call_in_flight_finish(server):
+    srv, engine = server
+    result = {}
+    with grpc.insecure_channel(f"127.0.0.1:{srv.port}") as ch:
+        stub = router_pb2_grpc.RouterServiceStub(ch)
+        health = health_pb2_grpc.HealthStub(ch)
+        assert health.Check(health_pb2.HealthCheckRequest(service="hall.v1.RouterService"),
+                            timeout=5).status == health_pb2.HealthCheckResponse.SERVING
+
+        def call():
+            result["response"] = stub.ListIncidents(router_pb2.ListIncidentsRequest(), timeout=10)
+
+        caller = threading.Thread(target=call)
+        caller.start()
+        assert engine.entered.wait(5)
+        stopper = threading.Thread(target=srv.stop)
+        stopper.start()
+        time.sleep(0.2)
+        assert srv.health._server_status[""] == health_pb2.HealthCheckResponse.NOT_SERVING
+        caller.join(10)
+        stopper.join(10)
+    assert "response" in result  # finished normally during the grace period
