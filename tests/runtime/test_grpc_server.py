@@ -33,7 +33,8 @@ class SlowEngine:
 @pytest.fixture
 def server():
     engine = SlowEngine()
-    srv = GrpcServer(0, lambda s: [add_servicer(s, RouterServicer(engine), router_pb2_grpc)], audit=None,
+    servicer = RouterServicer(engine)  # type: ignore[arg-type]
+    srv = GrpcServer(0, lambda s: [add_servicer(s, servicer, router_pb2_grpc)], audit=None,
                      grace_s=5.0, service="test")
     srv.start()
     yield srv, engine
@@ -48,7 +49,8 @@ def test_typed_errors_carry_details(server):
             stub.GetCase(router_pb2.GetCaseRequest(case_id="C404"), timeout=5)
         assert err.value.code() == grpc.StatusCode.NOT_FOUND
         info = error_details_pb2.ResourceInfo()
-        assert rpc_status.from_call(err.value).details[0].Unpack(info) and info.resource_name == "C404"
+        status = rpc_status.from_call(err.value)  # type: ignore[arg-type]
+        assert status.details[0].Unpack(info) and info.resource_name == "C404"
         with pytest.raises(grpc.RpcError) as err:
             stub.GetCase(router_pb2.GetCaseRequest(), timeout=5)
         assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
