@@ -27,19 +27,25 @@ from services.runtime.wire import Envelope
 
 
 class ServiceProcess:
-    def __init__(self, service: str, *, default_grpc_port: int, migrations: Path | None) -> None:
+    def __init__(self, service: str, *, default_grpc_port: int, migrations: Path | None,
+                 name: str | None = None, declare_layout: bool = True) -> None:
+        """`service` names the settings and tables (database file, schema, version table); `name`
+        (default: the same) is what logs, metrics and audit records call the process. A process
+        whose broker user may not configure (a department's desk) passes declare_layout=False."""
+        self.name = name or service
         self.settings = config.load(service, default_grpc_port=default_grpc_port)
-        self.log = logging.configure(service, self.settings.log_level)
+        self.log = logging.configure(self.name, self.settings.log_level)
         self.catalogue = load_catalogue()
         self.engine = db.make_engine(self.settings.database_url, self.settings.database_schema)
         if migrations is not None:
             db.migrate(self.engine, migrations, f"alembic_version_{service}")
         self.sessions: sessionmaker[Session] = db.session_factory(self.engine)
-        amqp.wait_for_broker(self.settings.amqp_url, name=f"{service}-probe")
-        publisher = amqp.Publisher(self.settings.amqp_url, name=f"{service}-declare")
-        publisher.declare(lambda ch: topology.declare_all(ch, sorted(self.catalogue.departments)))
-        publisher.close()
-        self.audit = AuditEmitter(self.settings.amqp_url, service) if self.settings.audit_enabled else None
+        amqp.wait_for_broker(self.settings.amqp_url, name=f"{self.name}-probe")
+        if declare_layout:
+            publisher = amqp.Publisher(self.settings.amqp_url, name=f"{self.name}-declare")
+            publisher.declare(lambda ch: topology.declare_all(ch, sorted(self.catalogue.departments)))
+            publisher.close()
+        self.audit = AuditEmitter(self.settings.amqp_url, self.name) if self.settings.audit_enabled else None
         self._consumers: list[Consumer] = []
         self._relays: list[OutboxRelay] = []
         self._server: GrpcServer | None = None
@@ -47,7 +53,7 @@ class ServiceProcess:
         self._stopping = threading.Event()
 
     def add_relay(self, model: type[OutboxMixin]) -> OutboxRelay:
-        relay = OutboxRelay(self.sessions, model, self.settings.amqp_url, name=self.settings.service)
+        relay = OutboxRelay(self.sessions, model, self.settings.amqp_url, name=self.name)
         self._relays.append(relay)
         return relay
 
@@ -59,9 +65,9 @@ class ServiceProcess:
         single = handler if handler is not None else (lambda env: batch_handler([env]))  # type: ignore[misc]
         for i in range(threads):
             self._consumers.append(
-                Consumer(self.settings.amqp_url, queue, single, name=f"{self.settings.service}-{queue}-{i}",
+                Consumer(self.settings.amqp_url, queue, single, name=f"{self.name}-{queue}-{i}",
                          prefetch=self.settings.prefetch, on_record=hook, batch_handler=batch_handler,
-                         service=self.settings.service)
+                         service=self.name)
             )
 
     @property
@@ -93,7 +99,7 @@ class ServiceProcess:
     def serve(self, register: Callable[[grpc.Server], list[str]] | None = None) -> None:
         if register is not None:
             self._server = GrpcServer(self.settings.grpc_port, register, audit=self.audit,
-                                      grace_s=self.settings.grpc_grace_s, service=self.settings.service)
+                                      grace_s=self.settings.grpc_grace_s, service=self.name)
         metrics.serve()
         for relay in self._relays:
             relay.start()

@@ -14,6 +14,17 @@ pytestmark = pytest.mark.e2e
 S = intake_pb2.ApplicationStatus
 
 
+def wait_pending(desk, case_id, present=True):
+    """The officer's waiting items of a case, once they are there (or gone, with present=False)."""
+    for _ in range(100):
+        items = [i for i in desk.ListPending(department_pb2.ListPendingRequest(), timeout=5).items
+                 if i.request.case_id == case_id]
+        if bool(items) == present:
+            return items
+        time.sleep(0.1)
+    raise AssertionError(f"pending items of {case_id} still {'absent' if present else 'present'}")
+
+
 def application(matter, materials, fields, birth="19880505"):
     return intake_pb2.SubmitApplicationRequest(
         request_id=uuid.uuid4().hex, matter_code=matter, clerk_id="clerk-0002", materials=materials, fields=fields,
@@ -41,16 +52,7 @@ def test_planning_permit_waits_for_the_officer_and_the_procedure_is_on_the_recor
         "project_name": "铁西商业综合体", "builder_name": "东胜区某置业有限公司", "parcel_id": "DS-2026-002",
         "land_use": "B1", "plot_ratio_x100": "380", "height_cm": "9000"})
     app = counter.submit(req).application
-    item = None
-    for _ in range(100):
-        items = [i for i in desk.ListPending(department_pb2.ListPendingRequest(), timeout=5).items
-                 if i.request.case_id == app.case_id]
-        if items:
-            item = items[0]
-            break
-        time.sleep(0.1)
-    assert item is not None, "the request never reached the officer's list"
-    mid = item.request_message_id
+    mid = wait_pending(desk, app.case_id)[0].request_message_id
     desk.StartSpecialProcedure(department_pb2.StartSpecialProcedureRequest(
         request_message_id=mid, kind="专家评审", reason="高度超过24米", officer_id="gh-007"), timeout=5)
     desk.EndSpecialProcedure(department_pb2.EndSpecialProcedureRequest(
@@ -76,25 +78,12 @@ def test_withdrawal_cancels_the_waiting_step_at_the_department(counter, suite):
         "project_name": "铁西写字楼", "builder_name": "东胜区某置业有限公司", "parcel_id": "DS-2026-002",
         "land_use": "B1", "plot_ratio_x100": "350", "height_cm": "8000"})
     app = counter.submit(req).application
-
-    def waiting():
-        return [i for i in desk.ListPending(department_pb2.ListPendingRequest(), timeout=5).items
-                if i.request.case_id == app.case_id]
-
-    for _ in range(100):
-        if waiting():
-            break
-        time.sleep(0.1)
-    assert waiting(), "the request never reached the officer's list"
+    wait_pending(desk, app.case_id)
     counter.intake.WithdrawApplication(intake_pb2.WithdrawApplicationRequest(
         application_id=app.application_id, reason="申请人撤回"), timeout=5)
     final = list(counter.watch(app.application_id, timeout=60))[-1].application
     assert final.status == S.APPLICATION_STATUS_WITHDRAWN
-    for _ in range(100):
-        if not waiting():
-            break
-        time.sleep(0.1)
-    assert not waiting(), "the cancelled step is still on the officer's list"
+    wait_pending(desk, app.case_id, present=False)  # the cancelled step left the officer's list
     with pytest.raises(grpc.RpcError) as err:
         counter.intake.WithdrawApplication(intake_pb2.WithdrawApplicationRequest(
             application_id=app.application_id), timeout=5)
