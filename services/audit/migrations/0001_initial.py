@@ -48,7 +48,7 @@ def upgrade() -> None:
     op.execute(sa.text(f"INSERT INTO audit_chain_head (id, hash, count) VALUES (1, '{GENESIS}', 0)"))
     if op.get_bind().dialect.name == "postgresql":
         op.execute("""
-            CREATE FUNCTION audit_records_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+            CREATE OR REPLACE FUNCTION audit_records_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN RAISE EXCEPTION 'audit_records is append-only'; END $$;
         """)
         op.execute("""
@@ -65,4 +65,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("audit_chain_head")
-    op.drop_table("audit_records")
+    op.drop_table("audit_records")  # its triggers go with it
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP FUNCTION IF EXISTS audit_records_append_only()")
