@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -123,6 +122,3 @@ def submitter(url: str) -> tuple[Callable[[str], None], Callable[[], None]]:
 
     return submit, close
 
-
-def wait_started(seconds: float = 0.2) -> None:
-    time.sleep(seconds)

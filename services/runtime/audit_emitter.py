@@ -16,7 +16,7 @@ import uuid
 import structlog
 
 from hall.v1 import audit_pb2
-from services.runtime import clock, context, topology
+from services.runtime import context, topology
 from services.runtime.amqp import PUBLISH_ERRORS, Publisher
 
 log = structlog.get_logger(__name__)
@@ -107,6 +107,3 @@ class AuditEmitter:
             self._queue.put(None, timeout=timeout)
         self._thread.join(timeout)
 
-
-def now_wall() -> float:
-    return clock.now().timestamp()

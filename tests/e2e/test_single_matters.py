@@ -25,6 +25,20 @@ def wait_pending(desk, case_id, present=True):
     raise AssertionError(f"pending items of {case_id} still {'absent' if present else 'present'}")
 
 
+@pytest.fixture
+def planning_desk(suite):
+    _, env = suite
+    return department_pb2_grpc.DepartmentDeskServiceStub(
+        grpc.insecure_channel(f"127.0.0.1:{env['HALL_DESK_PLANNING_PORT']}"))
+
+
+def large_project(name, plot_ratio_x100, height_cm):
+    """A planning permit application big enough to wait for the officer."""
+    return application("150602-GH-0001", ["M-GH-APPLY", "M-GH-LAND", "M-GH-DESIGN", "M-ID-LEGALREP"], {
+        "project_name": name, "builder_name": "东胜区某置业有限公司", "parcel_id": "DS-2026-002",
+        "land_use": "B1", "plot_ratio_x100": plot_ratio_x100, "height_cm": height_cm})
+
+
 def application(matter, materials, fields, birth="19880505"):
     return intake_pb2.SubmitApplicationRequest(
         request_id=uuid.uuid4().hex, matter_code=matter, clerk_id="clerk-0002", materials=materials, fields=fields,
@@ -44,14 +58,9 @@ def test_birth_registration_is_done_on_the_spot(counter):
     assert receipt.total.fen == 0 and not receipt.lines  # a free matter
 
 
-def test_planning_permit_waits_for_the_officer_and_the_procedure_is_on_the_record(counter, suite):
-    _, env = suite
-    desk = department_pb2_grpc.DepartmentDeskServiceStub(
-        grpc.insecure_channel(f"127.0.0.1:{env['HALL_DESK_PLANNING_PORT']}"))
-    req = application("150602-GH-0001", ["M-GH-APPLY", "M-GH-LAND", "M-GH-DESIGN", "M-ID-LEGALREP"], {
-        "project_name": "铁西商业综合体", "builder_name": "东胜区某置业有限公司", "parcel_id": "DS-2026-002",
-        "land_use": "B1", "plot_ratio_x100": "380", "height_cm": "9000"})
-    app = counter.submit(req).application
+def test_planning_permit_waits_for_the_officer_and_the_procedure_is_on_the_record(counter, planning_desk):
+    desk = planning_desk
+    app = counter.submit(large_project("铁西商业综合体", "380", "9000")).application
     mid = wait_pending(desk, app.case_id)[0].request_message_id
     desk.StartSpecialProcedure(department_pb2.StartSpecialProcedureRequest(
         request_message_id=mid, kind="专家评审", reason="高度超过24米", officer_id="gh-007"), timeout=5)
@@ -70,14 +79,9 @@ def test_planning_permit_waits_for_the_officer_and_the_procedure_is_on_the_recor
     assert ops.index("special_procedure.start") < ops.index("special_procedure.end")
 
 
-def test_withdrawal_cancels_the_waiting_step_at_the_department(counter, suite):
-    _, env = suite
-    desk = department_pb2_grpc.DepartmentDeskServiceStub(
-        grpc.insecure_channel(f"127.0.0.1:{env['HALL_DESK_PLANNING_PORT']}"))
-    req = application("150602-GH-0001", ["M-GH-APPLY", "M-GH-LAND", "M-GH-DESIGN", "M-ID-LEGALREP"], {
-        "project_name": "铁西写字楼", "builder_name": "东胜区某置业有限公司", "parcel_id": "DS-2026-002",
-        "land_use": "B1", "plot_ratio_x100": "350", "height_cm": "8000"})
-    app = counter.submit(req).application
+def test_withdrawal_cancels_the_waiting_step_at_the_department(counter, planning_desk):
+    desk = planning_desk
+    app = counter.submit(large_project("铁西写字楼", "350", "8000")).application
     wait_pending(desk, app.case_id)
     counter.intake.WithdrawApplication(intake_pb2.WithdrawApplicationRequest(
         application_id=app.application_id, reason="申请人撤回"), timeout=5)
