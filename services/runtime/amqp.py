@@ -9,6 +9,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import pika
@@ -41,22 +42,105 @@ class Unroutable(RuntimeError):
 PUBLISH_ERRORS = (Unroutable, pika.exceptions.AMQPError, OSError)
 
 
-class Publisher:
-    """Publishes persistent protobuf messages with publisher confirms and mandatory routing."""
+@dataclass(frozen=True)
+class Outgoing:
+    """One message to publish, already encoded."""
 
-    def __init__(self, url: str, *, name: str) -> None:
+    routing_key: str
+    body: bytes
+    type: str
+    message_id: str
+    headers: dict[str, Any] = field(default_factory=dict)
+    exchange: str = topology.EXCHANGE
+
+
+class Publisher:
+    """Publishes persistent protobuf messages with publisher confirms and mandatory routing.
+
+    A batch is written to the socket at once and its confirms are awaited together (one round
+    trip to the broker's disk for the whole batch, not one per message). `publish_many` returns
+    only when the broker has confirmed every message of the batch; it raises `Unroutable` if one
+    was returned, `pika.exceptions.NackError` if one was refused, or an AMQP/OS error if the
+    connection broke (the caller then publishes the batch again; consumers de-duplicate by id).
+    """
+
+    def __init__(self, url: str, *, name: str, confirm_timeout_s: float = 30.0) -> None:
         self._url = url
         self._name = name
+        self._confirm_timeout_s = confirm_timeout_s
         self._conn: pika.BlockingConnection | None = None
         self._channel: Any = None
+        self._next_tag = 1
+        self._unconfirmed: dict[int, str] = {}
+        self._nacked: list[str] = []
+        self._returned: list[str] = []
 
     def _ensure(self) -> Any:
         if self._conn is None or self._conn.is_closed or self._channel is None or self._channel.is_closed:
             self.close()
             self._conn = pika.BlockingConnection(connection_parameters(self._url, name=self._name))
             self._channel = self._conn.channel()
-            self._channel.confirm_delivery()
+            # Confirm mode on the channel underneath pika's BlockingChannel, whose own
+            # confirm_delivery() waits for each message in turn.
+            impl = self._channel._impl
+            selected: list[bool] = []
+            impl.confirm_delivery(ack_nack_callback=self._on_confirm, callback=lambda _frame: selected.append(True))
+            impl.add_on_return_callback(self._on_return)
+            self._await(lambda: bool(selected))
+            self._next_tag, self._unconfirmed = 1, {}
         return self._channel
+
+    def _on_confirm(self, frame: Any) -> None:
+        method = frame.method
+        tags = [t for t in self._unconfirmed if t <= method.delivery_tag] if method.multiple else [method.delivery_tag]
+        for tag in tags:
+            message_id = self._unconfirmed.pop(tag, None)
+            if message_id is not None and isinstance(method, pika.spec.Basic.Nack):
+                self._nacked.append(message_id)
+
+    def _on_return(self, _channel: Any, method: Any, props: Any, _body: bytes) -> None:
+        self._returned.append(f"{method.exchange}/{method.routing_key} ({props.message_id})")
+
+    def _await(self, done: Callable[[], bool]) -> None:
+        """Run the connection's I/O until `done()` (or the confirm timeout). Uses pika's own
+        BlockingChannel wait loop (what its basic_publish waits with), which returns as soon as the
+        condition holds; process_data_events() would sit out its whole time limit."""
+        assert self._conn is not None and self._channel is not None
+        expired: list[bool] = []
+        timer = self._conn.call_later(self._confirm_timeout_s, lambda: expired.append(True))
+        try:
+            self._channel._flush_output(lambda: done() or bool(expired))
+        finally:
+            if not expired and self._conn.is_open:
+                self._conn.remove_timeout(timer)
+        if expired and not done():
+            raise pika.exceptions.AMQPConnectionError(f"no publisher confirm within {self._confirm_timeout_s}s")
+
+    def publish_many(self, messages: list[Outgoing]) -> None:
+        """Publish a batch and wait until the broker has confirmed all of it."""
+        if not messages:
+            return
+        try:
+            channel = self._ensure()
+            impl = channel._impl
+            self._nacked, self._returned = [], []
+            now = int(time.time())
+            for m in messages:
+                props = pika.BasicProperties(
+                    content_type=wire.CONTENT_TYPE, delivery_mode=pika.DeliveryMode.Persistent, type=m.type,
+                    message_id=m.message_id, timestamp=now, headers=m.headers or {},
+                )
+                impl.basic_publish(m.exchange, m.routing_key, m.body, props, mandatory=True)
+                self._unconfirmed[self._next_tag] = m.message_id
+                self._next_tag += 1
+            self._await(lambda: not self._unconfirmed)
+        except AMQP_ERRORS:
+            self.close()
+            raise
+        if self._returned:
+            raise Unroutable(f"no queue bound for {', '.join(self._returned)}")
+        if self._nacked:
+            raise pika.exceptions.NackError([])
 
     def publish_raw(
         self,
@@ -68,22 +152,7 @@ class Publisher:
         headers: dict[str, Any] | None = None,
         exchange: str = topology.EXCHANGE,
     ) -> None:
-        channel = self._ensure()
-        props = pika.BasicProperties(
-            content_type=wire.CONTENT_TYPE,
-            delivery_mode=pika.DeliveryMode.Persistent,
-            type=type_,
-            message_id=message_id,
-            timestamp=int(time.time()),
-            headers=headers or {},
-        )
-        try:
-            channel.basic_publish(exchange, routing_key, body, props, mandatory=True)
-        except pika.exceptions.UnroutableError as exc:
-            raise Unroutable(f"no queue bound for {exchange}/{routing_key}") from exc
-        except AMQP_ERRORS:
-            self.close()
-            raise
+        self.publish_many([Outgoing(routing_key, body, type_, message_id, headers or {}, exchange)])
 
     def publish(
         self,
@@ -106,6 +175,7 @@ class Publisher:
 
     def close(self) -> None:
         conn, self._conn, self._channel = self._conn, None, None
+        self._unconfirmed = {}
         if conn is not None and conn.is_open:
             with contextlib.suppress(*AMQP_ERRORS):
                 conn.close()

@@ -13,11 +13,11 @@ from typing import Any
 
 import structlog
 from google.protobuf.message import Message
-from sqlalchemy import JSON, BigInteger, Integer, LargeBinary, String, select
+from sqlalchemy import JSON, BigInteger, Integer, LargeBinary, String, bindparam, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from services.runtime import clock, context, topology, wire
-from services.runtime.amqp import PUBLISH_ERRORS, Publisher
+from services.runtime.amqp import PUBLISH_ERRORS, Outgoing, Publisher
 from services.runtime.db import UTCDateTime, is_postgres
 
 log = structlog.get_logger(__name__)
@@ -107,8 +107,14 @@ class OutboxRelay(threading.Thread):
         self._poll_s = poll_s
         self._wake = threading.Event()
         self._stopping = threading.Event()
-        engine = sessions.kw["bind"]
-        self._lock_rows = is_postgres(engine)
+        table = model.__table__  # type: ignore[attr-defined]
+        batch_ids = select(table.c.id).where(table.c.sent_at.is_(None)).order_by(table.c.id).limit(batch)
+        if is_postgres(sessions.kw["bind"]):
+            batch_ids = batch_ids.with_for_update(skip_locked=True)
+        self._claim = (update(table).where(table.c.id.in_(batch_ids.scalar_subquery()))
+                       .values(sent_at=bindparam("now"))
+                       .returning(table.c.id, table.c.message_id, table.c.exchange, table.c.routing_key,
+                                  table.c.type, table.c.body, table.c.headers))
 
     def wake(self) -> None:
         self._wake.set()
@@ -135,19 +141,17 @@ class OutboxRelay(threading.Thread):
         self._publisher.close()
 
     def relay_once(self) -> int:
-        """Publish one batch; returns how many rows were sent."""
-        model = self._model
+        """Publish one batch; returns how many rows were sent.
+
+        One statement claims the batch (marks it sent, skipping rows another relay holds) and
+        returns it; the batch is published with confirms awaited together; the commit follows.
+        A failed publish rolls the claim back, so the rows are sent again later.
+        """
         with self._sessions() as session, session.begin():
-            query = select(model).where(model.sent_at.is_(None)).order_by(model.id).limit(self._batch)
-            if self._lock_rows:
-                query = query.with_for_update(skip_locked=True)
-            rows = session.scalars(query).all()
-            for row in rows:
-                self._publisher.publish_raw(
-                    row.routing_key, row.body, type_=row.type, message_id=row.message_id, headers=row.headers,
-                    exchange=row.exchange,
-                )
-                row.sent_at = clock.now()
+            rows = sorted(session.execute(self._claim, {"now": clock.now()}).all(), key=lambda r: r.id)
+            self._publisher.publish_many([
+                Outgoing(r.routing_key, r.body, r.type, r.message_id, r.headers or {}, r.exchange) for r in rows
+            ])
             return len(rows)
 
     def stop(self, timeout: float = 10.0) -> None:

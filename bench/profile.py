@@ -1,0 +1,168 @@
+"""`make profile`: where the CPU goes under load, process by process.
+
+Starts the suite as `make bench` does, drives BENCH_CLIENTS closed-loop counter clients for
+PROFILE_SECONDS, and meanwhile
+  - reads each process's CPU time from /proc (user+system, in % of one core and ms per bundle);
+  - when py-spy is installed (`pip install py-spy`) and PROFILE_SPY is not 0, samples every Python process and prints the
+    functions holding the most samples (own time, and time including callees under our code).
+Nothing is written to the repository; the report goes to stdout.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+from sqlalchemy import text
+
+from bench.run import ROOT, Completions
+from hall.v1 import approval_pb2
+from services.counter.client import Counter, Endpoints, company_registration
+from services.runtime import topology
+from services.runtime.db import make_engine
+from services.suite import Suite, plan
+from tests.support import servers
+
+CLIENTS = int(os.environ.get("BENCH_CLIENTS", "32"))
+SECONDS = int(os.environ.get("PROFILE_SECONDS", "20"))
+TOP = int(os.environ.get("PROFILE_TOP", "12"))
+GIL = os.environ.get("PROFILE_GIL", "1") != "0"  # sample only threads holding the GIL: CPU, not waits
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_ticks(pid: int) -> int:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    return int(fields[11]) + int(fields[12])
+
+
+def broker_pids() -> dict[str, list[int]]:
+    found: dict[str, list[int]] = {"rabbitmq": [], "postgres": []}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            comm = (entry / "comm").read_text().strip()
+        except OSError:
+            continue
+        if comm == "beam.smp":
+            found["rabbitmq"].append(int(entry.name))
+        elif comm.startswith("postgres"):
+            found["postgres"].append(int(entry.name))
+    return found
+
+
+def summarize(raw: Path) -> list[str]:
+    """Own and inclusive sample counts per function from py-spy's collapsed-stack output."""
+    own: collections.Counter[str] = collections.Counter()
+    incl: collections.Counter[str] = collections.Counter()
+    total = 0
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        n = int(count)
+        total += n
+        frames = stack.split(";")
+        own[frames[-1]] += n
+        for frame in set(frames):
+            incl[frame] += n
+    if not total:
+        return ["    (no samples)"]
+    out = [f"    {total} samples; own time:"]
+    out += [f"      {n / total:6.1%}  {f}" for f, n in own.most_common(TOP)]
+    out.append("    including callees (services/ only):")
+    ours = [(f, n) for f, n in incl.most_common() if "services/" in f and n < total]
+    out += [f"      {n / total:6.1%}  {f}" for f, n in ours[:TOP]]
+    return out
+
+
+def main() -> None:
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    has_spy = Path(spy).exists() and os.environ.get("PROFILE_SPY", "1") != "0"
+    with servers.rabbitmq() as broker, servers.postgres() as pg, servers.vhost(broker) as amqp_url:
+        prefix = f"prof_{uuid.uuid4().hex[:8]}"
+        env = {**os.environ, "AMQP_URL": amqp_url, "HALL_DATABASE_URL": pg, "HALL_SCHEMA_PREFIX": prefix,
+               "LOG_LEVEL": "warning"}
+        children = plan(env)
+        suite = Suite(children, ROOT / "var" / "bench-logs", echo=False)
+        suite.start()
+        tmp = Path(tempfile.mkdtemp(prefix="hall-profile-"))
+        try:
+            suite.wait_ready(timeout=120)
+            ports = {c.name: c.port for c in children if c.port}
+            counter = Counter(Endpoints(**{n: f"127.0.0.1:{ports[n]}" for n in ("intake", "router", "fees", "audit")}))
+            done = Completions(amqp_url, "profile.completed", topology.EXCHANGE, topology.rk_case_status("completed"),
+                               lambda props, body: approval_pb2.CaseStatusChanged.FromString(body).case_id)
+            stop = threading.Event()
+            completed = [0]
+            lock = threading.Lock()
+
+            def client() -> None:
+                while not stop.is_set():
+                    key = str(counter.submit(company_registration()).application.case_id)
+                    done.wait(key)
+                    with lock:
+                        completed[0] += 1
+
+            threads = [threading.Thread(target=client, daemon=True) for _ in range(CLIENTS)]
+            for t in threads:
+                t.start()
+            time.sleep(5)  # warm up
+            pids = {c.name: [c.proc.pid] for c in children if c.proc}
+            pids.update(broker_pids())
+            before = {n: sum(cpu_ticks(p) for p in ps) for n, ps in pids.items()}
+            start_done, t0 = completed[0], time.perf_counter()
+            spies = []
+            if has_spy:
+                for c in children:
+                    assert c.proc is not None
+                    spies.append((c.name, subprocess.Popen(
+                        [spy, "record", "--pid", str(c.proc.pid), "--duration", str(SECONDS), "--rate", "200",
+                         "--format", "raw", "--nonblocking",
+                         *(["--gil"] if GIL else []), "--output", str(tmp / f"{c.name}.txt")],
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)))
+            time.sleep(SECONDS)
+            elapsed = time.perf_counter() - t0
+            bundles = completed[0] - start_done
+            after = {n: sum(cpu_ticks(p) for p in ps) for n, ps in pids.items()}
+            stop.set()
+            for _, s in spies:
+                s.wait()
+            print(f"{bundles} bundles in {elapsed:.1f} s = {bundles / elapsed:.1f} bundles/s ({CLIENTS} clients)")
+            print(f"{'process':>24} {'% core':>7} {'ms/bundle':>10}")
+            total_ms = 0.0
+            for name in sorted(pids, key=lambda n: before[n] - after[n]):
+                secs = (after[name] - before[name]) / TICK
+                per = secs * 1000 / max(bundles, 1)
+                total_ms += per
+                print(f"{name:>24} {secs / elapsed:7.1%} {per:10.1f}")
+            print(f"{'all':>24} {'':>7} {total_ms:10.1f}")
+            for name, _ in spies:
+                print(f"\n== {name}")
+                print("\n".join(summarize(tmp / f"{name}.txt")))
+            for t in threads:
+                t.join(timeout=30)
+            done.close()
+            counter.close()
+        finally:
+            suite.stop()
+            shutil.rmtree(tmp, ignore_errors=True)
+            engine = make_engine(pg)
+            with engine.begin() as conn:
+                for c in children:
+                    if "DATABASE_SCHEMA" in c.env:
+                        conn.execute(text(f'DROP SCHEMA IF EXISTS "{c.env["DATABASE_SCHEMA"]}" CASCADE'))
+            engine.dispose()
+
+
+if __name__ == "__main__":
+    main()
