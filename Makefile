@@ -9,7 +9,7 @@ export PYTHONPATH := $(CURDIR):$(CURDIR)/$(GEN)
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help install protos run demo test lint bench clean new-adapter
+.PHONY: help install protos run demo test lint bench profile clean new-adapter
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -53,6 +53,9 @@ clean: ## remove generated code, local databases and logs
 
 bench: protos ## measure bundles/s and latency of the suite against the broker floor (writes bench/results/latest.json)
 	$(PY) -m bench.run
+
+profile: protos ## CPU per process and per bundle under load, and where it goes (py-spy if installed)
+	$(PY) -m bench.profile
 
 new-adapter: protos ## scaffold a department adapter: make new-adapter NAME=<code>
 	@test -n "$(NAME)" || (echo "usage: make new-adapter NAME=<department code>" && exit 2)

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -79,6 +79,7 @@ class Engine:
                 seen = set(session.scalars(select(ProcessedMessage.message_id).where(
                     ProcessedMessage.message_id.in_([e.message_id for e in ordered]))))
                 self._preload(session, sorted({getattr(e.message, "case_id", "") for e in ordered} - {""}))
+                processed: list[dict[str, Any]] = []
                 for envelope in ordered:
                     handler = handlers.get(type(envelope.message))
                     if handler is None:
@@ -90,7 +91,9 @@ class Engine:
                     seen.add(envelope.message_id)
                     with context.scope(case_id=envelope.case_id, actor_id=envelope.actor_id):
                         handler(session, envelope.message)
-                    session.add(ProcessedMessage(message_id=envelope.message_id, processed_at=clock.now()))
+                    processed.append({"message_id": envelope.message_id, "processed_at": clock.now()})
+                if processed:
+                    session.execute(insert(ProcessedMessage), processed)
         except IntegrityError:
             # A concurrent delivery of the same message (or the same case) committed first.
             if len(envelopes) > 1:

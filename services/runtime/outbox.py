@@ -13,7 +13,7 @@ from typing import Any
 
 import structlog
 from google.protobuf.message import Message
-from sqlalchemy import JSON, BigInteger, Integer, LargeBinary, String, bindparam, select, update
+from sqlalchemy import JSON, BigInteger, Integer, LargeBinary, String, bindparam, event, insert, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from services.runtime import clock, context, topology, wire
@@ -67,23 +67,34 @@ def enqueue(
     headers: dict[str, Any] | None = None,
     exchange: str = topology.EXCHANGE,
 ) -> str:
-    """Add a message to the outbox in the caller's transaction; returns its message id."""
+    """Add a message to the outbox in the caller's transaction; returns its message id.
+
+    The rows are written together, in one multi-row INSERT, just before the transaction commits
+    (no ORM objects: on a hot path they cost more than the statement)."""
     message_id = message_id or wire.new_message_id()
     merged = context.to_headers()
     merged.update(headers or {})
-    session.add(
-        model(  # type: ignore[call-arg]
-            message_id=message_id,
-            exchange=exchange,
-            routing_key=routing_key,
-            type=wire.type_name(message),
-            body=wire.encode(message),
-            headers=merged,
-            created_at=clock.now(),
-            sent_at=None,
-        )
-    )
+    table = model.__table__  # type: ignore[attr-defined]
+    session.info.setdefault(_PENDING, {}).setdefault(table, []).append({
+        "message_id": message_id, "exchange": exchange, "routing_key": routing_key, "type": wire.type_name(message),
+        "body": wire.encode(message), "headers": merged, "created_at": clock.now(), "sent_at": None,
+    })
     return message_id
+
+
+_PENDING = "outbox.pending"
+
+
+@event.listens_for(Session, "before_commit")
+def _write_pending(session: Session) -> None:
+    pending = session.info.pop(_PENDING, None)
+    for table, rows in (pending or {}).items():
+        session.execute(insert(table), rows)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_pending(session: Session, _previous: Any) -> None:
+    session.info.pop(_PENDING, None)
 
 
 class OutboxRelay(threading.Thread):

@@ -86,7 +86,7 @@ def run(code: str, amqp_url: str, database_url: str, schema: str | None = None,
 
         def audit() -> None:
             [record] = harness.audit_records()
-            assert record.case_id == approvable.case_id and record.department == code
+            assert record.case_id == approvable.case_id and record.department == code, str(record)
 
         def replay() -> None:
             harness.send(approvable, message_id=state["mid"])

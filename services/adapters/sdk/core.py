@@ -61,14 +61,15 @@ class AdapterCore:
         outcome = "decided"
         try:
             with self._sessions() as session, session.begin():
-                existing: Any = self._handled.row(session, envelope.message_id)
+                existing: Any
+                existing, cancelled = self._handled.lookup(session, envelope.message_id, req.case_id, req.step_id)
                 if existing is not None and existing.decision is not None:
                     decision = approval_pb2.SubApprovalDecision.FromString(existing.decision)
                     outcome = "replayed"
                 elif existing is not None:
                     return Result([], existing.kind)  # waiting for an officer, or cancelled meanwhile
                 else:
-                    if self._handled.is_cancelled(session, req.case_id, req.step_id):
+                    if cancelled:
                         chosen = Decision.cancelled()
                         outcome = "cancelled"
                     else:

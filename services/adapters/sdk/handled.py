@@ -75,6 +75,15 @@ class Handled:
     def row(self, session: Session, message_id: str) -> object | None:
         return session.execute(self.table.select().where(self.table.c.message_id == message_id)).first()
 
+    def lookup(self, session: Session, message_id: str, case_id: str, step_id: str) -> tuple[object | None, bool]:
+        """In one statement: the request's own row (if handled before) and whether its step was cancelled."""
+        t = self.table
+        rows = session.execute(t.select().where(
+            (t.c.message_id == message_id)
+            | ((t.c.case_id == case_id) & (t.c.step_id == step_id) & (t.c.kind == "cancelled")))).all()
+        own = next((r for r in rows if r.message_id == message_id), None)
+        return own, any(r.kind == "cancelled" and r.case_id == case_id and r.step_id == step_id for r in rows)
+
     def answer_for(self, session: Session, message_id: str) -> bytes | None:
         row = self.row(session, message_id)
         return row.decision if row is not None else None  # type: ignore[attr-defined]

@@ -90,7 +90,7 @@ class Answering:
     def process(self, envelope: Envelope) -> None:
         started_wall, started = time.time(), time.monotonic()
         msg = envelope.message
-        case_id = envelope.case_id or getattr(msg, "case_id", "")
+        case_id = getattr(msg, "case_id", "") or envelope.case_id  # the message is authoritative; the header traces
         with context.scope(case_id=case_id, actor_id=envelope.actor_id, step_id=getattr(msg, "step_id", "")):
             result = self.core.handle(envelope)
             for out in result.outgoing:
@@ -112,7 +112,7 @@ class Answering:
         self._publisher.publish(
             wire.encode(message), exchange=HALL_EXCHANGE, routing_key=routing_key, message_id=message_id,
             type=wire.type_name(message), content_type=wire.CONTENT_TYPE,
-            headers={context.CASE_HEADER: envelope.case_id or getattr(envelope.message, "case_id", ""),
+            headers={context.CASE_HEADER: getattr(envelope.message, "case_id", "") or envelope.case_id,
                      context.ACTOR_HEADER: envelope.actor_id},
         )
 
