@@ -45,7 +45,7 @@ def enqueue(sessions: sessionmaker[Session], n: int, key: str = "", prefix: str 
 
 def drain(url: str, queue: str) -> list[str]:
     conn = pika.BlockingConnection(pika.URLParameters(url))
-    ids = []
+    ids: list[str] = []
     try:
         ch = conn.channel()
         while True:
@@ -59,7 +59,7 @@ def drain(url: str, queue: str) -> list[str]:
 
 def unsent(sessions: sessionmaker[Session]) -> int:
     with sessions() as session:
-        return session.scalar(select(func.count()).select_from(RouterOutbox).where(RouterOutbox.sent_at.is_(None)))
+        return session.scalar(select(func.count()).select_from(RouterOutbox).where(RouterOutbox.sent_at.is_(None))) or 0
 
 
 def test_relay_publishes_in_id_order_and_marks_sent(sessions, layout):
