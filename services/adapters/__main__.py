@@ -3,7 +3,13 @@
 eventlet is patched first, before anything else is imported. This process never imports grpcio.
 """
 
-import eventlet
+import os
+
+# psycopg's default wait (a C poll loop) would block the whole eventlet hub for every database
+# round trip, serialising the workers; its select() wait goes through eventlet's green select.
+os.environ.setdefault("PSYCOPG_WAIT_FUNC", "wait_select")
+
+import eventlet  # noqa: E402
 
 eventlet.monkey_patch()
 

@@ -58,9 +58,8 @@ class Applications:
     def submit(self, req: intake_pb2.SubmitApplicationRequest) -> tuple[intake_pb2.Application, bool]:
         check_submission(self._catalogue, req)
         fp = fingerprint(req)
-        existing = self._by_request(req.request_id)
-        if existing is not None:
-            return self._existing(existing, fp, req.request_id)
+        # A resubmission (same request id) is rare: insert first, and only when the unique request
+        # id refuses the row, answer with the application it belongs to.
         now = clock.now()
         case_id = f"{self._catalogue.proto.division_code}{now.astimezone(clock.SHANGHAI):%Y%m%d}{uuid.uuid4().hex[:10].upper()}"
         application_id = uuid.uuid4().hex
@@ -83,7 +82,7 @@ class Applications:
         try:
             with self._sessions() as session, session.begin():
                 session.add(row)
-                session.flush()
+                session.flush()  # the application before its first event (foreign key)
                 session.add(ApplicationEventRow(
                     application_id=application_id, sequence=0, status=S.APPLICATION_STATUS_ACCEPTED, step_id="",
                     step_status="", note="受理", at=now))

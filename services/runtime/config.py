@@ -79,6 +79,7 @@ class Settings:
     log_level: str
     prefetch: int
     audit_enabled: bool
+    audit_linger_ms: int = 50
 
 
 def load(service: str, *, default_grpc_port: int = 0) -> Settings:
@@ -104,4 +105,5 @@ def load(service: str, *, default_grpc_port: int = 0) -> Settings:
         log_level=env_choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")),
         prefetch=env_int("AMQP_PREFETCH", 50, minimum=1, maximum=10000),
         audit_enabled=env_choice("AUDIT_ENABLED", "true", ("true", "false")) == "true",
+        audit_linger_ms=env_int("AUDIT_LINGER_MS", 50, maximum=5000),
     )

@@ -45,7 +45,9 @@ class ServiceProcess:
             publisher = amqp.Publisher(self.settings.amqp_url, name=f"{self.name}-declare")
             publisher.declare(lambda ch: topology.declare_all(ch, sorted(self.catalogue.departments)))
             publisher.close()
-        self.audit = AuditEmitter(self.settings.amqp_url, self.name) if self.settings.audit_enabled else None
+        self.audit = (AuditEmitter(self.settings.amqp_url, self.name,
+                                   linger_s=self.settings.audit_linger_ms / 1000)
+                      if self.settings.audit_enabled else None)
         self._consumers: list[Consumer] = []
         self._relays: list[OutboxRelay] = []
         self._server: GrpcServer | None = None

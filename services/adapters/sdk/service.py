@@ -5,6 +5,7 @@ Imported only in adapter processes (it brings eventlet through nameko).
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from functools import partial
@@ -79,13 +80,77 @@ class ProtoConsumer(Consumer):  # type: ignore[misc]
 proto_consume = ProtoConsumer.decorator
 
 
-class Answering:
-    """Runs the core for one message and publishes its answers and audit record (with confirms)."""
+class AuditBatcher:
+    """The adapter's call records, sent as CallRecordBatch messages by one green thread: what
+    arrives within `linger_s` travels together (the answer never waits for its audit record).
+    Records still queued when the process is killed are lost, as in every service's emitter."""
 
-    def __init__(self, core: AdapterCore, publisher: KombuPublisher, service: str) -> None:
+    def __init__(self, publisher: KombuPublisher, service: str, *, linger_s: float, max_batch: int = 500) -> None:
+        import eventlet
+        from eventlet.queue import Empty, LightQueue
+
+        self._publisher = publisher
+        self._routing_key = topology.rk_audit(service)
+        self._linger_s = linger_s
+        self._max_batch = max_batch
+        self._queue: Any = LightQueue()
+        self._empty = Empty
+        self._sleep = eventlet.sleep
+        self._thread = eventlet.spawn(self._run)
+
+    def add(self, record: audit_pb2.CallRecord) -> None:
+        self._queue.put(record)
+
+    def _take(self) -> audit_pb2.CallRecordBatch | None:
+        first = self._queue.get()
+        if first is None:
+            return None
+        batch = audit_pb2.CallRecordBatch(records=[first])
+        until = time.monotonic() + self._linger_s
+        while len(batch.records) < self._max_batch:
+            try:
+                more = self._queue.get(timeout=max(0.0, until - time.monotonic()))
+            except self._empty:
+                break
+            if more is None:
+                self._queue.put(None)
+                break
+            batch.records.append(more)
+        return batch
+
+    def _run(self) -> None:
+        backoff = 0.2
+        while (batch := self._take()) is not None:
+            while True:
+                try:
+                    self._publisher.publish(
+                        wire.encode(batch), exchange=HALL_EXCHANGE, routing_key=self._routing_key,
+                        message_id=f"batch-{batch.records[0].record_id}", type=wire.type_name(batch),
+                        content_type=wire.CONTENT_TYPE)
+                    backoff = 0.2
+                    break
+                except Exception as exc:  # noqa: BLE001 - broker away: keep the records, retry
+                    log.warning("audit publish failed; retrying", error=repr(exc), wait_s=backoff)
+                    self._sleep(backoff)
+                    backoff = min(backoff * 2, 5.0)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Send what is queued (up to `timeout`), then stop."""
+        import eventlet
+
+        self._queue.put(None)
+        with eventlet.Timeout(timeout, False), contextlib.suppress(Exception):
+            self._thread.wait()
+
+
+class Answering:
+    """Runs the core for one message, publishes its answers (with confirms) and audits it."""
+
+    def __init__(self, core: AdapterCore, publisher: KombuPublisher, service: str, audit: AuditBatcher) -> None:
         self.core = core
         self._publisher = publisher
         self._service = service
+        self.audit = audit
 
     def process(self, envelope: Envelope) -> None:
         started_wall, started = time.time(), time.monotonic()
@@ -103,10 +168,7 @@ class Answering:
             record.started_at.FromNanoseconds(int(started_wall * 1e9))
             metrics.message(self._service, topology.department_queue(self.core.code), result.outcome,
                             time.monotonic() - started)
-            try:
-                self._publish(topology.rk_audit(self._service), record, record.record_id, envelope)
-            except Exception:  # noqa: BLE001 - the answer is out; a lost audit record must not redo it
-                log.exception("audit record not published")
+            self.audit.add(record)
 
     def _publish(self, routing_key: str, message: Any, message_id: str, envelope: Envelope) -> None:
         self._publisher.publish(
@@ -128,7 +190,14 @@ class CoreProvider(DependencyProvider):  # type: ignore[misc]
         publisher = KombuPublisher(
             self.container.config["AMQP_URI"], use_confirms=True, mandatory=True, serializer="protobuf",
             delivery_mode=2)
-        self._answering = Answering(self._core, publisher, f"adapter-{self._core.code}")
+        service = f"adapter-{self._core.code}"
+        linger_ms = int(self.container.config.get("AUDIT_LINGER_MS", 50))
+        self._answering = Answering(self._core, publisher, service, AuditBatcher(publisher, service,
+                                                                                 linger_s=linger_ms / 1000))
+
+    def stop(self) -> None:
+        if self._answering is not None:
+            self._answering.audit.close()
 
     def get_dependency(self, worker_ctx: Any) -> Answering:
         assert self._answering is not None

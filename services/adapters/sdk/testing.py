@@ -131,8 +131,9 @@ class AdapterHarness:
         return self._get(self.decisions_queue, timeout)
 
     def audit_records(self, timeout: float = 10) -> list[audit_pb2.CallRecord]:
-        _, record = self._get(self.audit_queue, timeout)
-        return [record]
+        """The records of the next audit message (adapters send them in batches)."""
+        _, message = self._get(self.audit_queue, timeout)
+        return list(message.records) if isinstance(message, audit_pb2.CallRecordBatch) else [message]
 
     def parked(self) -> int:
         conn = pika.BlockingConnection(pika.URLParameters(self.amqp_url))
