@@ -62,6 +62,16 @@ def broker_pids() -> dict[str, list[int]]:
     return found
 
 
+def pg_commits(url: str) -> int:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(text(
+                "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()")).scalar_one())
+    finally:
+        engine.dispose()
+
+
 def summarize(raw: Path) -> list[str]:
     """Own and inclusive sample counts per function from py-spy's collapsed-stack output."""
     own: collections.Counter[str] = collections.Counter()
@@ -120,6 +130,7 @@ def main() -> None:
             pids = {c.name: [c.proc.pid] for c in children if c.proc}
             pids.update(broker_pids())
             before = {n: sum(cpu_ticks(p) for p in ps) for n, ps in pids.items()}
+            commits_before = pg_commits(pg)
             start_done, t0 = completed[0], time.perf_counter()
             spies = []
             if has_spy:
@@ -134,6 +145,7 @@ def main() -> None:
             elapsed = time.perf_counter() - t0
             bundles = completed[0] - start_done
             after = {n: sum(cpu_ticks(p) for p in ps) for n, ps in pids.items()}
+            commits = pg_commits(pg) - commits_before
             stop.set()
             for _, s in spies:
                 s.wait()
@@ -146,6 +158,7 @@ def main() -> None:
                 total_ms += per
                 print(f"{name:>24} {secs / elapsed:7.1%} {per:10.1f}")
             print(f"{'all':>24} {'':>7} {total_ms:10.1f}")
+            print(f"PostgreSQL transactions per bundle: {commits / max(bundles, 1):.1f} (whole database)")
             for name, _ in spies:
                 print(f"\n== {name}")
                 print("\n".join(summarize(tmp / f"{name}.txt")))

@@ -103,6 +103,29 @@ def closed_loop(clients: int, total: int, submit: Callable[[int], str], done: Co
     return latencies, time.perf_counter() - t0
 
 
+class CpuMeter:
+    """CPU time (user + system, from /proc) each process spends from now on; RabbitMQ and
+    PostgreSQL are found by process name. Empty where /proc is not there."""
+
+    def __init__(self, pids: dict[str, list[int]]) -> None:
+        from bench.profile import broker_pids, cpu_ticks
+
+        self._ticks = cpu_ticks
+        self._pids = {**pids, **broker_pids()}
+        self._before = self._read()
+
+    def _read(self) -> dict[str, int]:
+        return {name: sum(self._ticks(p) for p in pids) for name, pids in self._pids.items()}
+
+    def per(self, bundles: int) -> dict[str, float]:
+        after = self._read()
+        tick = os.sysconf("SC_CLK_TCK")
+        per = {n: round((after[n] - self._before[n]) * 1000 / tick / bundles, 1) for n in after}
+        per = dict(sorted(per.items(), key=lambda kv: -kv[1]))
+        per["all"] = round(sum(per.values()), 1)
+        return per
+
+
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
@@ -127,11 +150,12 @@ def bench_suite(amqp_url: str, pg_url: str) -> dict[str, float]:
 
         closed_loop(4, 20, submit, done)  # warm-up
         light, _ = closed_loop(1, LIGHT, submit, done)
+        cpu = CpuMeter({c.name: [c.proc.pid] for c in children if c.proc})
         loaded, seconds = closed_loop(CLIENTS, BUNDLES, submit, done)
         done.close()
         counter.close()
         return {"bundles_per_s": BUNDLES / seconds, "p50_ms": pct(loaded, 50), "p99_ms": pct(loaded, 99),
-                "light_p50_ms": pct(light, 50)}
+                "light_p50_ms": pct(light, 50), "cpu_ms_per_bundle": cpu.per(BUNDLES)}
     finally:
         suite.stop()
         engine = make_engine(pg_url)

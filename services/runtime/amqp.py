@@ -35,7 +35,12 @@ def connection_parameters(url: str, *, name: str) -> pika.URLParameters:
 
 
 class Unroutable(RuntimeError):
-    """The broker could not route a mandatory message: no queue is bound for its key."""
+    """The broker could not route a mandatory message: no queue is bound for its key.
+    `message_ids` are the returned messages; the others of the batch were confirmed."""
+
+    def __init__(self, detail: str, message_ids: list[str] | None = None) -> None:
+        super().__init__(detail)
+        self.message_ids = message_ids or []
 
 
 # What a publish can fail with: the broker refused to route it, or the connection broke.
@@ -73,7 +78,7 @@ class Publisher:
         self._next_tag = 1
         self._unconfirmed: dict[int, str] = {}
         self._nacked: list[str] = []
-        self._returned: list[str] = []
+        self._returned: list[tuple[str, str]] = []
 
     def _ensure(self) -> Any:
         if self._conn is None or self._conn.is_closed or self._channel is None or self._channel.is_closed:
@@ -99,7 +104,7 @@ class Publisher:
                 self._nacked.append(message_id)
 
     def _on_return(self, _channel: Any, method: Any, props: Any, _body: bytes) -> None:
-        self._returned.append(f"{method.exchange}/{method.routing_key} ({props.message_id})")
+        self._returned.append((f"{method.exchange}/{method.routing_key}", props.message_id or ""))
 
     def _await(self, done: Callable[[], bool]) -> None:
         """Run the connection's I/O until `done()` (or the confirm timeout). Uses pika's own
@@ -138,7 +143,8 @@ class Publisher:
             self.close()
             raise
         if self._returned:
-            raise Unroutable(f"no queue bound for {', '.join(self._returned)}")
+            raise Unroutable("no queue bound for " + ", ".join(f"{key} ({mid})" for key, mid in self._returned),
+                             [mid for _, mid in self._returned])
         if self._nacked:
             raise pika.exceptions.NackError([])
 

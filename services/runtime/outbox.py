@@ -8,7 +8,10 @@ marking re-publishes the row under the same message id, which every consumer de-
 from __future__ import annotations
 
 import threading
-from datetime import datetime
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -17,7 +20,7 @@ from sqlalchemy import JSON, BigInteger, Integer, LargeBinary, String, bindparam
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from services.runtime import clock, context, topology, wire
-from services.runtime.amqp import PUBLISH_ERRORS, Outgoing, Publisher
+from services.runtime.amqp import PUBLISH_ERRORS, Outgoing, Publisher, Unroutable
 from services.runtime.db import UTCDateTime, is_postgres
 
 log = structlog.get_logger(__name__)
@@ -83,22 +86,61 @@ def enqueue(
 
 
 _PENDING = "outbox.pending"
+_COMMITTED = "outbox.committed"
+# The running relay of each outbox table in this process: committed rows are handed to it.
+_RELAYS: dict[Any, OutboxRelay] = {}
 
 
 @event.listens_for(Session, "before_commit")
 def _write_pending(session: Session) -> None:
     pending = session.info.pop(_PENDING, None)
     for table, rows in (pending or {}).items():
-        session.execute(insert(table), rows)
+        relay = _RELAYS.get(table)
+        if relay is None:
+            session.execute(insert(table), rows)
+            continue
+        ids = session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows).scalars()
+        handed = [Claimed(id_, r["message_id"], r["exchange"], r["routing_key"], r["type"], r["body"], r["headers"])
+                  for id_, r in zip(ids, rows, strict=True)]
+        session.info.setdefault(_COMMITTED, []).append((relay, handed))
+
+
+@event.listens_for(Session, "after_commit")
+def _hand_over(session: Session) -> None:
+    for relay, rows in session.info.pop(_COMMITTED, ()):
+        relay.hand_over(rows)
 
 
 @event.listens_for(Session, "after_soft_rollback")
 def _forget_pending(session: Session, _previous: Any) -> None:
     session.info.pop(_PENDING, None)
+    session.info.pop(_COMMITTED, None)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """An outbox row on its way to the broker."""
+
+    id: int
+    message_id: str
+    exchange: str
+    routing_key: str
+    type: str
+    body: bytes
+    headers: dict[str, Any]
 
 
 class OutboxRelay(threading.Thread):
-    """Publishes unsent outbox rows in id order; several replicas may run (rows are locked)."""
+    """Publishes outbox rows and marks them sent; several replicas may run.
+
+    Fast path: rows committed in this process are handed to the relay right after the commit; it
+    publishes them at once (confirms awaited together) and marks them sent afterwards, in one
+    statement per batch. The message leaves without waiting for another transaction.
+    Sweep: every `poll_s` the relay claims rows left unsent for `stale_s` (a publish that failed,
+    a process killed between commit and publish, another replica's leftovers), skipping rows
+    another relay holds, and publishes them. A row may so go out twice; consumers de-duplicate by
+    message id.
+    """
 
     def __init__(
         self,
@@ -109,6 +151,7 @@ class OutboxRelay(threading.Thread):
         name: str,
         batch: int = 200,
         poll_s: float = 0.5,
+        stale_s: float = 5.0,
     ) -> None:
         super().__init__(name=f"outbox-{name}", daemon=True)
         self._sessions = sessions
@@ -116,54 +159,110 @@ class OutboxRelay(threading.Thread):
         self._publisher = Publisher(url, name=f"{name}-outbox")
         self._batch = batch
         self._poll_s = poll_s
+        self._stale_s = stale_s
         self._wake = threading.Event()
         self._stopping = threading.Event()
+        self._handed: list[Claimed] = []
+        self._handed_lock = threading.Lock()
         table = model.__table__  # type: ignore[attr-defined]
-        batch_ids = select(table.c.id).where(table.c.sent_at.is_(None)).order_by(table.c.id).limit(batch)
+        self._table = table
+        batch_ids = (select(table.c.id).where(table.c.sent_at.is_(None), table.c.created_at <= bindparam("before"))
+                     .order_by(table.c.id).limit(batch))
         if is_postgres(sessions.kw["bind"]):
             batch_ids = batch_ids.with_for_update(skip_locked=True)
         self._claim = (update(table).where(table.c.id.in_(batch_ids.scalar_subquery()))
                        .values(sent_at=bindparam("now"))
                        .returning(table.c.id, table.c.message_id, table.c.exchange, table.c.routing_key,
                                   table.c.type, table.c.body, table.c.headers))
+        self._unmark = update(table).where(table.c.id.in_(bindparam("ids", expanding=True))).values(sent_at=None)
+        self._mark = (update(table).where(table.c.id.in_(bindparam("ids", expanding=True)), table.c.sent_at.is_(None))
+                      .values(sent_at=bindparam("now")))
 
     def wake(self) -> None:
         self._wake.set()
 
+    def hand_over(self, rows: list[Claimed]) -> None:
+        """Rows just committed by this process: publish them now."""
+        with self._handed_lock:
+            self._handed.extend(rows)
+        self._wake.set()
+
+    def start(self) -> None:
+        _RELAYS[self._table] = self  # from now on, commits hand their rows to this relay
+        super().start()
+
     def run(self) -> None:
         backoff = 0.2
-        while not self._stopping.is_set():
-            try:
-                sent = self.relay_once()
-                backoff = 0.2
-            except PUBLISH_ERRORS as exc:
-                log.warning("outbox publish failed; will retry", error=repr(exc), wait_s=backoff)
-                self._stopping.wait(backoff)
-                backoff = min(backoff * 2, 5.0)
-                continue
-            except Exception:  # noqa: BLE001 - database trouble: keep the relay alive
-                log.exception("outbox relay error; will retry", wait_s=backoff)
-                self._stopping.wait(backoff)
-                backoff = min(backoff * 2, 5.0)
-                continue
-            if sent < self._batch:
-                self._wake.wait(self._poll_s)
-                self._wake.clear()
-        self._publisher.close()
+        next_sweep = 0.0
+        try:
+            while not self._stopping.is_set():
+                try:
+                    sent = self.relay_handed()
+                    if time.monotonic() >= next_sweep or sent >= self._batch:
+                        sent += self.relay_once(min_age_s=self._stale_s)
+                        next_sweep = time.monotonic() + self._poll_s
+                    backoff = 0.2
+                except PUBLISH_ERRORS as exc:
+                    log.warning("outbox publish failed; will retry", error=repr(exc), wait_s=backoff)
+                    self._stopping.wait(backoff)
+                    backoff = min(backoff * 2, 5.0)
+                    continue
+                except Exception:  # noqa: BLE001 - database trouble: keep the relay alive
+                    log.exception("outbox relay error; will retry", wait_s=backoff)
+                    self._stopping.wait(backoff)
+                    backoff = min(backoff * 2, 5.0)
+                    continue
+                with self._handed_lock:
+                    idle = not self._handed
+                if idle and sent < self._batch:
+                    self._wake.wait(max(0.0, next_sweep - time.monotonic()))
+                    self._wake.clear()
+        finally:
+            if _RELAYS.get(self._table) is self:
+                del _RELAYS[self._table]
+            self._publisher.close()
 
-    def relay_once(self) -> int:
-        """Publish one batch; returns how many rows were sent.
+    def relay_handed(self) -> int:
+        """Publish what this process committed since the last pass, then mark it sent. If the
+        publish fails, the rows stay unsent in the table and the sweep sends them later."""
+        with self._handed_lock:
+            rows, self._handed = self._handed[: self._batch * 5], self._handed[self._batch * 5:]
+        if not rows:
+            return 0
+        refused = self._publish(rows)
+        sent = [r.id for r in rows if r.message_id not in refused]
+        if sent:
+            with self._sessions() as session, session.begin():
+                session.execute(self._mark, {"ids": sent, "now": clock.now()})
+        return len(sent)
+
+    def _publish(self, rows: Sequence[Any]) -> set[str]:
+        """Publish rows; returns the message ids the broker could not route (logged; they stay
+        unsent and are tried again by the sweep, without holding back the others)."""
+        try:
+            self._publisher.publish_many([
+                Outgoing(r.routing_key, r.body, r.type, r.message_id, r.headers or {}, r.exchange) for r in rows
+            ])
+        except Unroutable as exc:
+            log.error("outbox messages unroutable; kept for a later attempt", error=str(exc))
+            return set(exc.message_ids)
+        return set()
+
+    def relay_once(self, min_age_s: float = 0.0) -> int:
+        """Claim unsent rows at least `min_age_s` old and publish them; returns how many.
 
         One statement claims the batch (marks it sent, skipping rows another relay holds) and
         returns it; the batch is published with confirms awaited together; the commit follows.
         A failed publish rolls the claim back, so the rows are sent again later.
         """
+        now = clock.now()
         with self._sessions() as session, session.begin():
-            rows = sorted(session.execute(self._claim, {"now": clock.now()}).all(), key=lambda r: r.id)
-            self._publisher.publish_many([
-                Outgoing(r.routing_key, r.body, r.type, r.message_id, r.headers or {}, r.exchange) for r in rows
-            ])
-            return len(rows)
+            rows = sorted(session.execute(self._claim, {"now": now, "before": now - timedelta(seconds=min_age_s)}).all(),
+                          key=lambda r: r.id)
+            refused = self._publish(rows)
+            if refused:
+                session.execute(self._unmark, {"ids": [r.id for r in rows if r.message_id in refused]})
+            return len(rows) - len(refused)
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stopping.set()
