@@ -220,6 +220,11 @@ class OutboxRelay(threading.Thread):
         finally:
             if _RELAYS.get(self._table) is self:
                 del _RELAYS[self._table]
+            try:  # stopping: send what was handed over (else the sweep of a later run sends it)
+                while self.relay_handed():
+                    pass
+            except Exception as exc:  # noqa: BLE001 - the rows stay unsent in the table
+                log.warning("outbox not flushed at stop; rows stay for the next sweep", error=repr(exc))
             self._publisher.close()
 
     def relay_handed(self) -> int:

@@ -7,15 +7,15 @@ from services.runtime import context, logging
 
 
 @pytest.fixture
-def configured():
-    """The JSON logging of a service, writing to this test's captured stdout; reset afterwards
-    (later tests must not write to a closed capture)."""
-    yield logging.configure("unit")
+def reset_logging():
+    """A test that configures logging writes to its own captured stdout; reset afterwards, so
+    later tests never write to a closed capture."""
+    yield
     structlog.reset_defaults()
 
 
-def test_personal_data_is_masked_and_context_bound(configured, capsys):
-    log = configured
+def test_personal_data_is_masked_and_context_bound(reset_logging, capsys):
+    log = logging.configure("unit")
     with context.scope(case_id="C1", actor_id="clerk-9"):
         log.info("hello", id_number="11010519491231002X", note="call 13904770123 about 11010519491231002X")
     line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
