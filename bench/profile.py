@@ -87,7 +87,14 @@ def summarize(raw: Path) -> list[str]:
             incl[frame] += n
     if not total:
         return ["    (no samples)"]
-    out = [f"    {total} samples; own time:"]
+    modules: collections.Counter[str] = collections.Counter()
+    for frame, n in own.items():
+        path = frame.rpartition("(")[2].rstrip(")")
+        parts = path.split("/")
+        modules["/".join(parts[:3]) if parts[0] == "services" else parts[0].split(":")[0] or "?"] += n
+    out = [f"    {total} samples; by package: "
+           + ", ".join(f"{m} {n / total:.0%}" for m, n in modules.most_common(8))]
+    out.append("    own time:")
     out += [f"      {n / total:6.1%}  {f}" for f, n in own.most_common(TOP)]
     out.append("    including callees (services/ only):")
     ours = [(f, n) for f, n in incl.most_common() if "services/" in f and n < total]

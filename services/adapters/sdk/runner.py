@@ -29,7 +29,9 @@ def prepare(code: str) -> tuple[AdapterCore, config.Settings]:
     department = load_department(code)
     settings = config.load(f"adapter_{code}")
     logging.configure(f"adapter-{code}", settings.log_level)
-    engine = db.make_engine(settings.database_url, settings.database_schema, pool_size=4)
+    # One connection per worker (nameko workers and the desk's gRPC threads): no pool overflow churn.
+    workers = config.env_int("ADAPTER_MAX_WORKERS", 8, minimum=1, maximum=256)
+    engine = db.make_engine(settings.database_url, settings.database_schema, pool_size=max(4, workers))
     if department.migrations is not None:
         db.migrate(engine, department.migrations, f"alembic_version_adapter_{code}")
     return AdapterCore(department, db.session_factory(engine)), settings
