@@ -13,13 +13,14 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from hall.v1 import approval_pb2, audit_pb2, common_pb2
 from services.catalogue import Catalogue
 from services.domain import workdays
+from services.router import state
 from services.router.models import (
     APPROVED,
     CANCELLED,
@@ -32,6 +33,7 @@ from services.router.models import (
     RouterOutbox,
     StepRow,
 )
+from services.router.state import Record
 from services.runtime import clock, context, outbox, topology
 from services.runtime.errors import FailedPrecondition, NotFound
 from services.runtime.outbox import OutboxRelay
@@ -46,6 +48,8 @@ _STATUS_KEY: dict[int, str] = {
     CS.CASE_STATUS_REFUSED: "refused",
     CS.CASE_STATUS_WITHDRAWN: "withdrawn",
 }
+_SEEN = select(ProcessedMessage.message_id).where(ProcessedMessage.message_id.in_(bindparam("ids", expanding=True)))
+_INSERT_PROCESSED = insert(ProcessedMessage)
 
 
 class Engine:
@@ -76,9 +80,10 @@ class Engine:
         ordered = sorted(envelopes, key=lambda e: getattr(e.message, "case_id", ""))
         try:
             with self._sessions() as session, session.begin():
-                seen = set(session.scalars(select(ProcessedMessage.message_id).where(
-                    ProcessedMessage.message_id.in_([e.message_id for e in ordered]))))
-                self._preload(session, sorted({getattr(e.message, "case_id", "") for e in ordered} - {""}))
+                seen = set(session.scalars(_SEEN, {"ids": [e.message_id for e in ordered]}))
+                batch = state.load(session, [getattr(e.message, "case_id", "") for e in ordered if
+                                             getattr(e.message, "case_id", "")], lock=self._lock)
+                session.info["batch"] = batch
                 processed: list[dict[str, Any]] = []
                 for envelope in ordered:
                     handler = handlers.get(type(envelope.message))
@@ -93,7 +98,8 @@ class Engine:
                         handler(session, envelope.message)
                     processed.append({"message_id": envelope.message_id, "processed_at": clock.now()})
                 if processed:
-                    session.execute(insert(ProcessedMessage), processed)
+                    session.execute(_INSERT_PROCESSED, processed)
+                state.save(session, batch)
         except IntegrityError:
             # A concurrent delivery of the same message (or the same case) committed first.
             if len(envelopes) > 1:
@@ -108,7 +114,8 @@ class Engine:
 
     # ---- handlers --------------------------------------------------------------------------------
     def _submitted(self, session: Session, msg: approval_pb2.CaseSubmitted) -> None:
-        if session.get(CaseRow, msg.case_id) is not None:
+        batch: state.Loaded = session.info["batch"]
+        if msg.case_id in batch:
             return
         catalogue = self._versions.get(msg.catalogue_version or self._catalogue.version)
         if catalogue is None:
@@ -116,23 +123,21 @@ class Engine:
             raise LookupError(f"catalogue version {msg.catalogue_version} unknown to this router")
         plan = catalogue.plan(matter_code=msg.matter_code, bundle_code=msg.bundle_code)
         now = clock.now()
-        case = CaseRow(
+        case = Record(dict(
             case_id=msg.case_id, application_id=msg.application_id, matter_code=msg.matter_code,
             bundle_code=msg.bundle_code, catalogue_version=catalogue.version,
             status=CS.CASE_STATUS_IN_PROGRESS, event_seq=0, submitted=msg.SerializeToString(), results={},
             reasons=[], created_at=now, updated_at=now, ended_at=None,
-        )
-        session.add(case)
+        ), new=True)
         steps = [
-            StepRow(case_id=msg.case_id, step_id=ps.step_id, position=i, department=ps.department,
-                    matter_code=ps.matter_code, status=PENDING, attempt=0, request_message_id="", results={},
-                    reasons=[], last_error="", dispatched_at=None, decided_at=None, due_at=None,
-                    after=list(ps.after), limit_days=catalogue.matters[ps.matter_code].promised_limit.amount,
-                    overdue_reported_at=None)
+            Record(dict(case_id=msg.case_id, step_id=ps.step_id, position=i, department=ps.department,
+                        matter_code=ps.matter_code, status=PENDING, attempt=0, request_message_id="", results={},
+                        reasons=[], last_error="", dispatched_at=None, decided_at=None, due_at=None,
+                        after=list(ps.after), limit_days=catalogue.matters[ps.matter_code].promised_limit.amount,
+                        overdue_reported_at=None), new=True)
             for i, ps in enumerate(plan.steps)
         ]
-        session.add_all(steps)
-        session.flush()
+        batch[msg.case_id] = (case, steps)
         log.info("case planned", steps=[s.step_id for s in steps])
         self._advance(session, case, steps, None)
 
@@ -178,8 +183,9 @@ class Engine:
         self._end(session, case, steps, CS.CASE_STATUS_WITHDRAWN, [reason], None, "申请人已撤回申请")
 
     # ---- operator actions ---------------------------------------------------------------------
-    def retry_incident(self, case_id: str, step_id: str) -> StepRow:
+    def retry_incident(self, case_id: str, step_id: str) -> Record:
         with self._sessions() as session, session.begin():
+            session.info["batch"] = batch = state.load(session, [case_id], lock=self._lock)
             case, steps = self._load(session, case_id)
             step = next((s for s in steps if s.step_id == step_id), None) if case else None
             if case is None or step is None:
@@ -191,6 +197,7 @@ class Engine:
                                          violations=[("NOT_AN_INCIDENT", f"{case_id}/{step_id}", step.status)])
             self._dispatch(session, case, step, steps, delay_s=0)
             self._emit(session, case, steps, step)
+            state.save(session, batch)
         if self._relay is not None:
             self._relay.wake()
         return step
@@ -234,32 +241,12 @@ class Engine:
             return case, steps
 
     # ---- mechanics -----------------------------------------------------------------------------
-    def _preload(self, session: Session, case_ids: list[str]) -> None:
-        """Lock every case of a batch in one statement (in id order: concurrent batches never
-        deadlock) and load their steps in another."""
-        if not case_ids:
-            return
-        query = select(CaseRow).where(CaseRow.case_id.in_(case_ids)).order_by(CaseRow.case_id)
-        if self._lock:
-            query = query.with_for_update()
-        cases = {c.case_id: c for c in session.scalars(query)}
-        steps: dict[str, list[StepRow]] = {cid: [] for cid in cases}
-        for step in session.scalars(select(StepRow).where(StepRow.case_id.in_(list(cases)))
-                                    .order_by(StepRow.case_id, StepRow.position)):
-            steps[step.case_id].append(step)
-        session.info["preloaded"] = {cid: (case, steps[cid]) for cid, case in cases.items()}
-
-    def _load(self, session: Session, case_id: str) -> tuple[CaseRow | None, list[StepRow]]:
-        preloaded = session.info.get("preloaded", {}).get(case_id)
-        if preloaded is not None:
-            return preloaded  # type: ignore[no-any-return]
-        case = session.get(CaseRow, case_id, with_for_update=self._lock)
-        if case is None:
-            return None, []
-        steps = list(session.scalars(select(StepRow).where(StepRow.case_id == case_id).order_by(StepRow.position)))
+    def _load(self, session: Session, case_id: str) -> tuple[Record | None, list[Record]]:
+        """The case and its steps as loaded (and locked) for this transaction."""
+        case, steps = session.info["batch"].get(case_id, (None, []))
         return case, steps
 
-    def _advance(self, session: Session, case: CaseRow, steps: list[StepRow], changed: StepRow | None) -> None:
+    def _advance(self, session: Session, case: Record, steps: list[Record], changed: Record | None) -> None:
         if all(s.status == APPROVED for s in steps):
             case.status, case.ended_at, case.updated_at = CS.CASE_STATUS_COMPLETED, clock.now(), clock.now()
             log.info("case completed")
@@ -272,7 +259,7 @@ class Engine:
                 self._dispatch(session, case, step, steps, delay_s=0)
         self._emit(session, case, steps, changed)
 
-    def _dispatch(self, session: Session, case: CaseRow, step: StepRow, steps: list[StepRow], *, delay_s: int) -> None:
+    def _dispatch(self, session: Session, case: Record, step: Record, steps: list[Record], *, delay_s: int) -> None:
         submitted = approval_pb2.CaseSubmitted.FromString(case.submitted)
         now = clock.now()
         step.attempt += 1
@@ -297,8 +284,8 @@ class Engine:
             exchange=topology.delay_exchange(delay_s) if delay_s else topology.EXCHANGE,
         )
 
-    def _end(self, session: Session, case: CaseRow, steps: list[StepRow], status: int,
-             reasons: list[dict[str, str]], changed: StepRow | None, cancel_reason: str) -> None:
+    def _end(self, session: Session, case: Record, steps: list[Record], status: int,
+             reasons: list[dict[str, str]], changed: Record | None, cancel_reason: str) -> None:
         for s in steps:
             if s.status == DISPATCHED:
                 outbox.enqueue(
@@ -313,7 +300,7 @@ class Engine:
         log.info("case ended", status=_STATUS_KEY[status])
         self._emit(session, case, steps, changed)
 
-    def _emit(self, session: Session, case: CaseRow, steps: list[StepRow], changed: StepRow | None) -> None:
+    def _emit(self, session: Session, case: Record, steps: list[Record], changed: Record | None) -> None:
         submitted = approval_pb2.CaseSubmitted.FromString(case.submitted)
         case.event_seq += 1
         case.updated_at = clock.now()
@@ -331,7 +318,7 @@ class Engine:
                        headers={context.CASE_HEADER: case.case_id})
 
 
-def step_state(s: StepRow) -> approval_pb2.StepState:
+def step_state(s: StepRow | Record) -> approval_pb2.StepState:
     return approval_pb2.StepState(
         step_id=s.step_id, department=s.department, matter_code=s.matter_code, status=s.status,
         results=s.results, reasons=[common_pb2.Reason(**r) for r in s.reasons])

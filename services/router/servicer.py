@@ -7,11 +7,12 @@ import grpc
 from hall.v1 import router_pb2, router_pb2_grpc
 from services.router.engine import Engine, step_state
 from services.router.models import StepRow
+from services.router.state import Record
 from services.runtime import clock
 from services.runtime.errors import InvalidArgument
 
 
-def _incident(s: StepRow) -> router_pb2.Incident:
+def _incident(s: StepRow | Record) -> router_pb2.Incident:
     return router_pb2.Incident(case_id=s.case_id, step_id=s.step_id, department=s.department, attempts=s.attempt,
                                last_error=s.last_error, opened_at=clock.to_timestamp(s.decided_at or s.dispatched_at))
 

@@ -1,0 +1,95 @@
+"""Case and step rows on the router's hot path, read and written with prebuilt SQLAlchemy Core
+statements instead of ORM objects.
+
+A batch of messages loads its cases (locked, in id order) and their steps in two statements and
+writes back what changed in at most four (new cases, new steps, changed cases, changed steps),
+whatever the batch's size. Built once, the statements skip SQLAlchemy's per-call construction and
+cache-key work: measured 0.16 ms per statement against 0.30 ms rebuilt, and a load-update-commit
+transaction 1.75 ms against 2.4 ms through the ORM (docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy.orm import Session
+
+from services.router.models import CaseRow, StepRow
+
+CASES: Table = CaseRow.__table__  # type: ignore[assignment]
+STEPS: Table = StepRow.__table__  # type: ignore[assignment]
+CASE_CHANGES = ("status", "event_seq", "results", "reasons", "updated_at", "ended_at")
+STEP_CHANGES = ("status", "attempt", "request_message_id", "results", "reasons", "last_error", "dispatched_at",
+                "decided_at", "due_at", "overdue_reported_at")
+
+
+class Record:
+    """One row as attributes. Setting any attribute marks it changed; `new` rows are inserted."""
+
+    def __init__(self, values: dict[str, Any], *, new: bool = False) -> None:
+        self.__dict__.update(values)
+        self.__dict__["_new"] = new
+        self.__dict__["_changed"] = False
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self.__dict__[name] = value
+        self.__dict__["_changed"] = True
+
+    def __getattr__(self, name: str) -> Any:  # only for names not set: typed access for mypy
+        raise AttributeError(name)
+
+    def values(self, columns: Any) -> dict[str, Any]:
+        return {c.name: self.__dict__[c.name] for c in columns}
+
+
+Loaded = dict[str, tuple[Record, list[Record]]]
+
+_SELECT_CASES = select(CASES).where(CASES.c.case_id.in_(bindparam("ids", expanding=True))).order_by(CASES.c.case_id)
+_LOCK_CASES = _SELECT_CASES.with_for_update()
+_SELECT_STEPS = (select(STEPS).where(STEPS.c.case_id.in_(bindparam("ids", expanding=True)))
+                 .order_by(STEPS.c.case_id, STEPS.c.position))
+_INSERT_CASE = insert(CASES)
+_INSERT_STEPS = insert(STEPS)
+_UPDATE_CASE = (update(CASES).where(CASES.c.case_id == bindparam("k_case_id"))
+                .values({c: bindparam(f"v_{c}", type_=CASES.c[c].type) for c in CASE_CHANGES}))
+_UPDATE_STEP = (update(STEPS).where(STEPS.c.case_id == bindparam("k_case_id"), STEPS.c.step_id == bindparam("k_step_id"))
+                .values({c: bindparam(f"v_{c}", type_=STEPS.c[c].type) for c in STEP_CHANGES}))
+
+
+def load(session: Session, case_ids: list[str], *, lock: bool) -> Loaded:
+    """The cases (row-locked when `lock`, in id order: concurrent batches never deadlock) and
+    their steps in plan order."""
+    if not case_ids:
+        return {}
+    ids = sorted(set(case_ids))
+    cases = {r.case_id: Record(r._asdict()) for r in session.execute(_LOCK_CASES if lock else _SELECT_CASES, {"ids": ids})}
+    steps: dict[str, list[Record]] = {cid: [] for cid in cases}
+    if cases:
+        for r in session.execute(_SELECT_STEPS, {"ids": list(cases)}):
+            steps[r.case_id].append(Record(r._asdict()))
+    return {cid: (case, steps[cid]) for cid, case in cases.items()}
+
+
+def save(session: Session, loaded: Loaded) -> None:
+    """Write new and changed rows of `loaded`."""
+    new_cases, new_steps, cases, steps = [], [], [], []
+    for case, case_steps in loaded.values():
+        if case._new:
+            new_cases.append(case.values(CASES.c))
+        elif case._changed:
+            cases.append({"k_case_id": case.case_id, **{f"v_{c}": getattr(case, c) for c in CASE_CHANGES}})
+        for step in case_steps:
+            if step._new:
+                new_steps.append(step.values(STEPS.c))
+            elif step._changed:
+                steps.append({"k_case_id": step.case_id, "k_step_id": step.step_id,
+                              **{f"v_{c}": getattr(step, c) for c in STEP_CHANGES}})
+    if new_cases:
+        session.execute(_INSERT_CASE, new_cases)
+    if new_steps:
+        session.execute(_INSERT_STEPS, new_steps)
+    if cases:
+        session.execute(_UPDATE_CASE, cases)
+    if steps:
+        session.execute(_UPDATE_STEP, steps)
