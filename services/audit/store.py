@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from types import SimpleNamespace
+from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from hall.v1 import approval_pb2, audit_pb2
@@ -13,6 +15,16 @@ from services.audit.models import ChainHead, RecordRow
 from services.runtime import clock
 
 GENESIS = "0" * 64
+
+# Prebuilt statements of the append path (one batch: four statements, no ORM objects).
+_RECORDS: Table = RecordRow.__table__  # type: ignore[assignment]
+_HEAD: Table = ChainHead.__table__  # type: ignore[assignment]
+_READ_HEAD = select(_HEAD.c.hash, _HEAD.c.count).where(_HEAD.c.id == 1)
+_LOCK_HEAD = _READ_HEAD.with_for_update()
+_KNOWN = select(_RECORDS.c.record_id).where(_RECORDS.c.record_id.in_(bindparam("ids", expanding=True)))
+_INSERT = insert(_RECORDS)
+_MOVE_HEAD = update(_HEAD).where(_HEAD.c.id == 1).values(hash=bindparam("v_hash", type_=_HEAD.c.hash.type),
+                                                          count=bindparam("v_count", type_=_HEAD.c.count.type))
 
 
 def chain_hash(prev_hash: str, record: audit_pb2.CallRecord) -> str:
@@ -38,10 +50,10 @@ class AuditStore:
     def append(self, records: Sequence[audit_pb2.CallRecord]) -> int:
         """Append records not stored yet (by record id); returns how many were new."""
         with self._sessions() as session, session.begin():
-            head = session.get(ChainHead, 1, with_for_update=self._lock)
+            head = session.execute(_LOCK_HEAD if self._lock else _READ_HEAD).first()
             assert head is not None, "audit_chain_head missing: run migrations"
-            ids = [r.record_id for r in records]
-            known = set(session.scalars(select(RecordRow.record_id).where(RecordRow.record_id.in_(ids))))
+            prev, count = head  # (hash, count): Row.count would be the tuple method
+            known = set(session.scalars(_KNOWN, {"ids": [r.record_id for r in records]}))
             rows: list[dict[str, object]] = []
             now = clock.now()
             for rec in records:
@@ -53,15 +65,14 @@ class AuditStore:
                     "operation": rec.operation, "actor_id": rec.actor_id, "step_id": rec.step_id,
                     "department": rec.department, "started_at": clock.from_timestamp(rec.started_at),
                     "duration_us": rec.duration_us, "outcome": rec.outcome, "detail": rec.detail,
-                    "recorded_at": now, "prev_hash": head.hash,
+                    "recorded_at": now, "prev_hash": prev,
                 }
                 # Hash what is stored (microsecond times), so the chain can be recomputed from the rows.
-                digest = chain_hash(head.hash, to_record(RecordRow(**row)))
-                row["hash"] = digest
+                prev = row["hash"] = chain_hash(prev, to_record(SimpleNamespace(**row)))
                 rows.append(row)
-                head.hash, head.count = digest, head.count + 1
             if rows:
-                session.execute(insert(RecordRow), rows)  # one multi-row INSERT, no ORM bookkeeping
+                session.execute(_INSERT, rows)  # one multi-row INSERT
+                session.execute(_MOVE_HEAD, {"v_hash": prev, "v_count": count + len(rows)})
             return len(rows)
 
     def timeline(self, case_id: str) -> list[audit_pb2.TimelineEntry]:
@@ -84,7 +95,7 @@ class AuditStore:
             return True, n
 
 
-def to_record(r: RecordRow) -> audit_pb2.CallRecord:
+def to_record(r: RecordRow | Any) -> audit_pb2.CallRecord:
     rec = audit_pb2.CallRecord(
         record_id=r.record_id, service=r.service, kind=r.kind,  # type: ignore[arg-type]
         operation=r.operation, case_id=r.case_id, actor_id=r.actor_id, started_at=clock.to_timestamp(r.started_at),

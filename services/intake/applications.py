@@ -8,7 +8,7 @@ import uuid
 
 import grpc
 import structlog
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -31,6 +31,23 @@ _FROM_CASE = {
     approval_pb2.CASE_STATUS_REFUSED: S.APPLICATION_STATUS_REFUSED,
     approval_pb2.CASE_STATUS_WITHDRAWN: S.APPLICATION_STATUS_WITHDRAWN,
 }
+
+
+# Prebuilt statements of the hot paths (submit, status events): no per-call construction.
+_APPS: Table = ApplicationRow.__table__  # type: ignore[assignment]
+_EVENTS: Table = ApplicationEventRow.__table__  # type: ignore[assignment]
+_INSERT_APP = insert(_APPS)
+_INSERT_EVENTS = insert(_EVENTS)
+_LOCK_BY_CASE = (select(_APPS.c.application_id, _APPS.c.case_id, _APPS.c.last_sequence)
+                 .where(_APPS.c.case_id.in_(bindparam("ids", expanding=True)))
+                 .order_by(_APPS.c.case_id).with_for_update())
+_KNOWN_EVENTS = (select(_EVENTS.c.application_id, _EVENTS.c.sequence)
+                 .where(_EVENTS.c.application_id.in_(bindparam("ids", expanding=True))))
+_UPDATE_STATUS = (update(_APPS).where(_APPS.c.application_id == bindparam("k_application_id"))
+                  .values(last_sequence=bindparam("v_last_sequence", type_=_APPS.c.last_sequence.type),
+                          status=bindparam("v_status", type_=_APPS.c.status.type),
+                          updated_at=bindparam("v_updated_at", type_=_APPS.c.updated_at.type),
+                          snapshot=bindparam("v_snapshot", type_=_APPS.c.snapshot.type)))
 
 
 class RequestIdReused(ServiceError):
@@ -66,13 +83,14 @@ class Applications:
         limit = self._catalogue.promised_limit(matter_code=req.matter_code, bundle_code=req.bundle_code)
         promised_by = workdays.add_working_days(now, limit.amount)
         context.bind(case_id=case_id, actor_id=req.clerk_id)
-        row = ApplicationRow(
+        values = dict(
             application_id=application_id, request_id=req.request_id, request_fingerprint=fp, case_id=case_id,
             matter_code=req.matter_code, bundle_code=req.bundle_code, catalogue_version=self._catalogue.version,
             applicant=req.applicant.SerializeToString(), clerk_id=req.clerk_id,
             status=S.APPLICATION_STATUS_ACCEPTED, accepted_at=now, updated_at=now, promised_by=promised_by,
             last_sequence=0, snapshot=None,
         )
+        row = ApplicationRow(**values)  # for the answer; written below with a prebuilt statement
         submitted = approval_pb2.CaseSubmitted(
             case_id=case_id, application_id=application_id, matter_code=req.matter_code,
             bundle_code=req.bundle_code, catalogue_version=self._catalogue.version, applicant=req.applicant,
@@ -81,9 +99,8 @@ class Applications:
         )
         try:
             with self._sessions() as session, session.begin():
-                session.add(row)
-                session.flush()  # the application before its first event (foreign key)
-                session.add(ApplicationEventRow(
+                session.execute(_INSERT_APP, values)
+                session.execute(_INSERT_EVENTS, dict(
                     application_id=application_id, sequence=0, status=S.APPLICATION_STATUS_ACCEPTED, step_id="",
                     step_status="", note="受理", at=now))
                 outbox.enqueue(session, IntakeOutbox, topology.RK_CASE_SUBMITTED, submitted,
@@ -187,31 +204,35 @@ class Applications:
         with self._sessions() as session, session.begin():
             # Lock the applications in case order (no deadlock between batches), then read which
             # events are known already: one statement each, whatever the batch's size.
-            rows = {r.case_id: r for r in session.scalars(
-                select(ApplicationRow).where(ApplicationRow.case_id.in_({e.case_id for e in events}))
-                .order_by(ApplicationRow.case_id).with_for_update())}
+            rows = {r.case_id: r for r in session.execute(_LOCK_BY_CASE, {"ids": sorted({e.case_id for e in events})})}
             missing = {e.case_id for e in events} - set(rows)
             if missing:
                 raise LookupError(f"no application for cases {sorted(missing)}")  # retried, then parked
-            known = set(session.execute(select(ApplicationEventRow.application_id, ApplicationEventRow.sequence)
-                                        .where(ApplicationEventRow.application_id.in_(
-                                            [r.application_id for r in rows.values()]))).tuples())
+            known = {(a, q) for a, q in session.execute(
+                _KNOWN_EVENTS, {"ids": [r.application_id for r in rows.values()]})}
+            last = {r.application_id: r.last_sequence for r in rows.values()}
+            new_events: list[dict[str, object]] = []
+            latest: dict[str, dict[str, object]] = {}
             for event in events:
                 status = _FROM_CASE[event.status]
                 at = clock.from_timestamp(event.at) if event.HasField("at") else clock.now()
-                row = rows[event.case_id]
-                if (row.application_id, event.sequence) in known:
+                application_id = rows[event.case_id].application_id
+                if (application_id, event.sequence) in known:
                     continue
-                known.add((row.application_id, event.sequence))
-                session.add(ApplicationEventRow(
-                    application_id=row.application_id, sequence=event.sequence, status=status,
-                    step_id=event.step_id, step_status=event.step_status, note=_note(event), at=at))
-                if event.sequence > row.last_sequence:
-                    row.last_sequence = event.sequence
-                    row.status = status
-                    row.updated_at = at
-                    row.snapshot = event.SerializeToString()
-                changed.append(row.application_id)
+                known.add((application_id, event.sequence))
+                new_events.append(dict(application_id=application_id, sequence=event.sequence, status=status,
+                                       step_id=event.step_id, step_status=event.step_status, note=_note(event),
+                                       at=at))
+                if event.sequence > last[application_id]:
+                    last[application_id] = event.sequence
+                    latest[application_id] = {"k_application_id": application_id, "v_last_sequence": event.sequence,
+                                              "v_status": status, "v_updated_at": at,
+                                              "v_snapshot": event.SerializeToString()}
+                changed.append(application_id)
+            if new_events:
+                session.execute(_INSERT_EVENTS, new_events)
+            if latest:
+                session.execute(_UPDATE_STATUS, list(latest.values()))
         with self._changed:
             for application_id in changed:
                 self._change_counts[application_id] = self._change_counts.get(application_id, 0) + 1

@@ -1,0 +1,61 @@
+"""Applications against a real PostgreSQL: idempotent acceptance and the router's status events
+(in order, out of order, duplicated) applied once each."""
+
+from pathlib import Path
+
+import pytest
+
+from hall.v1 import approval_pb2, intake_pb2
+from services.catalogue import load
+from services.counter.client import company_registration
+from services.intake.applications import Applications, RequestIdReused
+from services.runtime import clock
+from tests.conftest import migrated
+
+MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "intake" / "migrations"
+S = intake_pb2.ApplicationStatus
+
+
+@pytest.fixture
+def apps(pg_url, pg_schema):
+    engine, sessions = migrated(pg_url, pg_schema, MIGRATIONS, "alembic_version_intake")
+    yield Applications(sessions, load(), None)
+    engine.dispose()
+
+
+def status(app, seq, case_status=approval_pb2.CASE_STATUS_IN_PROGRESS, step_id="licence", step_status="approved"):
+    return approval_pb2.CaseStatusChanged(case_id=app.case_id, application_id=app.application_id,
+                                          status=case_status, step_id=step_id, step_status=step_status,
+                                          sequence=seq, at=clock.to_timestamp(clock.now()))
+
+
+def test_a_resubmitted_request_maps_to_its_first_application(apps):
+    req = company_registration()
+    first, replayed = apps.submit(req)
+    again, replayed_again = apps.submit(req)
+    assert (replayed, replayed_again) == (False, True)
+    assert again.application_id == first.application_id and again.case_id == first.case_id
+    changed = company_registration(request_id=req.request_id)
+    with pytest.raises(RequestIdReused):
+        apps.submit(changed)
+
+
+def test_status_events_apply_once_and_the_newest_wins(apps):
+    app, _ = apps.submit(company_registration())
+    done = status(app, 3, approval_pb2.CASE_STATUS_COMPLETED, "local_tax")
+    apps.apply_statuses([status(app, 2, step_id="org_code"), done, status(app, 1)])
+    apps.apply_statuses([status(app, 2, step_id="org_code"), status(app, 1)])  # redelivered: nothing changes
+    row = apps.get(app.application_id)
+    assert row.status == S.APPLICATION_STATUS_COMPLETED and row.last_sequence == 3
+    assert [e.sequence for e in apps.events_after(app.application_id, -1)] == [0, 1, 2, 3]
+    apps.apply_statuses([status(app, 2, step_id="late")])  # stale: already recorded, status unchanged
+    assert apps.get(app.application_id).status == S.APPLICATION_STATUS_COMPLETED
+
+
+def test_status_of_an_unknown_case_is_refused_for_a_retry(apps):
+    app, _ = apps.submit(company_registration())
+    ghost = approval_pb2.CaseStatusChanged(case_id="NO-SUCH-CASE", status=approval_pb2.CASE_STATUS_IN_PROGRESS,
+                                           sequence=1)
+    with pytest.raises(LookupError):
+        apps.apply_statuses([status(app, 1), ghost])
+    assert apps.get(app.application_id).last_sequence == 0  # the batch changed nothing
