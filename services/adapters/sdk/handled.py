@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from functools import cache
 
-from sqlalchemy import BigInteger, Column, Integer, LargeBinary, MetaData, String, Table, Text
+from sqlalchemy import BigInteger, Column, Integer, LargeBinary, MetaData, String, Table, Text, bindparam
 from sqlalchemy.orm import DeclarativeBase, Session
 
 from services.runtime.db import UTCDateTime
@@ -69,18 +69,26 @@ def create_sdk_tables(code: str) -> None:
 
 
 class Handled:
+    """Reads and writes of `<code>_handled`, on statements built once (the hot path of every request)."""
+
     def __init__(self, code: str) -> None:
-        self.table = handled_table(code)
+        t = self.table = handled_table(code)
+        self._row = t.select().where(t.c.message_id == bindparam("message_id"))
+        self._lookup = t.select().where(
+            (t.c.message_id == bindparam("message_id"))
+            | ((t.c.case_id == bindparam("case_id")) & (t.c.step_id == bindparam("step_id")) & (t.c.kind == "cancelled")))
+        self._waiting = t.select().where(t.c.case_id == bindparam("case_id"), t.c.step_id == bindparam("step_id"),
+                                         t.c.kind.in_(("cancelled", "pending")))
+        self._insert = t.insert()
+        self._set_kind = (t.update().where(t.c.message_id == bindparam("k_message_id"))
+                          .values(kind=bindparam("v_kind"), decision=bindparam("v_decision", type_=t.c.decision.type)))
 
     def row(self, session: Session, message_id: str) -> object | None:
-        return session.execute(self.table.select().where(self.table.c.message_id == message_id)).first()
+        return session.execute(self._row, {"message_id": message_id}).first()
 
     def lookup(self, session: Session, message_id: str, case_id: str, step_id: str) -> tuple[object | None, bool]:
         """In one statement: the request's own row (if handled before) and whether its step was cancelled."""
-        t = self.table
-        rows = session.execute(t.select().where(
-            (t.c.message_id == message_id)
-            | ((t.c.case_id == case_id) & (t.c.step_id == step_id) & (t.c.kind == "cancelled")))).all()
+        rows = session.execute(self._lookup, {"message_id": message_id, "case_id": case_id, "step_id": step_id}).all()
         own = next((r for r in rows if r.message_id == message_id), None)
         return own, any(r.kind == "cancelled" and r.case_id == case_id and r.step_id == step_id for r in rows)
 
@@ -89,22 +97,18 @@ class Handled:
         return row.decision if row is not None else None  # type: ignore[attr-defined]
 
     def cancelled_or_pending(self, session: Session, case_id: str, step_id: str) -> list[object]:
-        t = self.table
-        return list(session.execute(t.select().where(t.c.case_id == case_id, t.c.step_id == step_id,
-                                                     t.c.kind.in_(("cancelled", "pending")))))
+        return list(session.execute(self._waiting, {"case_id": case_id, "step_id": step_id}))
 
     def is_cancelled(self, session: Session, case_id: str, step_id: str) -> bool:
         return any(r.kind == "cancelled" for r in self.cancelled_or_pending(session, case_id, step_id))  # type: ignore[attr-defined]
 
     def record(self, session: Session, *, message_id: str, case_id: str, step_id: str, kind: str,
                decision: bytes | None, at: datetime, request: bytes | None = None, waiting_for: str = "") -> None:
-        session.execute(self.table.insert().values(message_id=message_id, case_id=case_id, step_id=step_id,
-                                                   kind=kind, decision=decision, request=request,
-                                                   waiting_for=waiting_for, at=at))
+        session.execute(self._insert, {"message_id": message_id, "case_id": case_id, "step_id": step_id, "kind": kind,
+                                       "decision": decision, "request": request, "waiting_for": waiting_for, "at": at})
 
     def set_kind(self, session: Session, message_id: str, kind: str, decision: bytes | None = None) -> None:
-        session.execute(self.table.update().where(self.table.c.message_id == message_id)
-                        .values(kind=kind, decision=decision))
+        session.execute(self._set_kind, {"k_message_id": message_id, "v_kind": kind, "v_decision": decision})
 
 
 def drop_sdk_tables(code: str) -> None:
