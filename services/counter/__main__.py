@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from typing import cast
 
 import grpc
@@ -56,7 +57,15 @@ def demo(counter: Counter) -> int:
         print(f"  {line.department:<14} {line.item_name:<20} {format_yuan(line.amount.fen):>10}")
     print(f"  {'合计':<35} {format_yuan(receipt.total.fen):>10}")
     print(f"  校验码 {receipt.verification_code[:16]}…")
-    timeline = counter.timeline(app.case_id)
+    # Call records reach the audit service in batches, a moment after the calls: wait until the
+    # timeline stops growing (at most a few seconds) before showing it.
+    timeline, deadline = counter.timeline(app.case_id), time.monotonic() + 5
+    while time.monotonic() < deadline:
+        time.sleep(0.3)
+        newer = counter.timeline(app.case_id)
+        if len(newer) == len(timeline):
+            break
+        timeline = newer
     print(f"电子监察时间线：{len(timeline)} 条记录（{len({e.record.service for e in timeline})} 个服务）")
     return 0
 
