@@ -12,7 +12,7 @@ from datetime import datetime
 
 import structlog
 from google.protobuf import json_format
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -31,6 +31,16 @@ def verification_code(key: bytes, *, receipt_number: str, application_id: str, t
     return hmac.new(key, content.encode(), hashlib.sha256).hexdigest()
 
 
+_COUNTERS: Table = ReceiptCounter.__table__  # type: ignore[assignment]
+_READ_COUNTER = select(_COUNTERS.c.last).where(_COUNTERS.c.year == bindparam("year"))
+_LOCK_COUNTER = _READ_COUNTER.with_for_update()
+_NEW_COUNTER = insert(_COUNTERS)
+_SET_COUNTER = (update(_COUNTERS).where(_COUNTERS.c.year == bindparam("k_year"))
+                .values(last=bindparam("v_last", type_=_COUNTERS.c.last.type)))
+_RECEIPTS: Table = ReceiptRow.__table__  # type: ignore[assignment]
+_INSERT_RECEIPT = insert(_RECEIPTS)
+
+
 class Receipts:
     def __init__(self, sessions: sessionmaker[Session], catalogue: Catalogue, key: bytes) -> None:
         self._sessions = sessions
@@ -43,22 +53,22 @@ class Receipts:
         if violations:
             raise InvalidArgument("application_id and case_id are required", violations=violations)
         context.bind(case_id=req.case_id)
-        existing = self._get(req.application_id)
-        if existing is not None:
-            return self.view(existing), True
         priced = quote(self._catalogue, matter_code=req.matter_code, bundle_code=req.bundle_code)
         now = clock.now()
         year = now.astimezone(clock.SHANGHAI).year
+        # Insert first: a second request for the same application (a redelivered event, a retried
+        # call) is refused by the primary key, its transaction and counter step roll back, and the
+        # receipt already issued is answered.
         try:
             with self._sessions() as session, session.begin():
-                counter = session.get(ReceiptCounter, year, with_for_update=self._lock)
-                if counter is None:
-                    counter = ReceiptCounter(year=year, last=0)
-                    session.add(counter)
-                    session.flush()
-                counter.last += 1
-                number = f"{self._catalogue.proto.division_code}-{year}-{counter.last:08d}"
-                row = ReceiptRow(
+                last = session.scalar(_LOCK_COUNTER if self._lock else _READ_COUNTER, {"year": year})
+                if last is None:
+                    session.execute(_NEW_COUNTER, {"year": year, "last": 0})
+                    last = 0
+                last += 1
+                session.execute(_SET_COUNTER, {"k_year": year, "v_last": last})
+                number = f"{self._catalogue.proto.division_code}-{year}-{last:08d}"
+                values = dict(
                     application_id=req.application_id, receipt_number=number, case_id=req.case_id,
                     matter_code=req.matter_code, bundle_code=req.bundle_code, payer_name=req.payer_name,
                     lines=[json_format.MessageToDict(line, preserving_proto_field_name=True) for line in priced.lines],
@@ -67,7 +77,8 @@ class Receipts:
                                                         application_id=req.application_id,
                                                         total_fen=priced.total.fen, issued_at=now),
                 )
-                session.add(row)
+                session.execute(_INSERT_RECEIPT, values)
+                row = ReceiptRow(**values)
         except IntegrityError:
             existing = self._get(req.application_id)
             if existing is None:
