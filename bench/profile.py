@@ -18,17 +18,13 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from pathlib import Path
 
 from sqlalchemy import text
 
-from bench.run import ROOT, Completions
-from hall.v1 import approval_pb2
-from services.counter.client import Counter, Endpoints, company_registration
-from services.runtime import topology
+from bench.run import running_suite
+from services.counter.client import company_registration
 from services.runtime.db import make_engine
-from services.suite import Suite, plan
 from tests.support import servers
 
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "32"))
@@ -105,20 +101,10 @@ def summarize(raw: Path) -> list[str]:
 def main() -> None:
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     has_spy = Path(spy).exists() and os.environ.get("PROFILE_SPY", "1") != "0"
-    with servers.rabbitmq() as broker, servers.postgres() as pg, servers.vhost(broker) as amqp_url:
-        prefix = f"prof_{uuid.uuid4().hex[:8]}"
-        env = {**os.environ, "AMQP_URL": amqp_url, "HALL_DATABASE_URL": pg, "HALL_SCHEMA_PREFIX": prefix,
-               "LOG_LEVEL": "warning"}
-        children = plan(env)
-        suite = Suite(children, ROOT / "var" / "bench-logs", echo=False)
-        suite.start()
-        tmp = Path(tempfile.mkdtemp(prefix="hall-profile-"))
+    tmp = Path(tempfile.mkdtemp(prefix="hall-profile-"))
+    with (servers.rabbitmq() as broker, servers.postgres() as pg, servers.vhost(broker) as amqp_url,
+          running_suite(amqp_url, pg, "profile") as (children, counter, done)):
         try:
-            suite.wait_ready(timeout=120)
-            ports = {c.name: c.port for c in children if c.port}
-            counter = Counter(Endpoints(**{n: f"127.0.0.1:{ports[n]}" for n in ("intake", "router", "fees", "audit")}))
-            done = Completions(amqp_url, "profile.completed", topology.EXCHANGE, topology.rk_case_status("completed"),
-                               lambda props, body: approval_pb2.CaseStatusChanged.FromString(body).case_id)
             stop = threading.Event()
             completed = [0]
             lock = threading.Lock()
@@ -171,17 +157,8 @@ def main() -> None:
                 print("\n".join(summarize(tmp / f"{name}.txt")))
             for t in threads:
                 t.join(timeout=30)
-            done.close()
-            counter.close()
         finally:
-            suite.stop()
             shutil.rmtree(tmp, ignore_errors=True)
-            engine = make_engine(pg)
-            with engine.begin() as conn:
-                for c in children:
-                    if "DATABASE_SCHEMA" in c.env:
-                        conn.execute(text(f'DROP SCHEMA IF EXISTS "{c.env["DATABASE_SCHEMA"]}" CASCADE'))
-            engine.dispose()
 
 
 if __name__ == "__main__":

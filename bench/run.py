@@ -18,7 +18,7 @@ import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,7 +32,7 @@ from services.counter.client import Counter, Endpoints, company_registration
 from services.runtime import topology
 from services.runtime.amqp import connection_parameters
 from services.runtime.db import make_engine
-from services.suite import Suite, plan
+from services.suite import Child, Suite, plan
 from tests.support import servers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -131,10 +131,12 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-def bench_suite(amqp_url: str, pg_url: str) -> dict[str, float]:
-    prefix = f"bench_{uuid.uuid4().hex[:8]}"
-    env = {**os.environ, "AMQP_URL": amqp_url, "HALL_DATABASE_URL": pg_url, "HALL_SCHEMA_PREFIX": prefix,
-           "LOG_LEVEL": "warning"}
+@contextlib.contextmanager
+def running_suite(amqp_url: str, pg_url: str, name: str) -> Iterator[tuple[list[Child], Counter, Completions]]:
+    """The whole suite as separate processes in schemas of its own, a counter client and a
+    completion observer; everything stopped and dropped afterwards."""
+    env = {**os.environ, "AMQP_URL": amqp_url, "HALL_DATABASE_URL": pg_url,
+           "HALL_SCHEMA_PREFIX": f"{name}_{uuid.uuid4().hex[:8]}", "LOG_LEVEL": "warning"}
     children = plan(env)
     suite = Suite(children, ROOT / "var" / "bench-logs", echo=False)
     suite.start()
@@ -142,20 +144,13 @@ def bench_suite(amqp_url: str, pg_url: str) -> dict[str, float]:
         suite.wait_ready(timeout=120)
         ports = {c.name: c.port for c in children if c.port}
         counter = Counter(Endpoints(**{n: f"127.0.0.1:{ports[n]}" for n in ("intake", "router", "fees", "audit")}))
-        done = Completions(amqp_url, "bench.completed", topology.EXCHANGE, topology.rk_case_status("completed"),
+        done = Completions(amqp_url, f"{name}.completed", topology.EXCHANGE, topology.rk_case_status("completed"),
                            lambda props, body: approval_pb2.CaseStatusChanged.FromString(body).case_id)
-
-        def submit(i: int) -> str:
-            return str(counter.submit(company_registration()).application.case_id)
-
-        closed_loop(4, 20, submit, done)  # warm-up
-        light, _ = closed_loop(1, LIGHT, submit, done)
-        cpu = CpuMeter({c.name: [c.proc.pid] for c in children if c.proc})
-        loaded, seconds = closed_loop(CLIENTS, BUNDLES, submit, done)
-        done.close()
-        counter.close()
-        return {"bundles_per_s": BUNDLES / seconds, "p50_ms": pct(loaded, 50), "p99_ms": pct(loaded, 99),
-                "light_p50_ms": pct(light, 50), "cpu_ms_per_bundle": cpu.per(BUNDLES)}
+        try:
+            yield children, counter, done
+        finally:
+            done.close()
+            counter.close()
     finally:
         suite.stop()
         engine = make_engine(pg_url)
@@ -164,6 +159,20 @@ def bench_suite(amqp_url: str, pg_url: str) -> dict[str, float]:
                 if "DATABASE_SCHEMA" in c.env:
                     conn.execute(text(f'DROP SCHEMA IF EXISTS "{c.env["DATABASE_SCHEMA"]}" CASCADE'))
         engine.dispose()
+
+
+def bench_suite(amqp_url: str, pg_url: str) -> dict[str, Any]:
+    with running_suite(amqp_url, pg_url, "bench") as (children, counter, done):
+
+        def submit(i: int) -> str:
+            return str(counter.submit(company_registration()).application.case_id)
+
+        closed_loop(4, 20, submit, done)  # warm-up
+        light, _ = closed_loop(1, LIGHT, submit, done)
+        cpu = CpuMeter({c.name: [c.proc.pid] for c in children if c.proc})
+        loaded, seconds = closed_loop(CLIENTS, BUNDLES, submit, done)
+        return {"bundles_per_s": BUNDLES / seconds, "p50_ms": pct(loaded, 50), "p99_ms": pct(loaded, 99),
+                "light_p50_ms": pct(light, 50), "cpu_ms_per_bundle": cpu.per(BUNDLES)}
 
 
 def bench_floor(amqp_url: str) -> dict[str, float]:

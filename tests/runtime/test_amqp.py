@@ -1,7 +1,6 @@
 """Publisher confirms, mandatory routing, ack after the handler, requeue on failure, parking."""
 
 import threading
-import time
 
 import pika
 import pytest
@@ -9,6 +8,7 @@ import pytest
 from hall.v1 import approval_pb2
 from services.runtime import topology, wire
 from services.runtime.amqp import Consumer, Publisher, Unroutable
+from tests.support.waiting import wait_until
 
 
 @pytest.fixture
@@ -26,14 +26,6 @@ def queue_depth(url, queue):
     finally:
         conn.close()
 
-
-def wait_until(predicate, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_unroutable_message_is_refused_not_lost(layout):

@@ -6,7 +6,6 @@ send is swept later."""
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from services.router.models import RouterOutbox
 from services.runtime import outbox, topology
 from services.runtime.amqp import Publisher
 from tests.conftest import migrated
+from tests.support.waiting import wait_until
 
 ROUTER_MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "router" / "migrations"
 
@@ -105,14 +105,6 @@ def test_two_relays_never_send_a_row_twice(sessions, layout):
     for r in relays:
         r._publisher.close()
 
-
-def wait_until(predicate, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def test_committed_rows_are_handed_to_the_running_relay_and_marked_sent(sessions, layout):
