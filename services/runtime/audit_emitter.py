@@ -13,6 +13,7 @@ import queue
 import threading
 import time
 import uuid
+from collections.abc import Callable
 
 import structlog
 
@@ -21,6 +22,26 @@ from services.runtime import context, topology
 from services.runtime.amqp import PUBLISH_ERRORS, Publisher
 
 log = structlog.get_logger(__name__)
+
+
+def gather(
+    first: audit_pb2.CallRecord, get: Callable[..., audit_pb2.CallRecord | None], empty: type[Exception],
+    linger_s: float, max_batch: int,
+) -> tuple[audit_pb2.CallRecordBatch, bool]:
+    """`first` and what `get(timeout=…)` yields within `linger_s`, up to `max_batch` records, so
+    that the records of one step travel together: fewer, larger messages, and less work beside the
+    case's own path. Returns the batch and whether the stop sentinel (None) was met."""
+    batch = audit_pb2.CallRecordBatch(records=[first])
+    until = time.monotonic() + linger_s
+    while len(batch.records) < max_batch:
+        try:
+            more = get(timeout=max(0.0, until - time.monotonic()))
+        except empty:
+            break
+        if more is None:
+            return batch, True
+        batch.records.append(more)
+    return batch, False
 
 
 class AuditEmitter:
@@ -84,19 +105,7 @@ class AuditEmitter:
                 if first is None:
                     closing = True
                     continue
-                pending = audit_pb2.CallRecordBatch(records=[first])
-                # Linger a moment so that the records of one step travel together: fewer, larger
-                # messages, and less work beside the case's own path.
-                until = time.monotonic() + self._linger_s
-                while len(pending.records) < self._max_batch:
-                    try:
-                        more = self._queue.get(timeout=max(0.0, until - time.monotonic()))
-                    except queue.Empty:
-                        break
-                    if more is None:
-                        closing = True
-                        break
-                    pending.records.append(more)
+                pending, closing = gather(first, self._queue.get, queue.Empty, self._linger_s, self._max_batch)
             try:
                 self._publisher.publish(routing_key, pending, message_id=f"batch-{pending.records[0].record_id}")
                 pending = None

@@ -23,6 +23,7 @@ from nameko.messaging import Consumer
 from hall.v1 import audit_pb2
 from services.adapters.sdk.core import AdapterCore
 from services.runtime import context, metrics, topology, wire
+from services.runtime.audit_emitter import gather
 from services.runtime.wire import Envelope, UndecodableMessage
 
 log = structlog.get_logger(__name__)
@@ -105,17 +106,9 @@ class AuditBatcher:
         first = self._queue.get()
         if first is None:
             return None
-        batch = audit_pb2.CallRecordBatch(records=[first])
-        until = time.monotonic() + self._linger_s
-        while len(batch.records) < self._max_batch:
-            try:
-                more = self._queue.get(timeout=max(0.0, until - time.monotonic()))
-            except self._empty:
-                break
-            if more is None:
-                self._queue.put(None)
-                break
-            batch.records.append(more)
+        batch, closing = gather(first, self._queue.get, self._empty, self._linger_s, self._max_batch)
+        if closing:
+            self._queue.put(None)  # stop after sending this batch
         return batch
 
     def _run(self) -> None:

@@ -1,0 +1,35 @@
+"""Call records are gathered into batches: what waits in the queue goes with the first record, up
+to the batch size; the stop sentinel ends the batch."""
+
+import queue
+
+from hall.v1 import audit_pb2
+from services.runtime.audit_emitter import gather
+
+
+def rec(i):
+    return audit_pb2.CallRecord(record_id=f"r{i}")
+
+
+def filled(*items):
+    q: queue.Queue[audit_pb2.CallRecord | None] = queue.Queue()
+    for item in items:
+        q.put(item)
+    return q
+
+
+def test_what_waits_travels_with_the_first_record_up_to_the_batch_size():
+    q = filled(*(rec(i) for i in range(1, 6)))
+    batch, closing = gather(rec(0), q.get, queue.Empty, linger_s=0.0, max_batch=4)
+    assert [r.record_id for r in batch.records] == ["r0", "r1", "r2", "r3"] and not closing
+    assert q.qsize() == 2
+
+
+def test_the_stop_sentinel_ends_the_batch():
+    batch, closing = gather(rec(0), filled(rec(1), None, rec(2)).get, queue.Empty, linger_s=0.0, max_batch=10)
+    assert [r.record_id for r in batch.records] == ["r0", "r1"] and closing
+
+
+def test_an_empty_queue_sends_the_first_record_alone_after_the_linger():
+    batch, closing = gather(rec(0), queue.Queue().get, queue.Empty, linger_s=0.01, max_batch=10)
+    assert len(batch.records) == 1 and not closing
