@@ -73,8 +73,12 @@ def summarize(raw: Path) -> list[str]:
     own: collections.Counter[str] = collections.Counter()
     incl: collections.Counter[str] = collections.Counter()
     total = 0
+    if not raw.exists():
+        return ["    (no samples: py-spy could not attach)"]
     for line in raw.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
+        if not count.isdigit():  # a blank or truncated line (the process ended mid-write)
+            continue
         n = int(count)
         total += n
         frames = stack.split(";")

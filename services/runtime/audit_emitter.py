@@ -25,17 +25,19 @@ log = structlog.get_logger(__name__)
 
 
 def gather(
-    first: audit_pb2.CallRecord, get: Callable[..., audit_pb2.CallRecord | None], empty: type[Exception],
-    linger_s: float, max_batch: int,
+    first: audit_pb2.CallRecord, get_nowait: Callable[[], audit_pb2.CallRecord | None], empty: type[Exception],
+    linger_s: float, max_batch: int, sleep: Callable[[float], object] = time.sleep,
 ) -> tuple[audit_pb2.CallRecordBatch, bool]:
-    """`first` and what `get(timeout=…)` yields within `linger_s`, up to `max_batch` records, so
-    that the records of one step travel together: fewer, larger messages, and less work beside the
-    case's own path. Returns the batch and whether the stop sentinel (None) was met."""
+    """`first` and what has queued up after `linger_s`, up to `max_batch` records, so that the
+    records of one step travel together: fewer, larger messages, and less work beside the case's
+    own path. The sender sleeps through the linger instead of waking for every record. Returns the
+    batch and whether the stop sentinel (None) was met."""
+    if linger_s > 0:
+        sleep(linger_s)
     batch = audit_pb2.CallRecordBatch(records=[first])
-    until = time.monotonic() + linger_s
     while len(batch.records) < max_batch:
         try:
-            more = get(timeout=max(0.0, until - time.monotonic()))
+            more = get_nowait()
         except empty:
             break
         if more is None:
@@ -105,7 +107,7 @@ class AuditEmitter:
                 if first is None:
                     closing = True
                     continue
-                pending, closing = gather(first, self._queue.get, queue.Empty, self._linger_s, self._max_batch)
+                pending, closing = gather(first, self._queue.get_nowait, queue.Empty, self._linger_s, self._max_batch)
             try:
                 self._publisher.publish(routing_key, pending, message_id=f"batch-{pending.records[0].record_id}")
                 pending = None

@@ -20,16 +20,23 @@ def filled(*items):
 
 def test_what_waits_travels_with_the_first_record_up_to_the_batch_size():
     q = filled(*(rec(i) for i in range(1, 6)))
-    batch, closing = gather(rec(0), q.get, queue.Empty, linger_s=0.0, max_batch=4)
+    batch, closing = gather(rec(0), q.get_nowait, queue.Empty, linger_s=0.0, max_batch=4)
     assert [r.record_id for r in batch.records] == ["r0", "r1", "r2", "r3"] and not closing
     assert q.qsize() == 2
 
 
 def test_the_stop_sentinel_ends_the_batch():
-    batch, closing = gather(rec(0), filled(rec(1), None, rec(2)).get, queue.Empty, linger_s=0.0, max_batch=10)
+    batch, closing = gather(rec(0), filled(rec(1), None, rec(2)).get_nowait, queue.Empty, linger_s=0.0, max_batch=10)
     assert [r.record_id for r in batch.records] == ["r0", "r1"] and closing
 
 
-def test_an_empty_queue_sends_the_first_record_alone_after_the_linger():
-    batch, closing = gather(rec(0), queue.Queue().get, queue.Empty, linger_s=0.01, max_batch=10)
-    assert len(batch.records) == 1 and not closing
+def test_what_arrives_during_the_linger_goes_too():
+    q = filled()
+    slept = []
+
+    def sleep(s):  # records arriving while the sender lingers
+        slept.append(s)
+        q.put(rec(1))
+
+    batch, closing = gather(rec(0), q.get_nowait, queue.Empty, linger_s=0.05, max_batch=10, sleep=sleep)
+    assert slept == [0.05] and [r.record_id for r in batch.records] == ["r0", "r1"] and not closing

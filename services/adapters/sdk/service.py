@@ -106,7 +106,8 @@ class AuditBatcher:
         first = self._queue.get()
         if first is None:
             return None
-        batch, closing = gather(first, self._queue.get, self._empty, self._linger_s, self._max_batch)
+        batch, closing = gather(first, self._queue.get_nowait, self._empty, self._linger_s, self._max_batch,
+                                self._sleep)
         if closing:
             self._queue.put(None)  # stop after sending this batch
         return batch
