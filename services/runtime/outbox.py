@@ -155,7 +155,6 @@ class OutboxRelay(threading.Thread):
     ) -> None:
         super().__init__(name=f"outbox-{name}", daemon=True)
         self._sessions = sessions
-        self._model = model
         self._publisher = Publisher(url, name=f"{name}-outbox")
         self._batch = batch
         self._poll_s = poll_s
