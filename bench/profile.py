@@ -22,7 +22,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from bench.run import running_suite
+from bench.run import calibration_ms, running_suite
 from services.counter.client import company_registration
 from services.runtime.db import make_engine
 from tests.support import servers
@@ -146,7 +146,8 @@ def main() -> None:
             stop.set()
             for _, s in spies:
                 s.wait()
-            print(f"{bundles} bundles in {elapsed:.1f} s = {bundles / elapsed:.1f} bundles/s ({CLIENTS} clients)")
+            print(f"{bundles} bundles in {elapsed:.1f} s = {bundles / elapsed:.1f} bundles/s ({CLIENTS} clients; "
+                  f"calibration {calibration_ms():.0f} ms)")
             print(f"{'process':>24} {'% core':>7} {'ms/bundle':>10}")
             total_ms = 0.0
             for name in sorted(pids, key=lambda n: before[n] - after[n]):

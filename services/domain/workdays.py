@@ -9,6 +9,7 @@ publishes the next year's arrangement.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 import chinese_calendar
 import structlog
@@ -19,6 +20,7 @@ log = structlog.get_logger(__name__)
 _warned: set[int] = set()
 
 
+@functools.lru_cache(maxsize=8192)  # a pure function of the date; the router asks it per step
 def is_working_day(day: dt.date) -> bool:
     try:
         return bool(chinese_calendar.is_workday(day))

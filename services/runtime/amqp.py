@@ -215,6 +215,7 @@ class Consumer(threading.Thread):
         max_batch: int = 200,
         max_backoff_s: float = 2.0,
         service: str = "",
+        linger_s: float = 0.0,
     ) -> None:
         super().__init__(name=f"consumer-{queue}", daemon=True)
         self._url = url
@@ -233,6 +234,8 @@ class Consumer(threading.Thread):
         self._max_backoff_s = max_backoff_s
         self._service = service or name
         self._pending: list[tuple[Any, Envelope, float]] = []
+        self._linger_s = linger_s
+        self._flush_at = 0.0
 
     def run(self) -> None:
         backoff = 0.2
@@ -263,22 +266,38 @@ class Consumer(threading.Thread):
     def _consume_batches(self) -> None:
         """Collect what has arrived, handle it in one call (one transaction), then ack it all.
 
-        A burst becomes one batch; a lone message is handled at once. If a batch fails, its
-        messages are handled one by one, so one bad message cannot hold back the others.
+        A burst becomes one batch; a lone message is handled at once, or, with `linger_s`, after
+        waiting that long for company (for consumers off every case's path, such as audit: fewer,
+        larger transactions). A batch is also handled once it holds `max_batch` or `prefetch`
+        messages. If a batch fails, its messages are handled one by one, so one bad message
+        cannot hold back the others.
         """
         assert self._conn is not None and self._channel is not None
         self._pending = []
         self._channel.basic_consume(self._queue, self._collect)
+        full = min(self._max_batch, self._prefetch)
         while not self._stopping.is_set():
             before = len(self._pending)
-            self._conn.process_data_events(time_limit=0 if self._pending else 0.5)
-            if self._pending and (len(self._pending) == before or len(self._pending) >= self._max_batch):
+            if not self._pending:
+                wait = 0.5
+            elif self._linger_s:
+                wait = max(0.0, self._flush_at - time.monotonic())
+            else:
+                wait = 0
+            self._conn.process_data_events(time_limit=wait)
+            if not self._pending:
+                continue
+            # With a linger, the batch is due when its time is up; without, when nothing more came.
+            due = time.monotonic() >= self._flush_at if self._linger_s else len(self._pending) == before
+            if due or len(self._pending) >= full:
                 self._flush()
 
     def _collect(self, channel: Any, method: Any, props: Any, body: bytes) -> None:
         started = time.monotonic()
         envelope = self._decode_or_park(channel, method, props, body, started)
         if envelope is not None:
+            if not self._pending:
+                self._flush_at = started + self._linger_s
             self._pending.append((method, envelope, started))
 
     def _flush(self) -> None:

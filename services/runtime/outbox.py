@@ -134,8 +134,10 @@ class OutboxRelay(threading.Thread):
     """Publishes outbox rows and marks them sent; several replicas may run.
 
     Fast path: rows committed in this process are handed to the relay right after the commit; it
-    publishes them at once (confirms awaited together) and marks them sent afterwards, in one
-    statement per batch. The message leaves without waiting for another transaction.
+    publishes them at once (confirms awaited together) and marks them sent afterwards: what was
+    published within `mark_linger_s` is marked in one statement (without waiting for the disk).
+    The message leaves without waiting for another transaction; a mark lost in a crash only
+    sends the row again.
     Sweep: every `poll_s` the relay claims rows left unsent for `stale_s` (a publish that failed,
     a process killed between commit and publish, another replica's leftovers), skipping rows
     another relay holds, and publishes them. A row may so go out twice; consumers de-duplicate by
@@ -150,8 +152,9 @@ class OutboxRelay(threading.Thread):
         *,
         name: str,
         batch: int = 200,
-        poll_s: float = 0.5,
+        poll_s: float = 1.0,
         stale_s: float = 5.0,
+        mark_linger_s: float = 0.25,
     ) -> None:
         super().__init__(name=f"outbox-{name}", daemon=True)
         self._sessions = sessions
@@ -163,6 +166,9 @@ class OutboxRelay(threading.Thread):
         self._stopping = threading.Event()
         self._handed: list[Claimed] = []
         self._handed_lock = threading.Lock()
+        self._mark_linger_s = mark_linger_s
+        self._unmarked: list[int] = []  # published by the fast path, not yet marked sent
+        self._mark_at = 0.0
         table = model.__table__  # type: ignore[attr-defined]
         self._table = table
         batch_ids = (select(table.c.id).where(table.c.sent_at.is_(None), table.c.created_at <= bindparam("before"))
@@ -201,6 +207,7 @@ class OutboxRelay(threading.Thread):
                     if time.monotonic() >= next_sweep or sent >= self._batch:
                         sent += self.relay_once(min_age_s=self._stale_s)
                         next_sweep = time.monotonic() + self._poll_s
+                    self.mark_sent(force=False)
                     backoff = 0.2
                 except PUBLISH_ERRORS as exc:
                     log.warning("outbox publish failed; will retry", error=repr(exc), wait_s=backoff)
@@ -215,7 +222,8 @@ class OutboxRelay(threading.Thread):
                 with self._handed_lock:
                     idle = not self._handed
                 if idle and sent < self._batch:
-                    self._wake.wait(max(0.0, next_sweep - time.monotonic()))
+                    wake_at = min(next_sweep, self._mark_at) if self._unmarked else next_sweep
+                    self._wake.wait(max(0.0, wake_at - time.monotonic()))
                     self._wake.clear()
         finally:
             if _RELAYS.get(self._table) is self:
@@ -223,12 +231,13 @@ class OutboxRelay(threading.Thread):
             try:  # stopping: send what was handed over (else the sweep of a later run sends it)
                 while self.relay_handed():
                     pass
+                self.mark_sent(force=True)
             except Exception as exc:  # noqa: BLE001 - the rows stay unsent in the table
                 log.warning("outbox not flushed at stop; rows stay for the next sweep", error=repr(exc))
             self._publisher.close()
 
     def relay_handed(self) -> int:
-        """Publish what this process committed since the last pass, then mark it sent. If the
+        """Publish what this process committed since the last pass; `mark_sent` marks it. If the
         publish fails, the rows stay unsent in the table and the sweep sends them later."""
         with self._handed_lock:
             rows, self._handed = self._handed[: self._batch * 5], self._handed[self._batch * 5:]
@@ -236,14 +245,26 @@ class OutboxRelay(threading.Thread):
             return 0
         refused = self._publish(rows)
         sent = [r.id for r in rows if r.message_id not in refused]
-        if sent:
-            with self._sessions() as session, session.begin():
-                if self._postgres:
-                    # Losing this mark in a database crash only re-publishes the rows (consumers
-                    # de-duplicate), so it need not wait for the disk.
-                    session.execute(text("SET LOCAL synchronous_commit TO OFF"))
-                session.execute(self._mark, {"ids": sent, "now": clock.now()})
+        if sent and not self._unmarked:
+            self._mark_at = time.monotonic() + self._mark_linger_s
+        self._unmarked.extend(sent)
         return len(sent)
+
+    def mark_sent(self, *, force: bool) -> int:
+        """Mark the rows the fast path published, once `mark_linger_s` has passed since the
+        first of them (or many are waiting, or `force`); one statement for all of them."""
+        if not self._unmarked or not (force or len(self._unmarked) >= self._batch * 5
+                                      or time.monotonic() >= self._mark_at):
+            return 0
+        ids = self._unmarked
+        with self._sessions() as session, session.begin():
+            if self._postgres:
+                # Losing this mark in a database crash only re-publishes the rows (consumers
+                # de-duplicate), so it need not wait for the disk.
+                session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+            session.execute(self._mark, {"ids": ids, "now": clock.now()})
+        self._unmarked = []
+        return len(ids)
 
     def _publish(self, rows: Sequence[Any]) -> set[str]:
         """Publish rows; returns the message ids the broker could not route (logged; they stay

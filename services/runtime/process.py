@@ -60,16 +60,16 @@ class ServiceProcess:
         return relay
 
     def add_consumer(self, queue: str, handler: Handler | None = None, *, batch_handler: BatchHandler | None = None,
-                     audited: bool = True, threads: int = 1) -> None:
+                     audited: bool = True, threads: int = 1, linger_s: float = 0.0) -> None:
         """Consume `queue` with `handler` (one message, one transaction) or `batch_handler` (what has
-        arrived together, one transaction)."""
+        arrived together, one transaction; with `linger_s`, what arrives within that time)."""
         hook = self._record_message if (audited and self.audit is not None) else None
         single = handler if handler is not None else (lambda env: batch_handler([env]))  # type: ignore[misc]
         for i in range(threads):
             self._consumers.append(
                 Consumer(self.settings.amqp_url, queue, single, name=f"{self.name}-{queue}-{i}",
                          prefetch=self.settings.prefetch, on_record=hook, batch_handler=batch_handler,
-                         service=self.name)
+                         service=self.name, linger_s=linger_s)
             )
 
     @property

@@ -4,7 +4,6 @@ ports, a vhost of its own and PostgreSQL schemas of its own."""
 from __future__ import annotations
 
 import os
-import socket
 import uuid
 from pathlib import Path
 
@@ -13,14 +12,8 @@ from sqlalchemy import text
 
 from services.counter.client import Counter, Endpoints
 from services.runtime.db import make_engine
-from services.suite import DESKS, Suite, plan
-from tests.support import servers
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from services.suite import Suite, plan
+from tests.support import ports, servers
 
 
 @pytest.fixture(scope="module")
@@ -31,10 +24,7 @@ def suite(broker_url, pg_url, tmp_path_factory):
         env = dict(os.environ)
         env.update({"AMQP_URL": amqp_url, "HALL_DATABASE_URL": pg_url, "HALL_SCHEMA_PREFIX": prefix,
                     "LOG_LEVEL": "info"})
-        for name in ("intake", "router", "fees", "audit"):
-            env[f"HALL_{name.upper()}_PORT"] = str(free_port())
-        for code in DESKS:
-            env[f"HALL_DESK_{code.upper()}_PORT"] = str(free_port())
+        env.update(ports.suite_ports())
         running = Suite(plan(env), log_dir, echo=False)
         running.start()
         try:

@@ -27,9 +27,9 @@ from hall.v1 import intake_pb2
 from services.counter.client import Counter, Endpoints, company_registration
 from services.runtime import topology
 from services.runtime.db import make_engine
-from services.suite import DESKS, Suite, plan
-from tests.e2e.conftest import free_port
+from services.suite import Suite, plan
 from tests.support import rabbit_node
+from tests.support.ports import free_port, suite_ports
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.timeout(600)]
 BUNDLES = int(os.environ.get("HALL_CRASH_BUNDLES", "200"))
@@ -47,10 +47,7 @@ def chaos_suite(pg_url, tmp_path):
     prefix = f"crash_{uuid.uuid4().hex[:8]}"
     env = {**os.environ, "AMQP_URL": node.url, "HALL_DATABASE_URL": pg_url, "HALL_SCHEMA_PREFIX": prefix,
            "LOG_LEVEL": "warning", "ROUTER_MAX_ATTEMPTS": "10"}
-    for name in ("intake", "router", "fees", "audit"):
-        env[f"HALL_{name.upper()}_PORT"] = str(free_port())
-    for code in DESKS:
-        env[f"HALL_DESK_{code.upper()}_PORT"] = str(free_port())
+    env.update(suite_ports())
     children = plan(env)
     router = next(c for c in children if c.name == "router")
     children.append(replace(router, name="router-2", env={**router.env, "GRPC_PORT": str(free_port())},

@@ -13,11 +13,7 @@ import time
 import uuid
 from pathlib import Path
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.support.ports import free_port
 
 
 def available() -> str | None:
@@ -33,8 +29,8 @@ class RabbitNode:
     def __init__(self) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="hall-rabbit-"))
         self.name = f"hallfaults{uuid.uuid4().hex[:6]}@localhost"
-        self.port = _free_port()
-        self.dist_port = _free_port()
+        self.port = free_port()
+        self.dist_port = free_port()
         self.url = f"amqp://guest:guest@127.0.0.1:{self.port}/%2F"
         self._proc: subprocess.Popen[bytes] | None = None
         (self.dir / "mnesia").mkdir()
