@@ -106,6 +106,7 @@ def main() -> None:
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     has_spy = Path(spy).exists() and os.environ.get("PROFILE_SPY", "1") != "0"
     tmp = Path(tempfile.mkdtemp(prefix="hall-profile-"))
+    calibration = calibration_ms()  # before the suite starts: the host's own speed
     with (servers.rabbitmq() as broker, servers.postgres() as pg, servers.vhost(broker) as amqp_url,
           running_suite(amqp_url, pg, "profile") as (children, counter, done)):
         try:
@@ -147,7 +148,7 @@ def main() -> None:
             for _, s in spies:
                 s.wait()
             print(f"{bundles} bundles in {elapsed:.1f} s = {bundles / elapsed:.1f} bundles/s ({CLIENTS} clients; "
-                  f"calibration {calibration_ms():.0f} ms)")
+                  f"calibration {calibration:.0f} ms)")
             print(f"{'process':>24} {'% core':>7} {'ms/bundle':>10}")
             total_ms = 0.0
             for name in sorted(pids, key=lambda n: before[n] - after[n]):

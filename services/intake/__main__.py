@@ -25,8 +25,11 @@ def main() -> None:
     def on_status(envelopes: list[Envelope]) -> None:
         apps.apply_statuses([e.message for e in envelopes if isinstance(e.message, approval_pb2.CaseStatusChanged)])
 
+    # Status events only update what the counter sees (no case waits on them): what arrives
+    # within the linger is applied in one transaction.
     proc.add_consumer(topology.INTAKE_QUEUE, batch_handler=on_status,
-                      threads=env_int("INTAKE_CONSUMERS", 2 if proc.on_postgres else 1, minimum=1))
+                      threads=env_int("INTAKE_CONSUMERS", 2 if proc.on_postgres else 1, minimum=1),
+                      linger_s=env_int("INTAKE_STATUS_LINGER_MS", 50, maximum=5000) / 1000)
 
     proc.serve(lambda server: [add_servicer(server, IntakeServicer(proc.catalogue, apps), intake_pb2_grpc)])
 

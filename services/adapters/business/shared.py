@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import grpc
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hall.v1 import department_pb2, department_pb2_grpc
@@ -10,6 +11,10 @@ from services.adapters.business.register import Company
 from services.domain import identifiers
 from services.runtime import clock
 from services.runtime.errors import InvalidArgument, NotFound
+
+# Built once: every tax registration asks it (an ORM get costs twice the time here).
+_COMPANY = select(Company.credit_code, Company.name, Company.licence_number, Company.org_code,
+                  Company.legal_rep_name, Company.status, Company.registered_at).where(Company.credit_code == bindparam("code"))
 
 
 class BusinessRegisterServicer(department_pb2_grpc.BusinessRegisterServiceServicer):
@@ -22,7 +27,7 @@ class BusinessRegisterServicer(department_pb2_grpc.BusinessRegisterServiceServic
         except identifiers.InvalidIdentifier as exc:
             raise InvalidArgument(str(exc), violations=[("credit_code", str(exc))]) from None
         with self._sessions() as session:
-            company = session.get(Company, code)
+            company = session.execute(_COMPANY, {"code": code}).first()
         if company is None:
             raise NotFound(f"no company {code} in the register", resource_type="hall.v1.Company", resource_name=code)
         return department_pb2.GetCompanyResponse(company=department_pb2.Company(
