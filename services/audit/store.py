@@ -50,10 +50,11 @@ class AuditStore:
     def append(self, records: Sequence[audit_pb2.CallRecord]) -> int:
         """Append records not stored yet (by record id); returns how many were new."""
         with self._sessions() as session, session.begin():
-            head = session.execute(_LOCK_HEAD if self._lock else _READ_HEAD).first()
+            conn = session.connection()  # Core statements: no ORM execution layer on the hot path
+            head = conn.execute(_LOCK_HEAD if self._lock else _READ_HEAD).first()
             assert head is not None, "audit_chain_head missing: run migrations"
             prev, count = head  # (hash, count): Row.count would be the tuple method
-            known = set(session.scalars(_KNOWN, {"ids": [r.record_id for r in records]}))
+            known = set(conn.execute(_KNOWN, {"ids": [r.record_id for r in records]}).scalars())
             rows: list[dict[str, object]] = []
             now = clock.now()
             for rec in records:
@@ -71,8 +72,8 @@ class AuditStore:
                 prev = row["hash"] = chain_hash(prev, to_record(SimpleNamespace(**row)))
                 rows.append(row)
             if rows:
-                session.execute(_INSERT, rows)  # one multi-row INSERT
-                session.execute(_MOVE_HEAD, {"v_hash": prev, "v_count": count + len(rows)})
+                conn.execute(_INSERT, rows)  # one multi-row INSERT
+                conn.execute(_MOVE_HEAD, {"v_hash": prev, "v_count": count + len(rows)})
             return len(rows)
 
     def timeline(self, case_id: str) -> list[audit_pb2.TimelineEntry]:

@@ -99,8 +99,9 @@ class Applications:
         )
         try:
             with self._sessions() as session, session.begin():
-                session.execute(_INSERT_APP, values)
-                session.execute(_INSERT_EVENTS, dict(
+                conn = session.connection()  # Core statements: no ORM execution layer on the hot path
+                conn.execute(_INSERT_APP, values)
+                conn.execute(_INSERT_EVENTS, dict(
                     application_id=application_id, sequence=0, status=S.APPLICATION_STATUS_ACCEPTED, step_id="",
                     step_status="", note="受理", at=now))
                 outbox.enqueue(session, IntakeOutbox, topology.RK_CASE_SUBMITTED, submitted,
@@ -204,11 +205,12 @@ class Applications:
         with self._sessions() as session, session.begin():
             # Lock the applications in case order (no deadlock between batches), then read which
             # events are known already: one statement each, whatever the batch's size.
-            rows = {r.case_id: r for r in session.execute(_LOCK_BY_CASE, {"ids": sorted({e.case_id for e in events})})}
+            conn = session.connection()
+            rows = {r.case_id: r for r in conn.execute(_LOCK_BY_CASE, {"ids": sorted({e.case_id for e in events})})}
             missing = {e.case_id for e in events} - set(rows)
             if missing:
                 raise LookupError(f"no application for cases {sorted(missing)}")  # retried, then parked
-            known = {(a, q) for a, q in session.execute(
+            known = {(a, q) for a, q in conn.execute(
                 _KNOWN_EVENTS, {"ids": [r.application_id for r in rows.values()]})}
             last = {r.application_id: r.last_sequence for r in rows.values()}
             new_events: list[dict[str, object]] = []
@@ -230,9 +232,9 @@ class Applications:
                                               "v_snapshot": event.SerializeToString()}
                 changed.append(application_id)
             if new_events:
-                session.execute(_INSERT_EVENTS, new_events)
+                conn.execute(_INSERT_EVENTS, new_events)
             if latest:
-                session.execute(_UPDATE_STATUS, list(latest.values()))
+                conn.execute(_UPDATE_STATUS, list(latest.values()))
         with self._changed:
             for application_id in changed:
                 self._change_counts[application_id] = self._change_counts.get(application_id, 0) + 1

@@ -80,7 +80,7 @@ class Engine:
         ordered = sorted(envelopes, key=lambda e: getattr(e.message, "case_id", ""))
         try:
             with self._sessions() as session, session.begin():
-                seen = set(session.scalars(_SEEN, {"ids": [e.message_id for e in ordered]}))
+                seen = set(session.connection().execute(_SEEN, {"ids": [e.message_id for e in ordered]}).scalars())
                 batch = state.load(session, [getattr(e.message, "case_id", "") for e in ordered if
                                              getattr(e.message, "case_id", "")], lock=self._lock)
                 session.info["batch"] = batch
@@ -98,7 +98,7 @@ class Engine:
                         handler(session, envelope.message)
                     processed.append({"message_id": envelope.message_id, "processed_at": clock.now()})
                 if processed:
-                    session.execute(_INSERT_PROCESSED, processed)
+                    session.connection().execute(_INSERT_PROCESSED, processed)
                 state.save(session, batch)
         except IntegrityError:
             # A concurrent delivery of the same message (or the same case) committed first.

@@ -63,10 +63,11 @@ def load(session: Session, case_ids: list[str], *, lock: bool) -> Loaded:
     if not case_ids:
         return {}
     ids = sorted(set(case_ids))
-    cases = {r.case_id: Record(r._asdict()) for r in session.execute(_LOCK_CASES if lock else _SELECT_CASES, {"ids": ids})}
+    conn = session.connection()  # Core statements on the session's connection: no ORM execution layer
+    cases = {r.case_id: Record(r._asdict()) for r in conn.execute(_LOCK_CASES if lock else _SELECT_CASES, {"ids": ids})}
     steps: dict[str, list[Record]] = {cid: [] for cid in cases}
     if cases:
-        for r in session.execute(_SELECT_STEPS, {"ids": list(cases)}):
+        for r in conn.execute(_SELECT_STEPS, {"ids": list(cases)}):
             steps[r.case_id].append(Record(r._asdict()))
     return {cid: (case, steps[cid]) for cid, case in cases.items()}
 
@@ -85,11 +86,12 @@ def save(session: Session, loaded: Loaded) -> None:
             elif step._changed:
                 steps.append({"k_case_id": step.case_id, "k_step_id": step.step_id,
                               **{f"v_{c}": getattr(step, c) for c in STEP_CHANGES}})
+    conn = session.connection()
     if new_cases:
-        session.execute(_INSERT_CASE, new_cases)
+        conn.execute(_INSERT_CASE, new_cases)
     if new_steps:
-        session.execute(_INSERT_STEPS, new_steps)
+        conn.execute(_INSERT_STEPS, new_steps)
     if cases:
-        session.execute(_UPDATE_CASE, cases)
+        conn.execute(_UPDATE_CASE, cases)
     if steps:
-        session.execute(_UPDATE_STEP, steps)
+        conn.execute(_UPDATE_STEP, steps)

@@ -7,6 +7,7 @@ marking re-publishes the row under the same message id, which every consumer de-
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Sequence
@@ -16,7 +17,7 @@ from typing import Any
 
 import structlog
 from google.protobuf.message import Message
-from sqlalchemy import JSON, BigInteger, Integer, LargeBinary, String, bindparam, event, insert, select, text, update
+from sqlalchemy import JSON, BigInteger, Integer, LargeBinary, String, bindparam, event, insert, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from services.runtime import clock, context, topology, wire
@@ -91,15 +92,22 @@ _COMMITTED = "outbox.committed"
 _RELAYS: dict[Any, OutboxRelay] = {}
 
 
+@functools.cache
+def _inserts(table: Any) -> tuple[Any, Any]:
+    """The outbox table's INSERT, plain and returning ids in row order (built once per table)."""
+    return insert(table), insert(table).returning(table.c.id, sort_by_parameter_order=True)
+
+
 @event.listens_for(Session, "before_commit")
 def _write_pending(session: Session) -> None:
     pending = session.info.pop(_PENDING, None)
     for table, rows in (pending or {}).items():
         relay = _RELAYS.get(table)
+        plain, returning = _inserts(table)
         if relay is None:
-            session.execute(insert(table), rows)
+            session.connection().execute(plain, rows)
             continue
-        ids = session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows).scalars()
+        ids = session.connection().execute(returning, rows).scalars()
         handed = [Claimed(id_, r["message_id"], r["exchange"], r["routing_key"], r["type"], r["body"], r["headers"])
                   for id_, r in zip(ids, rows, strict=True)]
         session.info.setdefault(_COMMITTED, []).append((relay, handed))
@@ -261,8 +269,8 @@ class OutboxRelay(threading.Thread):
             if self._postgres:
                 # Losing this mark in a database crash only re-publishes the rows (consumers
                 # de-duplicate), so it need not wait for the disk.
-                session.execute(text("SET LOCAL synchronous_commit TO OFF"))
-            session.execute(self._mark, {"ids": ids, "now": clock.now()})
+                session.connection().exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+            session.connection().execute(self._mark, {"ids": ids, "now": clock.now()})
         self._unmarked = []
         return len(ids)
 
@@ -287,11 +295,11 @@ class OutboxRelay(threading.Thread):
         """
         now = clock.now()
         with self._sessions() as session, session.begin():
-            rows = sorted(session.execute(self._claim, {"now": now, "before": now - timedelta(seconds=min_age_s)}).all(),
+            rows = sorted(session.connection().execute(self._claim, {"now": now, "before": now - timedelta(seconds=min_age_s)}).all(),
                           key=lambda r: r.id)
             refused = self._publish(rows)
             if refused:
-                session.execute(self._unmark, {"ids": [r.id for r in rows if r.message_id in refused]})
+                session.connection().execute(self._unmark, {"ids": [r.id for r in rows if r.message_id in refused]})
             return len(rows) - len(refused)
 
     def stop(self, timeout: float = 10.0) -> None:

@@ -84,11 +84,11 @@ class Handled:
                           .values(kind=bindparam("v_kind"), decision=bindparam("v_decision", type_=t.c.decision.type)))
 
     def row(self, session: Session, message_id: str) -> object | None:
-        return session.execute(self._row, {"message_id": message_id}).first()
+        return session.connection().execute(self._row, {"message_id": message_id}).first()
 
     def lookup(self, session: Session, message_id: str, case_id: str, step_id: str) -> tuple[object | None, bool]:
         """In one statement: the request's own row (if handled before) and whether its step was cancelled."""
-        rows = session.execute(self._lookup, {"message_id": message_id, "case_id": case_id, "step_id": step_id}).all()
+        rows = session.connection().execute(self._lookup, {"message_id": message_id, "case_id": case_id, "step_id": step_id}).all()
         own = next((r for r in rows if r.message_id == message_id), None)
         return own, any(r.kind == "cancelled" and r.case_id == case_id and r.step_id == step_id for r in rows)
 
@@ -97,18 +97,18 @@ class Handled:
         return row.decision if row is not None else None  # type: ignore[attr-defined]
 
     def cancelled_or_pending(self, session: Session, case_id: str, step_id: str) -> list[object]:
-        return list(session.execute(self._waiting, {"case_id": case_id, "step_id": step_id}))
+        return list(session.connection().execute(self._waiting, {"case_id": case_id, "step_id": step_id}))
 
     def is_cancelled(self, session: Session, case_id: str, step_id: str) -> bool:
         return any(r.kind == "cancelled" for r in self.cancelled_or_pending(session, case_id, step_id))  # type: ignore[attr-defined]
 
     def record(self, session: Session, *, message_id: str, case_id: str, step_id: str, kind: str,
                decision: bytes | None, at: datetime, request: bytes | None = None, waiting_for: str = "") -> None:
-        session.execute(self._insert, {"message_id": message_id, "case_id": case_id, "step_id": step_id, "kind": kind,
+        session.connection().execute(self._insert, {"message_id": message_id, "case_id": case_id, "step_id": step_id, "kind": kind,
                                        "decision": decision, "request": request, "waiting_for": waiting_for, "at": at})
 
     def set_kind(self, session: Session, message_id: str, kind: str, decision: bytes | None = None) -> None:
-        session.execute(self._set_kind, {"k_message_id": message_id, "v_kind": kind, "v_decision": decision})
+        session.connection().execute(self._set_kind, {"k_message_id": message_id, "v_kind": kind, "v_decision": decision})
 
 
 def drop_sdk_tables(code: str) -> None:
