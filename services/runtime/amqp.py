@@ -192,6 +192,10 @@ BatchHandler = Callable[[list[Envelope]], None]
 AuditHook = Callable[[Envelope, str, float, str], None]
 
 
+def _wake() -> None:
+    """A no-op callback: running it ends the consumer thread's current wait for the broker."""
+
+
 class Consumer(threading.Thread):
     """Consumes one queue in its own thread.
 
@@ -291,6 +295,8 @@ class Consumer(threading.Thread):
             due = time.monotonic() >= self._flush_at if self._linger_s else len(self._pending) == before
             if due or len(self._pending) >= full:
                 self._flush()
+        if self._pending:  # stopping: handle what is in hand rather than leave it to a redelivery
+            self._flush()
 
     def _collect(self, channel: Any, method: Any, props: Any, body: bytes) -> None:
         started = time.monotonic()
@@ -370,9 +376,10 @@ class Consumer(threading.Thread):
         """Finish the message in hand, then stop (unacked prefetched messages go back to the queue)."""
         self._stopping.set()
         conn, channel = self._conn, self._channel
-        if conn is not None and channel is not None and self._batch_handler is None:
+        if conn is not None and channel is not None:
             with contextlib.suppress(*AMQP_ERRORS):
-                conn.add_callback_threadsafe(channel.stop_consuming)
+                # A batch consumer may be waiting out a linger: wake it to see the stop.
+                conn.add_callback_threadsafe(channel.stop_consuming if self._batch_handler is None else _wake)
         self.join(timeout)
 
     def _close(self) -> None:

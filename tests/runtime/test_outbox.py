@@ -1,7 +1,7 @@
 """The transactional outbox relay: rows go out in id order, with confirms, once per claim; an
 unroutable row stays unsent without holding back the others; two relays never send the same row
 in one pass; committed rows go out at once through the running relay, and what it could not
-send is swept later."""
+send is swept later; what the fast path published is marked sent in one statement per linger."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pika
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hall.v1 import approval_pb2
@@ -135,3 +135,27 @@ def test_rows_the_fast_path_could_not_send_are_swept_later(sessions, layout):
         assert drain(layout, topology.department_queue("business")) == ["lost-0"]
     finally:
         relay.stop()
+
+
+def test_what_the_fast_path_published_within_the_mark_linger_is_marked_in_one_statement(sessions, layout):
+    marks: list[str] = []
+
+    def count_marks(conn, cursor, statement, params, context, executemany):
+        if statement.startswith("UPDATE") and "RETURNING" not in statement:  # not the sweep's claim
+            marks.append(statement)
+
+    engine = sessions.kw["bind"]
+    event.listen(engine, "before_cursor_execute", count_marks)
+    relay = outbox.OutboxRelay(sessions, RouterOutbox, layout, name="t", poll_s=60, stale_s=60, mark_linger_s=5)
+    relay.start()
+    try:
+        for i in range(3):  # three transactions, each handed to the relay and published at once
+            enqueue(sessions, 1, prefix=f"t{i}")
+        seen: list[str] = []
+        assert wait_until(lambda: len(seen.__iadd__(drain(layout, topology.department_queue("business")))) == 3)
+        assert unsent(sessions) == 3 and marks == []  # published, not yet marked
+    finally:
+        relay.stop()  # marks what it published before it stops
+        event.remove(engine, "before_cursor_execute", count_marks)
+    assert unsent(sessions) == 0
+    assert len(marks) == 1
