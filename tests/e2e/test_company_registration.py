@@ -11,6 +11,7 @@ from grpc_status import rpc_status
 from hall.v1 import intake_pb2
 from services.catalogue import load
 from services.counter.client import company_registration
+from services.domain import identifiers
 from services.domain.identifiers import validate_credit_code
 from services.fees.pricing import quote
 
@@ -155,3 +156,27 @@ def test_router_shows_the_case_and_no_incidents_and_every_server_reflects_its_se
             assert service in {s.name for s in listed.list_services_response.service}
             status = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(service=service), timeout=5)
             assert status.status == health_pb2.HealthCheckResponse.SERVING
+
+
+def test_the_business_register_answers_other_departments_lookups(counter, suite):
+    from hall.v1 import department_pb2, department_pb2_grpc
+
+    _, events = run_to_end(counter, company_registration())
+    credit = events[-1].application.results["credit_code"]
+    _, env = suite
+    with grpc.insecure_channel(f"127.0.0.1:{env['HALL_DESK_BUSINESS_PORT']}") as ch:
+        register = department_pb2_grpc.BusinessRegisterServiceStub(ch)
+        company = register.GetCompany(department_pb2.GetCompanyRequest(credit_code=credit), timeout=5).company
+        assert company.credit_code == credit and company.status == "active"
+        assert company.org_code == credit[8:17] and company.registered_at.seconds > 0
+        body = "MA999999"
+        unknown = identifiers.build_credit_code("9", "1", credit[2:8], body + identifiers.org_code_check_char(body))
+        with pytest.raises(grpc.RpcError) as missing:
+            register.GetCompany(department_pb2.GetCompanyRequest(credit_code=unknown), timeout=5)
+        assert missing.value.code() == grpc.StatusCode.NOT_FOUND
+        with pytest.raises(grpc.RpcError) as bad:
+            register.GetCompany(department_pb2.GetCompanyRequest(credit_code="not-a-code"), timeout=5)
+        assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        violations = details(bad.value, error_details_pb2.BadRequest)[0].field_violations
+        assert [v.field for v in violations] == ["credit_code"]
+
