@@ -13,7 +13,8 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -48,8 +49,14 @@ _STATUS_KEY: dict[int, str] = {
     CS.CASE_STATUS_REFUSED: "refused",
     CS.CASE_STATUS_WITHDRAWN: "withdrawn",
 }
-_SEEN = select(ProcessedMessage.message_id).where(ProcessedMessage.message_id.in_(bindparam("ids", expanding=True)))
-_INSERT_PROCESSED = insert(ProcessedMessage)
+# Records the batch's message ids and returns those not recorded before, in one statement: a
+# redelivered message comes back empty and is skipped; a concurrent delivery of the same message
+# waits for the first to commit (the ids are inserted in sorted order: no deadlock between batches).
+_CLAIM_MESSAGES = {
+    name: dialect_insert(ProcessedMessage).on_conflict_do_nothing(index_elements=[ProcessedMessage.message_id])
+    .returning(ProcessedMessage.message_id)
+    for name, dialect_insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+}
 
 
 class Engine:
@@ -63,6 +70,7 @@ class Engine:
         self._relay = relay
         self._max_attempts = max_attempts
         self._lock = sessions.kw["bind"].dialect.name == "postgresql"
+        self._claim_messages = _CLAIM_MESSAGES[sessions.kw["bind"].dialect.name]
 
     # ---- message entry point -------------------------------------------------------------------
     def handle(self, envelope: Envelope) -> None:
@@ -80,25 +88,24 @@ class Engine:
         ordered = sorted(envelopes, key=lambda e: getattr(e.message, "case_id", ""))
         try:
             with self._sessions() as session, session.begin():
-                seen = set(session.connection().execute(_SEEN, {"ids": [e.message_id for e in ordered]}).scalars())
+                now = clock.now()
+                fresh = set(session.connection().execute(self._claim_messages, [
+                    {"message_id": m, "processed_at": now} for m in sorted({e.message_id for e in ordered})
+                ]).scalars())
                 batch = state.load(session, [getattr(e.message, "case_id", "") for e in ordered if
                                              getattr(e.message, "case_id", "")], lock=self._lock)
                 session.info["batch"] = batch
-                processed: list[dict[str, Any]] = []
                 for envelope in ordered:
                     handler = handlers.get(type(envelope.message))
                     if handler is None:
                         log.warning("router ignores message type", type=envelope.type)
                         continue
-                    if envelope.message_id in seen:
+                    if envelope.message_id not in fresh:
                         log.info("duplicate message ignored", message_id=envelope.message_id)
                         continue
-                    seen.add(envelope.message_id)
+                    fresh.discard(envelope.message_id)  # the same message twice in one batch
                     with context.scope(case_id=envelope.case_id, actor_id=envelope.actor_id):
                         handler(session, envelope.message)
-                    processed.append({"message_id": envelope.message_id, "processed_at": clock.now()})
-                if processed:
-                    session.connection().execute(_INSERT_PROCESSED, processed)
                 state.save(session, batch)
         except IntegrityError:
             # A concurrent delivery of the same message (or the same case) committed first.
