@@ -147,37 +147,48 @@ def test_consumed_messages_are_counted_for_prometheus(layout):
     consumer.stop()
 
 
-def test_a_lingering_consumer_handles_what_arrives_within_the_linger_in_one_batch(layout):
-    queue = topology.department_queue("business")
+@pytest.fixture
+def lingering(layout):
+    """Start a batch consumer with a linger on the business queue; returns (batches, publish)."""
+    started: list[Consumer] = []
     batches: list[list[str]] = []
-    consumer = Consumer(layout, queue, lambda e: batches.append([e.message_id]), name="t", prefetch=100,
-                        batch_handler=lambda envs: batches.append([e.message_id for e in envs]), linger_s=3.0)
-    consumer.start()
-    assert consumer.ready.wait(30)
-    pub = Publisher(layout, name="t")
-    for i in range(3):
-        pub.publish(topology.rk_step_request("business"), approval_pb2.SubApprovalRequest(case_id=f"L{i}"),
-                    message_id=f"l-{i}")
-    pub.close()
+
+    def start(*, prefetch: int, linger_s: float):
+        consumer = Consumer(layout, topology.department_queue("business"), lambda e: batches.append([e.message_id]),
+                            name="t", prefetch=prefetch, linger_s=linger_s,
+                            batch_handler=lambda envs: batches.append([e.message_id for e in envs]))
+        consumer.start()
+        assert consumer.ready.wait(30)
+        started.append(consumer)
+        return consumer
+
+    def publish(prefix: str, n: int) -> None:
+        pub = Publisher(layout, name="t")
+        for i in range(n):
+            pub.publish(topology.rk_step_request("business"), approval_pb2.SubApprovalRequest(case_id=f"{prefix}{i}"),
+                        message_id=f"{prefix}-{i}")
+        pub.close()
+
+    yield start, batches, publish
+    for consumer in started:
+        consumer.stop()
+
+
+def test_a_lingering_consumer_handles_what_arrives_within_the_linger_in_one_batch(layout, lingering):
+    start, batches, publish = lingering
+    consumer = start(prefetch=100, linger_s=3.0)
+    publish("l", 3)
     assert wait_until(lambda: batches)
     consumer.stop()
     assert batches == [["l-0", "l-1", "l-2"]]  # one batch, one transaction
-    assert queue_depth(layout, queue) == 0
+    assert queue_depth(layout, topology.department_queue("business")) == 0
 
 
-def test_a_lingering_consumer_does_not_wait_once_a_batch_is_full_and_flushes_at_stop(layout):
-    queue = topology.department_queue("business")
-    batches: list[list[str]] = []
-    consumer = Consumer(layout, queue, lambda e: batches.append([e.message_id]), name="t", prefetch=2,
-                        batch_handler=lambda envs: batches.append([e.message_id for e in envs]), linger_s=60.0)
-    consumer.start()
-    assert consumer.ready.wait(30)
-    pub = Publisher(layout, name="t")
-    for i in range(5):
-        pub.publish(topology.rk_step_request("business"), approval_pb2.SubApprovalRequest(case_id=f"F{i}"),
-                    message_id=f"f-{i}")
-    pub.close()
+def test_a_lingering_consumer_does_not_wait_once_a_batch_is_full_and_flushes_at_stop(layout, lingering):
+    start, batches, publish = lingering
+    consumer = start(prefetch=2, linger_s=60.0)
+    publish("f", 5)
     assert wait_until(lambda: len(batches) == 2)  # two full batches, long before the linger is out
     consumer.stop()  # the fifth is in hand, waiting for company: handled at stop, not redelivered
     assert batches == [["f-0", "f-1"], ["f-2", "f-3"], ["f-4"]]
-    assert queue_depth(layout, queue) == 0
+    assert queue_depth(layout, topology.department_queue("business")) == 0
