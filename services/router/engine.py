@@ -15,7 +15,6 @@ from typing import Any
 import structlog
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from hall.v1 import approval_pb2, audit_pb2, common_pb2
@@ -86,36 +85,26 @@ class Engine:
             approval_pb2.CaseWithdrawn: self._withdrawn,
         }
         ordered = sorted(envelopes, key=lambda e: getattr(e.message, "case_id", ""))
-        try:
-            with self._sessions() as session, session.begin():
-                now = clock.now()
-                fresh = set(session.connection().execute(self._claim_messages, [
-                    {"message_id": m, "processed_at": now} for m in sorted({e.message_id for e in ordered})
-                ]).scalars())
-                batch = state.load(session, [getattr(e.message, "case_id", "") for e in ordered if
-                                             getattr(e.message, "case_id", "")], lock=self._lock)
-                session.info["batch"] = batch
-                for envelope in ordered:
-                    handler = handlers.get(type(envelope.message))
-                    if handler is None:
-                        log.warning("router ignores message type", type=envelope.type)
-                        continue
-                    if envelope.message_id not in fresh:
-                        log.info("duplicate message ignored", message_id=envelope.message_id)
-                        continue
-                    fresh.discard(envelope.message_id)  # the same message twice in one batch
-                    with context.scope(case_id=envelope.case_id, actor_id=envelope.actor_id):
-                        handler(session, envelope.message)
-                state.save(session, batch)
-        except IntegrityError:
-            # A concurrent delivery of the same message (or the same case) committed first.
-            if len(envelopes) > 1:
-                raise
-            with self._sessions() as session:
-                if session.get(ProcessedMessage, envelopes[0].message_id) is None:
-                    raise
-            log.info("concurrent duplicate ignored", message_id=envelopes[0].message_id)
-            return
+        with self._sessions() as session, session.begin():
+            now = clock.now()
+            fresh = set(session.connection().execute(self._claim_messages, [
+                {"message_id": m, "processed_at": now} for m in sorted({e.message_id for e in ordered})
+            ]).scalars())
+            batch = state.load(session, [getattr(e.message, "case_id", "") for e in ordered if
+                                         getattr(e.message, "case_id", "")], lock=self._lock)
+            session.info["batch"] = batch
+            for envelope in ordered:
+                handler = handlers.get(type(envelope.message))
+                if handler is None:
+                    log.warning("router ignores message type", type=envelope.type)
+                    continue
+                if envelope.message_id not in fresh:
+                    log.info("duplicate message ignored", message_id=envelope.message_id)
+                    continue
+                fresh.discard(envelope.message_id)  # the same message twice in one batch
+                with context.scope(case_id=envelope.case_id, actor_id=envelope.actor_id):
+                    handler(session, envelope.message)
+            state.save(session, batch)
         if self._relay is not None:
             self._relay.wake()
 

@@ -223,3 +223,33 @@ def test_two_replicas_racing_on_one_case_neither_double_dispatch_nor_lose_an_upd
         assert len(completed) == 1
     for _, _, db_engine in engines:
         db_engine.dispose()
+
+
+def test_one_message_delivered_to_two_replicas_at_once_is_handled_once_without_error(pg_url, pg_schema):
+    import threading
+
+    engines = []
+    for _ in range(2):
+        db_engine, sessions = migrated(pg_url, pg_schema, MIGRATIONS, "alembic_version_router")
+        engines.append((Engine(sessions, load(), None), db_engine))
+    for i in range(10):
+        msg = envelope(submitted(f"D{i}"), message_id=f"same-{i}")  # a redelivery racing the first delivery
+        barrier = threading.Barrier(2)
+        errors: list[BaseException] = []
+
+        def deliver(eng, msg=msg, barrier=barrier, errors=errors):
+            barrier.wait()
+            try:
+                eng.handle(msg)
+            except BaseException as exc:  # noqa: BLE001 - collected for the assertion
+                errors.append(exc)
+
+        threads = [threading.Thread(target=deliver, args=(e,)) for e, _ in engines]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []  # the second waits for the first and skips it: no retry needed
+        assert len([r for r in requests(sessions) if r.case_id == f"D{i}"]) == 1
+    for _, db_engine in engines:
+        db_engine.dispose()

@@ -104,8 +104,9 @@ class Handled:
 
     def record(self, session: Session, *, message_id: str, case_id: str, step_id: str, kind: str,
                decision: bytes | None, at: datetime, request: bytes | None = None, waiting_for: str = "") -> None:
-        session.connection().execute(self._insert, {"message_id": message_id, "case_id": case_id, "step_id": step_id, "kind": kind,
-                                       "decision": decision, "request": request, "waiting_for": waiting_for, "at": at})
+        session.connection().execute(self._insert, {
+            "message_id": message_id, "case_id": case_id, "step_id": step_id, "kind": kind, "decision": decision,
+            "request": request, "waiting_for": waiting_for, "at": at})
 
     def set_kind(self, session: Session, message_id: str, kind: str, decision: bytes | None = None) -> None:
         session.connection().execute(self._set_kind, {"k_message_id": message_id, "v_kind": kind, "v_decision": decision})
