@@ -61,12 +61,13 @@ class Receipts:
         # receipt already issued is answered.
         try:
             with self._sessions() as session, session.begin():
-                last = session.scalar(_LOCK_COUNTER if self._lock else _READ_COUNTER, {"year": year})
+                conn = session.connection()  # Core statements: no ORM execution layer
+                last = conn.execute(_LOCK_COUNTER if self._lock else _READ_COUNTER, {"year": year}).scalar()
                 if last is None:
-                    session.execute(_NEW_COUNTER, {"year": year, "last": 0})
+                    conn.execute(_NEW_COUNTER, {"year": year, "last": 0})
                     last = 0
                 last += 1
-                session.execute(_SET_COUNTER, {"k_year": year, "v_last": last})
+                conn.execute(_SET_COUNTER, {"k_year": year, "v_last": last})
                 number = f"{self._catalogue.proto.division_code}-{year}-{last:08d}"
                 values = dict(
                     application_id=req.application_id, receipt_number=number, case_id=req.case_id,
@@ -77,7 +78,7 @@ class Receipts:
                                                         application_id=req.application_id,
                                                         total_fen=priced.total.fen, issued_at=now),
                 )
-                session.execute(_INSERT_RECEIPT, values)
+                conn.execute(_INSERT_RECEIPT, values)
                 row = ReceiptRow(**values)
         except IntegrityError:
             existing = self._get(req.application_id)
