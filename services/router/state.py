@@ -59,7 +59,13 @@ _UPDATE_STEP = (update(STEPS).where(STEPS.c.case_id == bindparam("k_case_id"), S
 
 def load(session: Session, case_ids: list[str], *, lock: bool) -> Loaded:
     """The cases (row-locked when `lock`, in id order: concurrent batches never deadlock) and
-    their steps in plan order."""
+    their steps in plan order.
+
+    Two statements on purpose: under READ COMMITTED each statement reads a fresh snapshot, so the
+    steps, read after the case lock is granted, include what the replica that held the lock
+    committed. One joined `SELECT … FOR UPDATE OF cases` would re-check the case row after the
+    wait but return the steps as they were before it: a lost update (tried; the two-replica test
+    in tests/router/test_engine.py fails with it)."""
     if not case_ids:
         return {}
     ids = sorted(set(case_ids))
