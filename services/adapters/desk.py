@@ -29,7 +29,8 @@ def main() -> None:
     department = load_department(code)
     proc = ServiceProcess(f"adapter_{code}", default_grpc_port=env_int("DESK_PORT", DESK_PORTS.get(code, 50060)),
                           migrations=department.migrations, name=f"desk-{code}", declare_layout=False)
-    desk = Desk(department, proc.sessions, proc.add_relay(outbox_model(code)))
+    proc.add_relay(outbox_model(code))  # started by serve(); commits hand it their outbox rows
+    desk = Desk(department, proc.sessions)
     proc.serve(lambda server: [add_servicer(server, DeskServicer(desk), department_pb2_grpc),
                                *department.register_shared_services(server, proc.sessions)])
 

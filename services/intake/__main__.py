@@ -19,8 +19,8 @@ DEFAULT_PORT = 50051
 
 def main() -> None:
     proc = ServiceProcess("intake", default_grpc_port=DEFAULT_PORT, migrations=Path(__file__).with_name("migrations"))
-    relay = proc.add_relay(IntakeOutbox)
-    apps = Applications(proc.sessions, proc.catalogue, relay)
+    proc.add_relay(IntakeOutbox)  # started by serve(); commits hand it their outbox rows
+    apps = Applications(proc.sessions, proc.catalogue)
 
     def on_status(envelopes: list[Envelope]) -> None:
         apps.apply_statuses([e.message for e in envelopes if isinstance(e.message, approval_pb2.CaseStatusChanged)])

@@ -19,7 +19,6 @@ from services.intake.models import ApplicationEventRow, ApplicationRow, IntakeOu
 from services.intake.validation import check_submission
 from services.runtime import clock, context, outbox, topology
 from services.runtime.errors import FailedPrecondition, NotFound, ServiceError
-from services.runtime.outbox import OutboxRelay
 
 log = structlog.get_logger(__name__)
 
@@ -64,10 +63,9 @@ def fingerprint(req: intake_pb2.SubmitApplicationRequest) -> str:
 
 
 class Applications:
-    def __init__(self, sessions: sessionmaker[Session], catalogue: Catalogue, relay: OutboxRelay | None) -> None:
+    def __init__(self, sessions: sessionmaker[Session], catalogue: Catalogue) -> None:
         self._sessions = sessions
         self._catalogue = catalogue
-        self._relay = relay
         self._changed = threading.Condition()
         self._change_counts: dict[str, int] = {}  # application id -> status events seen by this process
 
@@ -112,8 +110,6 @@ class Applications:
             if existing is None:
                 raise
             return self._existing(existing, fp, req.request_id)
-        if self._relay is not None:
-            self._relay.wake()
         log.info("application accepted", application_id=application_id, matter=req.matter_code,
                  bundle=req.bundle_code, id_number=req.applicant.id_number)
         return self.view(row), False
@@ -187,8 +183,6 @@ class Applications:
                            approval_pb2.CaseWithdrawn(case_id=row.case_id, reason=reason or "申请人撤回",
                                                       at=clock.to_timestamp(clock.now())),
                            message_id=f"withdrawn-{row.case_id}")
-        if self._relay is not None:
-            self._relay.wake()
         return self.view(row)
 
     # ---- follow the router -------------------------------------------------------------------

@@ -19,8 +19,8 @@ DEFAULT_PORT = 50052
 
 def main() -> None:
     proc = ServiceProcess("router", default_grpc_port=DEFAULT_PORT, migrations=Path(__file__).with_name("migrations"))
-    relay = proc.add_relay(RouterOutbox)
-    engine = Engine(proc.sessions, proc.catalogue, relay, max_attempts=env_int("ROUTER_MAX_ATTEMPTS", 4, minimum=1),
+    proc.add_relay(RouterOutbox)  # started by serve(); commits hand it their outbox rows
+    engine = Engine(proc.sessions, proc.catalogue, max_attempts=env_int("ROUTER_MAX_ATTEMPTS", 4, minimum=1),
                     versions=load_versions(proc.catalogue))
     proc.add_periodic("overdue-scan", env_int("ROUTER_OVERDUE_SCAN_SECONDS", 30, minimum=1), engine.report_overdue)
     proc.add_consumer(topology.ROUTER_QUEUE, batch_handler=engine.handle_batch,

@@ -36,7 +36,6 @@ from services.router.models import (
 from services.router.state import Record
 from services.runtime import clock, context, outbox, topology
 from services.runtime.errors import FailedPrecondition, NotFound
-from services.runtime.outbox import OutboxRelay
 from services.runtime.wire import Envelope
 
 log = structlog.get_logger(__name__)
@@ -60,13 +59,12 @@ _CLAIM_MESSAGES = {
 
 class Engine:
     def __init__(
-        self, sessions: sessionmaker[Session], catalogue: Catalogue, relay: OutboxRelay | None, *,
+        self, sessions: sessionmaker[Session], catalogue: Catalogue, *,
         max_attempts: int = 4, versions: dict[str, Catalogue] | None = None,
     ) -> None:
         self._sessions = sessions
         self._catalogue = catalogue
         self._versions = versions or {catalogue.version: catalogue}
-        self._relay = relay
         self._max_attempts = max_attempts
         self._lock = sessions.kw["bind"].dialect.name == "postgresql"
         self._claim_messages = _CLAIM_MESSAGES[sessions.kw["bind"].dialect.name]
@@ -105,8 +103,6 @@ class Engine:
                 with context.scope(case_id=envelope.case_id, actor_id=envelope.actor_id):
                     handler(session, envelope.message)
             state.save(session, batch)
-        if self._relay is not None:
-            self._relay.wake()
 
     # ---- handlers --------------------------------------------------------------------------------
     def _submitted(self, session: Session, msg: approval_pb2.CaseSubmitted) -> None:
@@ -194,8 +190,6 @@ class Engine:
             self._dispatch(session, case, step, steps, delay_s=0)
             self._emit(session, case, steps, step)
             state.save(session, batch)
-        if self._relay is not None:
-            self._relay.wake()
         return step
 
     def report_overdue(self, now: datetime | None = None, limit: int = 500) -> int:
@@ -219,8 +213,6 @@ class Engine:
                                message_id=record.record_id, headers={context.CASE_HEADER: step.case_id})
         if steps:
             log.warning("overdue steps reported", count=len(steps))
-            if self._relay is not None:
-                self._relay.wake()
         return len(steps)
 
     def incidents(self) -> list[StepRow]:

@@ -192,9 +192,6 @@ class OutboxRelay(threading.Thread):
         self._mark = (update(table).where(table.c.id.in_(bindparam("ids", expanding=True)), table.c.sent_at.is_(None))
                       .values(sent_at=bindparam("now")))
 
-    def wake(self) -> None:
-        self._wake.set()
-
     def hand_over(self, rows: list[Claimed]) -> None:
         """Rows just committed by this process: publish them now."""
         with self._handed_lock:

@@ -34,7 +34,7 @@ def test_large_project_waits_for_the_officer_who_runs_an_expert_review(make_core
     result = core.handle(env)
     assert result.outgoing == [] and result.outcome == "pending"
     assert core.handle(env).outgoing == []  # redelivered while pending: still no answer, no second decision
-    desk = Desk(core.department, core._sessions, None)
+    desk = Desk(core.department, core._sessions)
     [item] = desk.pending()
     assert item.request_message_id == env.message_id and "专家评审" in item.waiting_for
     desk.start_procedure(department_pb2.StartSpecialProcedureRequest(

@@ -19,7 +19,7 @@ S = intake_pb2.ApplicationStatus
 @pytest.fixture
 def apps(pg_url, pg_schema):
     engine, sessions = migrated(pg_url, pg_schema, MIGRATIONS, "alembic_version_intake")
-    yield Applications(sessions, load(), None)
+    yield Applications(sessions, load())
     engine.dispose()
 
 

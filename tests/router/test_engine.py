@@ -23,7 +23,7 @@ MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "router" / "migr
 @pytest.fixture
 def engine(pg_url, pg_schema):
     db_engine, sessions = migrated(pg_url, pg_schema, MIGRATIONS, "alembic_version_router")
-    yield Engine(sessions, load(), None, max_attempts=3), sessions
+    yield Engine(sessions, load(), max_attempts=3), sessions
     db_engine.dispose()
 
 
@@ -185,7 +185,7 @@ def test_two_replicas_racing_on_one_case_neither_double_dispatch_nor_lose_an_upd
     engines = []
     for _ in range(2):
         db_engine, sessions = migrated(pg_url, pg_schema, MIGRATIONS, "alembic_version_router")
-        engines.append((Engine(sessions, load(), None), sessions, db_engine))
+        engines.append((Engine(sessions, load()), sessions, db_engine))
     (a, sessions, _), (b, _, _) = engines[0], engines[1]
     for i in range(20):
         case = f"R{i}"
@@ -231,7 +231,7 @@ def test_one_message_delivered_to_two_replicas_at_once_is_handled_once_without_e
     engines = []
     for _ in range(2):
         db_engine, sessions = migrated(pg_url, pg_schema, MIGRATIONS, "alembic_version_router")
-        engines.append((Engine(sessions, load(), None), db_engine))
+        engines.append((Engine(sessions, load()), db_engine))
     for i in range(10):
         msg = envelope(submitted(f"D{i}"), message_id=f"same-{i}")  # a redelivery racing the first delivery
         barrier = threading.Barrier(2)

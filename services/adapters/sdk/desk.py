@@ -19,17 +19,15 @@ from services.adapters.sdk.department import Decision, Department, Reason
 from services.adapters.sdk.handled import Handled, outbox_model, procedures_table
 from services.runtime import clock, context, outbox, topology
 from services.runtime.errors import FailedPrecondition, InvalidArgument, NotFound
-from services.runtime.outbox import OutboxRelay
 
 log = structlog.get_logger(__name__)
 
 
 class Desk:
-    def __init__(self, department: Department, sessions: sessionmaker[Session], relay: OutboxRelay | None) -> None:
+    def __init__(self, department: Department, sessions: sessionmaker[Session]) -> None:
         self.department = department
         self.code = department.code
         self._sessions = sessions
-        self._relay = relay
         self._handled = Handled(department.code)
         self._procedures = procedures_table(department.code)
         self._outbox = outbox_model(department.code)
@@ -78,7 +76,6 @@ class Desk:
             outbox.enqueue(session, self._outbox, topology.rk_decision(self.code), decision,
                            message_id=f"dec-{row.message_id}",
                            headers={context.CASE_HEADER: row.case_id, context.ACTOR_HEADER: req.officer_id})
-        self._wake()
         log.info("officer decided", officer_id=req.officer_id, approve=req.approve)
         return decision
 
@@ -99,7 +96,6 @@ class Desk:
                 message_id=row.message_id, case_id=row.case_id, step_id=row.step_id, kind=req.kind,
                 reason=req.reason, started_by=req.officer_id, started_at=now))
             self._event(session, row, "special_procedure.start", req.kind, req.reason, req.officer_id)
-        self._wake()
         return department_pb2.StartSpecialProcedureResponse(started_at=clock.to_timestamp(now))
 
     def end_procedure(self, req: department_pb2.EndSpecialProcedureRequest) -> department_pb2.EndSpecialProcedureResponse:
@@ -115,7 +111,6 @@ class Desk:
             session.execute(p.update().where(p.c.id == running.id).values(
                 ended_at=now, ended_by=req.officer_id, result=req.result))
             self._event(session, row, "special_procedure.end", running.kind, req.result, req.officer_id)
-        self._wake()
         return department_pb2.EndSpecialProcedureResponse(ended_at=clock.to_timestamp(now))
 
     def _event(self, session: Session, row: Any, operation: str, kind: str, detail: str, officer: str) -> None:
@@ -127,10 +122,6 @@ class Desk:
         record.started_at.CopyFrom(clock.to_timestamp(clock.now()))
         outbox.enqueue(session, self._outbox, topology.rk_audit(f"adapter-{self.code}"), record,
                        message_id=record.record_id, headers={context.CASE_HEADER: row.case_id})
-
-    def _wake(self) -> None:
-        if self._relay is not None:
-            self._relay.wake()
 
 
 class DeskServicer(department_pb2_grpc.DepartmentDeskServiceServicer):
