@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from datetime import datetime
 
-from sqlalchemy import String
+from sqlalchemy import String, bindparam
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from hall.v1 import approval_pb2
@@ -60,6 +60,10 @@ class TaxRegistration(Department):
     def __init__(self, division: str | None = None, register: BusinessRegisterClient | None = None) -> None:
         self.division = division or os.environ.get("DIVISION_CODE", "150602")
         self.register = register or BusinessRegisterClient()
+        # Every tax registration runs these: built once, run on the transaction's connection.
+        table = self.model.__table__  # type: ignore[attr-defined]
+        self._existing = table.select().where(table.c.credit_code == bindparam("credit_code"))
+        self._insert = table.insert()
 
     def decide(self, request: approval_pb2.SubApprovalRequest, register: Session) -> Decision:
         up = request.upstream
@@ -78,13 +82,14 @@ class TaxRegistration(Department):
             return Decision.refuse(Reason("LICENCE_NOT_ACTIVE", "该营业执照已注销或吊销，不予税务登记", "credit_code"))
         if company.org_code != org_code:
             return Decision.refuse(Reason("ORG_CODE_MISMATCH", "组织机构代码与登记簿记载不一致", "org_code"))
-        company_name = company.name
-        existing = register.get(self.model, credit_code)
+        conn = register.connection()
+        existing = conn.execute(self._existing, {"credit_code": credit_code}).first()
         if existing is not None:
             if existing.case_id != request.case_id:
                 return Decision.refuse(Reason("ALREADY_REGISTERED", "该纳税人已办理税务登记，不得重复登记"))
             return Decision.approve(**{self.result_key: existing.tax_registration_number})
         number = f"{self.division}{org_code}"
-        register.add(self.model(credit_code=credit_code, tax_registration_number=number, org_code=org_code,
-                                company_name=company_name, case_id=request.case_id, registered_at=clock.now()))
+        conn.execute(self._insert, {"credit_code": credit_code, "tax_registration_number": number,
+                                    "org_code": org_code, "company_name": company.name,
+                                    "case_id": request.case_id, "registered_at": clock.now()})
         return Decision.approve(**{self.result_key: number})

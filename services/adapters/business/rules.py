@@ -9,9 +9,10 @@ from __future__ import annotations
 import datetime as dt
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from hall.v1 import approval_pb2
@@ -27,6 +28,23 @@ RESTRICTED_WORDS = ("中国", "中华", "全国", "国家", "国际")
 FORBIDDEN_WORDS = ("党", "军", "赌", "毒", "色情", "迷信")
 MAX_NAME_LENGTH = 50
 
+# Every licence runs these: statements built once, on the transaction's connection (no ORM objects).
+_companies = cast(Table, Company.__table__)
+_sequences = cast(Table, Sequence.__table__)
+# In one round trip: this case's company (registered by an earlier attempt) and the name's holder.
+_CASE_OR_NAME = select(_companies.c.credit_code, _companies.c.licence_number, _companies.c.name,
+                       _companies.c.case_id).where(or_(_companies.c.case_id == bindparam("case_id"),
+                                                       _companies.c.name == bindparam("name")))
+_INSERT_COMPANY = _companies.insert()
+# The division's next serial in one statement. On PostgreSQL the row stays locked until commit, so
+# serials are handed out in commit order without gaps (a rolled-back licence gives its serial back).
+_NEXT_SERIAL = {
+    name: dialect_insert(_sequences).values(division=bindparam("division"), last=1)
+    .on_conflict_do_update(index_elements=["division"], set_={"last": _sequences.c.last + 1})
+    .returning(_sequences.c.last)
+    for name, dialect_insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+}
+
 
 class BusinessRegistration(Department):
     code = "business"
@@ -37,15 +55,17 @@ class BusinessRegistration(Department):
         self.division = division or os.environ.get("DIVISION_CODE", "150602")
 
     def decide(self, request: approval_pb2.SubApprovalRequest, register: Session) -> Decision:
-        done = register.scalar(select(Company).where(Company.case_id == request.case_id))
+        f = request.fields
+        name = f.get("company_name", "").strip()
+        conn = register.connection()
+        known = conn.execute(_CASE_OR_NAME, {"case_id": request.case_id, "name": name}).all()
+        done = next((c for c in known if c.case_id == request.case_id), None)
         if done is not None:  # this case was registered already (e.g. by an earlier attempt)
             return Decision.approve(credit_code=done.credit_code, licence_number=done.licence_number,
                                     company_name=done.name)
-        f = request.fields
         reasons: list[Reason] = []
-        name = f.get("company_name", "").strip()
         reasons += check_name(name)
-        if name and not reasons and register.scalar(select(Company.credit_code).where(Company.name == name)):
+        if name and not reasons and any(c.name == name for c in known):
             reasons.append(Reason("NAME_TAKEN", f"企业名称“{name}”已被登记，请更换名称", "company_name"))
         capital_raw = f.get("registered_capital_fen", "").strip()
         capital = int(capital_raw) if capital_raw.isdigit() else -1
@@ -70,22 +90,19 @@ class BusinessRegistration(Department):
         org_code = body + identifiers.org_code_check_char(body)
         credit_code = identifiers.build_credit_code("9", "1", self.division, org_code)
         licence_number = identifiers.build_registration_number(self.division, serial)
-        register.add(Company(
-            credit_code=credit_code, name=name, licence_number=licence_number, org_code=org_code,
-            registered_capital_fen=capital, business_scope=f["business_scope"].strip(),
-            legal_rep_name=f["legal_rep_name"].strip(), legal_rep_id=legal_rep_id,
-            address=f.get("address", "").strip(), case_id=request.case_id, registered_at=clock.now(), status="active"))
-        register.flush()  # a concurrent registration of the same name fails here, and is retried
+        # A concurrent registration of the same name fails here (unique name), and is retried.
+        conn.execute(_INSERT_COMPANY, {
+            "credit_code": credit_code, "name": name, "licence_number": licence_number, "org_code": org_code,
+            "registered_capital_fen": capital, "business_scope": f["business_scope"].strip(),
+            "legal_rep_name": f["legal_rep_name"].strip(), "legal_rep_id": legal_rep_id,
+            "address": f.get("address", "").strip(), "case_id": request.case_id, "registered_at": clock.now(),
+            "status": "active"})
         return Decision.approve(credit_code=credit_code, licence_number=licence_number, company_name=name)
 
     def _next_serial(self, register: Session) -> int:
-        lock = register.get_bind().dialect.name == "postgresql"
-        seq = register.get(Sequence, self.division, with_for_update=lock)
-        if seq is None:
-            seq = Sequence(division=self.division, last=0)
-            register.add(seq)
-        seq.last += 1
-        return seq.last
+        conn = register.connection()
+        serial: int = conn.execute(_NEXT_SERIAL[conn.dialect.name], {"division": self.division}).scalar_one()
+        return serial
 
     def register_shared_services(self, server: Any, sessions: Any) -> list[str]:
         from hall.v1 import department_pb2_grpc
