@@ -51,13 +51,14 @@ def test_company_registration_completes_with_codes_receipt_and_timeline(counter)
     assert len(receipt.lines) == len(expected.lines)
 
     # every hop: the submit call, each step's request consumed by its adapter, each decision consumed
-    # by the router, each status change, and the receipt's completion event consumed by fees
+    # by the router, each status change, the tax departments' lookups in the business register
+    # (served by its desk) and the receipt's completion event consumed by fees
     complete = None
     for _ in range(100):
         timeline = counter.timeline(app.case_id)
         services = {e.record.service for e in timeline}
         if {"intake", "router", "fees", "adapter-business", "adapter-quality", "adapter-national_tax",
-                "adapter-local_tax"} <= services:
+                "adapter-local_tax", "desk-business"} <= services:
             complete = timeline
             break
         time.sleep(0.1)
@@ -67,6 +68,7 @@ def test_company_registration_completes_with_codes_receipt_and_timeline(counter)
     for dept in ("business", "quality", "national_tax", "local_tax"):
         assert (f"adapter-{dept}", "hall.v1.SubApprovalRequest") in ops
     assert ops.count(("router", "hall.v1.SubApprovalDecision")) == 4
+    assert ops.count(("desk-business", "/hall.v1.BusinessRegisterService/GetCompany")) == 2
     assert ("router", "case.status.completed") in ops
     assert all(e.record.case_id == app.case_id for e in complete)
     stamps = [e.record.started_at.ToNanoseconds() for e in complete]

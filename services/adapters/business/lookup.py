@@ -8,6 +8,7 @@ import os
 from typing import Any
 
 from hall.v1 import department_pb2
+from services.runtime import context
 
 
 class RegisterUnavailable(RuntimeError):
@@ -32,12 +33,13 @@ class BusinessRegisterClient:
         if self._stub is None:
             self._stub = department_pb2_grpc.BusinessRegisterServiceStub(grpc.insecure_channel(self.address))
 
-    def _call(self, credit_code: str) -> department_pb2.Company | None:
+    def _call(self, credit_code: str, metadata: tuple[tuple[str, str], ...]) -> department_pb2.Company | None:
         import grpc
 
         try:
             company: department_pb2.Company = self._stub.GetCompany(
-                department_pb2.GetCompanyRequest(credit_code=credit_code), timeout=self.timeout_s).company
+                department_pb2.GetCompanyRequest(credit_code=credit_code), timeout=self.timeout_s,
+                metadata=metadata).company
             return company
         except grpc.RpcError as err:
             if err.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
@@ -53,13 +55,15 @@ class BusinessRegisterClient:
         switch greenlets across threads (greenlet.error: Cannot switch to a different thread).
         """
         self._connect()
+        # The case and actor travel along, so the register's record of the call joins the case's timeline.
+        metadata = tuple(context.to_headers().items())
         try:
             from eventlet import patcher, semaphore, tpool
         except ImportError:
-            return self._call(credit_code)
+            return self._call(credit_code, metadata)
         if not patcher.is_monkey_patched("thread"):
-            return self._call(credit_code)
+            return self._call(credit_code, metadata)
         if self._green_lock is None:
             self._green_lock = semaphore.Semaphore(1)
         with self._green_lock:
-            return tpool.execute(self._call, credit_code)  # type: ignore[no-any-return]
+            return tpool.execute(self._call, credit_code, metadata)  # type: ignore[no-any-return]

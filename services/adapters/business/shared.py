@@ -19,7 +19,8 @@ _COMPANY = select(Company.credit_code, Company.name, Company.licence_number, Com
 
 class BusinessRegisterServicer(department_pb2_grpc.BusinessRegisterServiceServicer):
     def __init__(self, sessions: sessionmaker[Session]) -> None:
-        self._engine = sessions.kw["bind"]
+        # A single read needs no transaction: no BEGIN and no ROLLBACK round trip around it.
+        self._engine = sessions.kw["bind"].execution_options(isolation_level="AUTOCOMMIT")
 
     def GetCompany(self, request: department_pb2.GetCompanyRequest, context: grpc.ServicerContext) -> department_pb2.GetCompanyResponse:
         try:
