@@ -4,7 +4,11 @@ Starts its own suite (separate processes, PostgreSQL, a fresh RabbitMQ vhost), t
   1. light load: one counter client, BENCH_LIGHT bundles one after another -> p50 latency;
   2. load: BENCH_CLIENTS concurrent counter clients, BENCH_BUNDLES bundles in all -> bundles/s,
      p50 and p99 submit-to-complete latency (complete = the router's case.status.completed event);
-  3. the same two runs against the broker floor (bench/floor.py).
+  3. paced load (open loop): a bundle every 1/rate s for BENCH_PACED_SECONDS, whatever the
+     completions, at BENCH_PACED_RATE bundles/s (default: BENCH_PACED_SHARE, 0.5, of the throughput
+     just measured) -> p50 and p99 latency below saturation, counted from each bundle's scheduled
+     time (a late submission counts as latency: no coordinated omission);
+  4. the same runs against the broker floor (bench/floor.py), paced at the same rate.
 Writes bench/results/latest.json and appends a line to docs/benchmarks.md.
 """
 
@@ -40,6 +44,9 @@ ROOT = Path(__file__).resolve().parent.parent
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "32"))
 BUNDLES = int(os.environ.get("BENCH_BUNDLES", "600"))
 LIGHT = int(os.environ.get("BENCH_LIGHT", "40"))
+PACED_SECONDS = float(os.environ.get("BENCH_PACED_SECONDS", "15"))
+PACED_SHARE = float(os.environ.get("BENCH_PACED_SHARE", "0.5"))
+PACED_RATE = float(os.environ.get("BENCH_PACED_RATE", "0"))  # 0: PACED_SHARE of the measured throughput
 
 
 class Completions:
@@ -102,6 +109,30 @@ def closed_loop(clients: int, total: int, submit: Callable[[int], str], done: Co
         for f in [pool.submit(worker) for _ in range(clients)]:
             f.result()
     return latencies, time.perf_counter() - t0
+
+
+def paced(rate: float, seconds: float, submit: Callable[[int], str], done: Completions) -> list[float]:
+    """Open loop: bundle i is due at start + i/rate and its latency runs from then to completion,
+    so a submission held up by a busy suite (or a full client pool) counts against the suite."""
+    latencies: list[float] = []
+    lock = threading.Lock()
+
+    def job(i: int, due: float) -> None:
+        key = submit(i)
+        end = done.wait(key)
+        with lock:
+            latencies.append((end - due) * 1000)
+
+    start = time.perf_counter() + 0.05
+    with ThreadPoolExecutor(64) as pool:
+        jobs = []
+        for i in range(max(1, int(rate * seconds))):
+            due = start + i / rate
+            time.sleep(max(0.0, due - time.perf_counter()))
+            jobs.append(pool.submit(job, i, due))
+        for f in jobs:
+            f.result()
+    return latencies
 
 
 class CpuMeter:
@@ -186,11 +217,15 @@ def bench_suite(amqp_url: str, pg_url: str) -> dict[str, Any]:
         light, _ = closed_loop(1, LIGHT, submit, done)
         cpu = CpuMeter({c.name: [c.proc.pid] for c in children if c.proc})
         loaded, seconds = closed_loop(CLIENTS, BUNDLES, submit, done)
+        cpu_per = cpu.per(BUNDLES)
+        rate = PACED_RATE or round(PACED_SHARE * BUNDLES / seconds, 1)
+        at_rate = paced(rate, PACED_SECONDS, submit, done)
         return {"bundles_per_s": BUNDLES / seconds, "p50_ms": pct(loaded, 50), "p99_ms": pct(loaded, 99),
-                "light_p50_ms": pct(light, 50), "cpu_ms_per_bundle": cpu.per(BUNDLES)}
+                "light_p50_ms": pct(light, 50), "paced_bundles_per_s": rate, "paced_p50_ms": pct(at_rate, 50),
+                "paced_p99_ms": pct(at_rate, 99), "cpu_ms_per_bundle": cpu_per}
 
 
-def bench_floor(amqp_url: str) -> dict[str, float]:
+def bench_floor(amqp_url: str, rate: float) -> dict[str, float]:
     from bench.floor import EX, Floor, submitter
 
     floor = Floor(amqp_url)
@@ -206,11 +241,13 @@ def bench_floor(amqp_url: str) -> dict[str, float]:
     closed_loop(4, 20, submit, done)
     light, _ = closed_loop(1, LIGHT, submit, done)
     loaded, seconds = closed_loop(CLIENTS, BUNDLES, submit, done)
+    at_rate = paced(rate, PACED_SECONDS, submit, done)
     done.close()
     close()
     floor.stop()
     return {"floor_bundles_per_s": BUNDLES / seconds, "floor_p50_ms": pct(loaded, 50),
-            "floor_p99_ms": pct(loaded, 99), "floor_light_p50_ms": pct(light, 50)}
+            "floor_p99_ms": pct(loaded, 99), "floor_light_p50_ms": pct(light, 50),
+            "floor_paced_p50_ms": pct(at_rate, 50), "floor_paced_p99_ms": pct(at_rate, 99)}
 
 
 def main() -> None:
@@ -218,7 +255,7 @@ def main() -> None:
         with servers.vhost(broker) as amqp_url:
             suite = bench_suite(amqp_url, pg)
         with servers.vhost(broker) as amqp_url:
-            floor = bench_floor(amqp_url)
+            floor = bench_floor(amqp_url, suite["paced_bundles_per_s"])
     result: dict[str, Any] = {**suite, **floor, "calibration_ms": calibration_ms()}
     result["throughput_ratio"] = result["bundles_per_s"] / result["floor_bundles_per_s"]
     result["latency_ratio"] = result["light_p50_ms"] / result["floor_light_p50_ms"]
@@ -235,7 +272,9 @@ def main() -> None:
     line = (f"| {result['at']} | {result['commit']} | {CLIENTS} | {BUNDLES} | {result['bundles_per_s']:.1f} | "
             f"{result['p50_ms']:.1f} | {result['p99_ms']:.1f} | {result['light_p50_ms']:.1f} | "
             f"{result['floor_bundles_per_s']:.1f} | {result['floor_light_p50_ms']:.1f} | "
-            f"{result['throughput_ratio']:.2f} | {result['latency_ratio']:.2f} | {result['calibration_ms']:.0f} |\n")
+            f"{result['throughput_ratio']:.2f} | {result['latency_ratio']:.2f} | {result['calibration_ms']:.0f} | "
+            f"{result['paced_bundles_per_s']:.1f} | {result['paced_p50_ms']:.1f} | {result['paced_p99_ms']:.1f} | "
+            f"{result['floor_paced_p99_ms']:.1f} |\n")
     with (ROOT / "docs" / "benchmarks.md").open("a", encoding="utf-8") as f:
         f.write(line)
     print(json.dumps(result, indent=2))
