@@ -194,6 +194,7 @@ def test_kill_routers_adapters_and_the_broker_under_load(chaos_suite, pg_url):
         # nothing issued twice
         assert scalar(business, "SELECT count(DISTINCT credit_code) FROM business_companies") == BUNDLES
         assert scalar(business, "SELECT count(*) FROM business_companies") == BUNDLES
+        assert scalar(business, "SELECT max(last) FROM business_sequences") == BUNDLES  # gapless serials
         assert scalar(quality, "SELECT count(*) FROM quality_certificates") == BUNDLES
         assert scalar(national, "SELECT count(*) FROM national_tax_registrations") == BUNDLES
         assert scalar(local, "SELECT count(*) FROM local_tax_registrations") == BUNDLES
