@@ -9,7 +9,7 @@ export PYTHONPATH := $(CURDIR):$(CURDIR)/$(GEN)
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help install protos run demo test lint bench profile clean new-adapter
+.PHONY: help install protos run demo test lint bench profile bench-timeline bench-adapter clean new-adapter
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -56,6 +56,12 @@ bench: protos ## measure bundles/s and latency of the suite against the broker f
 
 profile: protos ## CPU per process and per bundle under load, and where it goes (py-spy if installed)
 	$(PY) -m bench.profile
+
+bench-timeline: protos ## one bundle at a time: latency, CPU per process, and each hop's start and duration
+	$(PY) -m bench.timeline
+
+bench-adapter: protos ## one adapter process alone through its queue: make bench-adapter DEPT=business|quality
+	$(PY) -m bench.adapter $(or $(DEPT),business)
 
 new-adapter: protos ## scaffold a department adapter: make new-adapter NAME=<code>
 	@test -n "$(NAME)" || (echo "usage: make new-adapter NAME=<department code>" && exit 2)
