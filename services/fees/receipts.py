@@ -12,7 +12,7 @@ from datetime import datetime
 
 import structlog
 from google.protobuf import json_format
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -20,7 +20,7 @@ from hall.v1 import common_pb2, fees_pb2
 from services.catalogue import Catalogue
 from services.fees.models import ReceiptCounter, ReceiptRow
 from services.fees.pricing import quote
-from services.runtime import clock, context
+from services.runtime import clock, context, db
 from services.runtime.errors import InvalidArgument, NotFound
 
 log = structlog.get_logger(__name__)
@@ -32,11 +32,7 @@ def verification_code(key: bytes, *, receipt_number: str, application_id: str, t
 
 
 _COUNTERS: Table = ReceiptCounter.__table__  # type: ignore[assignment]
-_READ_COUNTER = select(_COUNTERS.c.last).where(_COUNTERS.c.year == bindparam("year"))
-_LOCK_COUNTER = _READ_COUNTER.with_for_update()
-_NEW_COUNTER = insert(_COUNTERS)
-_SET_COUNTER = (update(_COUNTERS).where(_COUNTERS.c.year == bindparam("k_year"))
-                .values(last=bindparam("v_last", type_=_COUNTERS.c.last.type)))
+_NEXT_NUMBER = db.next_number(_COUNTERS, "year", "last")  # per year, gapless
 _RECEIPTS: Table = ReceiptRow.__table__  # type: ignore[assignment]
 _INSERT_RECEIPT = insert(_RECEIPTS)
 
@@ -46,7 +42,7 @@ class Receipts:
         self._sessions = sessions
         self._catalogue = catalogue
         self._key = key
-        self._lock = sessions.kw["bind"].dialect.name == "postgresql"
+        self._next_number = _NEXT_NUMBER[sessions.kw["bind"].dialect.name]
 
     def issue(self, req: fees_pb2.IssueReceiptRequest) -> tuple[fees_pb2.Receipt, bool]:
         violations = [(f, "必填") for f in ("application_id", "case_id") if not getattr(req, f)]
@@ -57,17 +53,12 @@ class Receipts:
         now = clock.now()
         year = now.astimezone(clock.SHANGHAI).year
         # Insert first: a second request for the same application (a redelivered event, a retried
-        # call) is refused by the primary key, its transaction and counter step roll back, and the
+        # call) is refused by the primary key, its transaction and number roll back, and the
         # receipt already issued is answered.
         try:
             with self._sessions() as session, session.begin():
                 conn = session.connection()  # Core statements: no ORM execution layer
-                last = conn.execute(_LOCK_COUNTER if self._lock else _READ_COUNTER, {"year": year}).scalar()
-                if last is None:
-                    conn.execute(_NEW_COUNTER, {"year": year, "last": 0})
-                    last = 0
-                last += 1
-                conn.execute(_SET_COUNTER, {"k_year": year, "v_last": last})
+                last = conn.execute(self._next_number, {"key": year}).scalar_one()
                 number = f"{self._catalogue.proto.division_code}-{year}-{last:08d}"
                 values = dict(
                     application_id=req.application_id, receipt_number=number, case_id=req.case_id,
@@ -83,7 +74,7 @@ class Receipts:
         except IntegrityError:
             existing = self._get(req.application_id)
             if existing is None:
-                raise  # e.g. two new counters for the year at once: the consumer retries
+                raise
             return self.view(existing), True
         log.info("receipt issued", receipt_number=number, total_fen=row.total_fen)
         return self.view(row), False

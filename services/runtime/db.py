@@ -16,7 +16,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import DateTime, Engine, create_engine, event, text
+from sqlalchemy import DateTime, Engine, Executable, Table, bindparam, create_engine, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -129,6 +130,19 @@ def _ping(dbapi_conn: Any) -> None:
 
 def is_postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
+
+
+def next_number(table: Table, key: str, counter: str) -> dict[str, Executable]:
+    """Per dialect, one statement for a gapless numbering: add one to `counter` in the row whose
+    `key` is :key (a new row starts at 1) and return the new number. The row stays locked until
+    the transaction ends, so numbers are handed out in commit order, and a rolled-back transaction
+    gives its number back. Run it as late in the transaction as possible: it serialises numbering."""
+    return {
+        name: dialect_insert(table).values({key: bindparam("key"), counter: 1})
+        .on_conflict_do_update(index_elements=[key], set_={counter: table.c[counter] + 1})
+        .returning(table.c[counter])
+        for name, dialect_insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+    }
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

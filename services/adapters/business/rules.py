@@ -12,14 +12,13 @@ from pathlib import Path
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from hall.v1 import approval_pb2
 from services.adapters.business.register import Company, Sequence
 from services.adapters.sdk import Decision, Department, Reason
 from services.domain import identifiers
-from services.runtime import clock
+from services.runtime import clock, db
 
 FORM_SUFFIXES = ("股份有限公司", "有限责任公司", "有限公司")
 # Words a district-level registrar may not grant without the State Administration's approval,
@@ -30,20 +29,13 @@ MAX_NAME_LENGTH = 50
 
 # Every licence runs these: statements built once, on the transaction's connection (no ORM objects).
 _companies = cast(Table, Company.__table__)
-_sequences = cast(Table, Sequence.__table__)
 # In one round trip: this case's company (registered by an earlier attempt) and the name's holder.
 _CASE_OR_NAME = select(_companies.c.credit_code, _companies.c.licence_number, _companies.c.name,
                        _companies.c.case_id).where(or_(_companies.c.case_id == bindparam("case_id"),
                                                        _companies.c.name == bindparam("name")))
 _INSERT_COMPANY = _companies.insert()
-# The division's next serial in one statement. On PostgreSQL the row stays locked until commit, so
-# serials are handed out in commit order without gaps (a rolled-back licence gives its serial back).
-_NEXT_SERIAL = {
-    name: dialect_insert(_sequences).values(division=bindparam("division"), last=1)
-    .on_conflict_do_update(index_elements=["division"], set_={"last": _sequences.c.last + 1})
-    .returning(_sequences.c.last)
-    for name, dialect_insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
-}
+# The division's next serial, gapless (a rolled-back licence gives its serial back).
+_NEXT_SERIAL = db.next_number(cast(Table, Sequence.__table__), "division", "last")
 
 
 class BusinessRegistration(Department):
@@ -101,7 +93,7 @@ class BusinessRegistration(Department):
 
     def _next_serial(self, register: Session) -> int:
         conn = register.connection()
-        serial: int = conn.execute(_NEXT_SERIAL[conn.dialect.name], {"division": self.division}).scalar_one()
+        serial: int = conn.execute(_NEXT_SERIAL[conn.dialect.name], {"key": self.division}).scalar_one()
         return serial
 
     def register_shared_services(self, server: Any, sessions: Any) -> list[str]:
