@@ -218,7 +218,7 @@ def bench_suite(amqp_url: str, pg_url: str) -> dict[str, Any]:
         cpu = CpuMeter({c.name: [c.proc.pid] for c in children if c.proc})
         loaded, seconds = closed_loop(CLIENTS, BUNDLES, submit, done)
         cpu_per = cpu.per(BUNDLES)
-        rate = PACED_RATE or round(PACED_SHARE * BUNDLES / seconds, 1)
+        rate = PACED_RATE or max(0.1, round(PACED_SHARE * BUNDLES / seconds, 1))
         time.sleep(2)  # what the saturated run left behind (audit, fees) settles: a steady state
         at_rate = paced(rate, PACED_SECONDS, submit, done)
         return {"bundles_per_s": BUNDLES / seconds, "p50_ms": pct(loaded, 50), "p99_ms": pct(loaded, 99),
