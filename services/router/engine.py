@@ -14,7 +14,6 @@ from typing import Any
 
 import structlog
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from hall.v1 import approval_pb2, audit_pb2, common_pb2
@@ -34,7 +33,7 @@ from services.router.models import (
     StepRow,
 )
 from services.router.state import Record
-from services.runtime import clock, context, outbox, topology
+from services.runtime import clock, context, db, outbox, topology
 from services.runtime.errors import FailedPrecondition, NotFound
 from services.runtime.wire import Envelope
 
@@ -50,11 +49,9 @@ _STATUS_KEY: dict[int, str] = {
 # Records the batch's message ids and returns those not recorded before, in one statement: a
 # redelivered message comes back empty and is skipped; a concurrent delivery of the same message
 # waits for the first to commit (the ids are inserted in sorted order: no deadlock between batches).
-_CLAIM_MESSAGES = {
-    name: dialect_insert(ProcessedMessage).on_conflict_do_nothing(index_elements=[ProcessedMessage.message_id])
-    .returning(ProcessedMessage.message_id)
-    for name, dialect_insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
-}
+_CLAIM_MESSAGES = db.per_dialect(
+    lambda insert: insert(ProcessedMessage).on_conflict_do_nothing(index_elements=[ProcessedMessage.message_id])
+    .returning(ProcessedMessage.message_id))
 
 
 class Engine:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -132,17 +132,21 @@ def is_postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
 
 
+def per_dialect(build: Callable[[Any], Executable]) -> dict[str, Executable]:
+    """`build(insert)` for each database we run on, given that dialect's `insert` (the one with
+    ON CONFLICT): prebuilt upserts, looked up by `connection.dialect.name` at execution."""
+    return {name: build(dialect_insert) for name, dialect_insert in (("postgresql", postgresql.insert),
+                                                                     ("sqlite", sqlite.insert))}
+
+
 def next_number(table: Table, key: str, counter: str) -> dict[str, Executable]:
     """Per dialect, one statement for a gapless numbering: add one to `counter` in the row whose
     `key` is :key (a new row starts at 1) and return the new number. The row stays locked until
     the transaction ends, so numbers are handed out in commit order, and a rolled-back transaction
     gives its number back. Run it as late in the transaction as possible: it serialises numbering."""
-    return {
-        name: dialect_insert(table).values({key: bindparam("key"), counter: 1})
-        .on_conflict_do_update(index_elements=[key], set_={counter: table.c[counter] + 1})
-        .returning(table.c[counter])
-        for name, dialect_insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
-    }
+    return per_dialect(lambda insert: insert(table).values({key: bindparam("key"), counter: 1})
+                       .on_conflict_do_update(index_elements=[key], set_={counter: table.c[counter] + 1})
+                       .returning(table.c[counter]))
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
