@@ -8,7 +8,8 @@ Starts its own suite (separate processes, PostgreSQL, a fresh RabbitMQ vhost), t
      completions, at BENCH_PACED_RATE bundles/s (default: BENCH_PACED_SHARE, 0.5, of the throughput
      just measured) -> p50 and p99 latency below saturation, counted from each bundle's scheduled
      time (a late submission counts as latency: no coordinated omission);
-  4. the same runs against the broker floor (bench/floor.py), paced at the same rate.
+  4. each of these runs right after the same run against the broker floor (bench/floor.py, on a
+     vhost of its own, paced at the same rate), so the ratios compare neighbours in time.
 Writes bench/results/latest.json and appends a line to docs/benchmarks.md.
 """
 
@@ -207,26 +208,9 @@ def running_suite(amqp_url: str, pg_url: str, name: str) -> Iterator[tuple[list[
         engine.dispose()
 
 
-def bench_suite(amqp_url: str, pg_url: str) -> dict[str, Any]:
-    with running_suite(amqp_url, pg_url, "bench") as (children, counter, done):
-
-        def submit(i: int) -> str:
-            return str(counter.submit(company_registration()).application.case_id)
-
-        closed_loop(4, 20, submit, done)  # warm-up
-        light, _ = closed_loop(1, LIGHT, submit, done)
-        cpu = CpuMeter({c.name: [c.proc.pid] for c in children if c.proc})
-        loaded, seconds = closed_loop(CLIENTS, BUNDLES, submit, done)
-        cpu_per = cpu.per(BUNDLES)
-        rate = PACED_RATE or max(0.1, round(PACED_SHARE * BUNDLES / seconds, 1))
-        time.sleep(2)  # what the saturated run left behind (audit, fees) settles: a steady state
-        at_rate = paced(rate, PACED_SECONDS, submit, done)
-        return {"bundles_per_s": BUNDLES / seconds, "p50_ms": pct(loaded, 50), "p99_ms": pct(loaded, 99),
-                "light_p50_ms": pct(light, 50), "paced_bundles_per_s": rate, "paced_p50_ms": pct(at_rate, 50),
-                "paced_p99_ms": pct(at_rate, 99), "cpu_ms_per_bundle": cpu_per}
-
-
-def bench_floor(amqp_url: str, rate: float) -> dict[str, float]:
+@contextlib.contextmanager
+def running_floor(amqp_url: str) -> Iterator[tuple[Callable[[int], str], Completions]]:
+    """The broker floor (bench/floor.py) running in this process: a submit function and its observer."""
     from bench.floor import EX, Floor, submitter
 
     floor = Floor(amqp_url)
@@ -239,25 +223,49 @@ def bench_floor(amqp_url: str, rate: float) -> dict[str, float]:
         submit_case(key)
         return key
 
-    closed_loop(4, 20, submit, done)
-    light, _ = closed_loop(1, LIGHT, submit, done)
-    loaded, seconds = closed_loop(CLIENTS, BUNDLES, submit, done)
-    at_rate = paced(rate, PACED_SECONDS, submit, done)
-    done.close()
-    close()
-    floor.stop()
-    return {"floor_bundles_per_s": BUNDLES / seconds, "floor_p50_ms": pct(loaded, 50),
-            "floor_p99_ms": pct(loaded, 99), "floor_light_p50_ms": pct(light, 50),
-            "floor_paced_p50_ms": pct(at_rate, 50), "floor_paced_p99_ms": pct(at_rate, 99)}
+    try:
+        yield submit, done
+    finally:
+        done.close()
+        close()
+        floor.stop()
+
+
+def bench(suite_url: str, floor_url: str, pg_url: str) -> dict[str, Any]:
+    """Suite and floor side by side, each figure measured right after its floor counterpart, so a
+    change of the host's speed during the run moves both (the floor goes first: the suite's work
+    off the case's path, audit and fees catching up, must not run during the floor's turn)."""
+    with running_suite(suite_url, pg_url, "bench") as (children, counter, done), \
+            running_floor(floor_url) as (floor_submit, floor_done):
+
+        def submit(i: int) -> str:
+            return str(counter.submit(company_registration()).application.case_id)
+
+        closed_loop(4, 20, floor_submit, floor_done)  # warm-up
+        closed_loop(4, 20, submit, done)
+        floor_light, _ = closed_loop(1, LIGHT, floor_submit, floor_done)
+        light, _ = closed_loop(1, LIGHT, submit, done)
+        floor_loaded, floor_seconds = closed_loop(CLIENTS, BUNDLES, floor_submit, floor_done)
+        cpu = CpuMeter({c.name: [c.proc.pid] for c in children if c.proc})
+        loaded, seconds = closed_loop(CLIENTS, BUNDLES, submit, done)
+        cpu_per = cpu.per(BUNDLES)
+        rate = PACED_RATE or max(0.1, round(PACED_SHARE * BUNDLES / seconds, 1))
+        time.sleep(2)  # what the saturated run left behind (audit, fees) settles: a steady state
+        floor_paced = paced(rate, PACED_SECONDS, floor_submit, floor_done)
+        at_rate = paced(rate, PACED_SECONDS, submit, done)
+    return {"bundles_per_s": BUNDLES / seconds, "p50_ms": pct(loaded, 50), "p99_ms": pct(loaded, 99),
+            "light_p50_ms": pct(light, 50), "paced_bundles_per_s": rate, "paced_p50_ms": pct(at_rate, 50),
+            "paced_p99_ms": pct(at_rate, 99), "cpu_ms_per_bundle": cpu_per,
+            "floor_bundles_per_s": BUNDLES / floor_seconds, "floor_p50_ms": pct(floor_loaded, 50),
+            "floor_p99_ms": pct(floor_loaded, 99), "floor_light_p50_ms": pct(floor_light, 50),
+            "floor_paced_p50_ms": pct(floor_paced, 50), "floor_paced_p99_ms": pct(floor_paced, 99)}
 
 
 def main() -> None:
-    with servers.rabbitmq() as broker, servers.postgres() as pg:
-        with servers.vhost(broker) as amqp_url:
-            suite = bench_suite(amqp_url, pg)
-        with servers.vhost(broker) as amqp_url:
-            floor = bench_floor(amqp_url, suite["paced_bundles_per_s"])
-    result: dict[str, Any] = {**suite, **floor, "calibration_ms": calibration_ms()}
+    with servers.rabbitmq() as broker, servers.postgres() as pg, servers.vhost(broker) as suite_url, \
+            servers.vhost(broker) as floor_url:
+        measured = bench(suite_url, floor_url, pg)
+    result: dict[str, Any] = {**measured, "calibration_ms": calibration_ms()}
     result["throughput_ratio"] = result["bundles_per_s"] / result["floor_bundles_per_s"]
     result["latency_ratio"] = result["light_p50_ms"] / result["floor_light_p50_ms"]
     result.update({
