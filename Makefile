@@ -9,7 +9,7 @@ export PYTHONPATH := $(CURDIR):$(CURDIR)/$(GEN)
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help install protos run demo test lint bench profile bench-timeline bench-adapter clean new-adapter
+.PHONY: help install protos run demo test lint bench profile bench-timeline bench-adapter bench-router clean new-adapter
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -62,6 +62,9 @@ bench-timeline: protos ## one bundle at a time: latency, CPU per process, and ea
 
 bench-adapter: protos ## one adapter process alone through its queue: make bench-adapter DEPT=business|quality
 	$(PY) -m bench.adapter $(or $(DEPT),business)
+
+bench-router: protos ## the router process alone, departments answered by a bare pika stand-in
+	$(PY) -m bench.router
 
 new-adapter: protos ## scaffold a department adapter: make new-adapter NAME=<code>
 	@test -n "$(NAME)" || (echo "usage: make new-adapter NAME=<department code>" && exit 2)

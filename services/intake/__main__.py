@@ -28,7 +28,7 @@ def main() -> None:
     # Status events only update what the counter sees (no case waits on them): what arrives
     # within the linger is applied in one transaction.
     proc.add_consumer(topology.INTAKE_QUEUE, batch_handler=on_status,
-                      threads=env_int("INTAKE_CONSUMERS", 2 if proc.on_postgres else 1, minimum=1),
+                      threads=env_int("INTAKE_CONSUMERS", 1, minimum=1),  # a second thread halves the batches
                       linger_s=env_int("INTAKE_STATUS_LINGER_MS", 50, maximum=5000) / 1000)
 
     proc.serve(lambda server: [add_servicer(server, IntakeServicer(proc.catalogue, apps), intake_pb2_grpc)])

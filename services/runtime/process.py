@@ -72,10 +72,6 @@ class ServiceProcess:
                          service=self.name, linger_s=linger_s)
             )
 
-    @property
-    def on_postgres(self) -> bool:
-        return self.engine.dialect.name == "postgresql"
-
     def add_periodic(self, name: str, every_s: int, task: Callable[[], object]) -> None:
         """Run `task` every `every_s` seconds in a thread until shutdown (errors are logged)."""
         self._periodic.append((name, every_s, task))
