@@ -29,7 +29,7 @@ def main() -> None:
     # within the linger is applied in one transaction.
     proc.add_consumer(topology.INTAKE_QUEUE, batch_handler=on_status,
                       threads=env_int("INTAKE_CONSUMERS", 1, minimum=1),  # a second thread halves the batches
-                      linger_s=env_int("INTAKE_STATUS_LINGER_MS", 50, maximum=5000) / 1000)
+                      linger_s=env_int("INTAKE_STATUS_LINGER_MS", 200, maximum=5000) / 1000)
 
     proc.serve(lambda server: [add_servicer(server, IntakeServicer(proc.catalogue, apps), intake_pb2_grpc)])
 
