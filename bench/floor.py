@@ -30,8 +30,11 @@ def _props() -> pika.BasicProperties:
     return pika.BasicProperties(delivery_mode=2, message_id=uuid.uuid4().hex)
 
 
-class _Node(threading.Thread):
-    def __init__(self, url: str, queue: str, on: Callable[[Any, bytes], None]) -> None:
+class Node(threading.Thread):
+    """One consumer thread: `on(channel, properties, body)` for each message (published answers
+    wait for their confirm), acked after it."""
+
+    def __init__(self, url: str, queue: str, on: Callable[[Any, Any, bytes], None]) -> None:
         super().__init__(daemon=True)
         self.url, self.queue, self.on = url, queue, on
         self.ready = threading.Event()
@@ -44,7 +47,7 @@ class _Node(threading.Thread):
         ch.basic_qos(prefetch_count=50)
 
         def cb(ch: Any, method: Any, props: Any, body: bytes) -> None:
-            self.on(ch, body)
+            self.on(ch, props, body)
             ch.basic_ack(method.delivery_tag)
 
         ch.basic_consume(self.queue, cb)
@@ -66,10 +69,10 @@ class Floor:
         _declare(conn.channel())
         conn.close()
         self.state: dict[str, set[str]] = {}
-        self.nodes = [_Node(url, "floor.router", self._route)] + [
-            _Node(url, f"floor.{d}", self._answer(d)) for d in DEPTS]
+        self.nodes = [Node(url, "floor.router", self._route)] + [
+            Node(url, f"floor.{d}", self._answer(d)) for d in DEPTS]
 
-    def _route(self, ch: Any, body: bytes) -> None:
+    def _route(self, ch: Any, _props: Any, body: bytes) -> None:
         text = body.decode()
         case, _, dept = text.partition("|")
         done = self.state.setdefault(case, set())
@@ -84,8 +87,8 @@ class Floor:
                 ch.basic_publish(EX, f"dept.{d}", case.encode(), _props(), mandatory=True)
 
     @staticmethod
-    def _answer(dept: str) -> Callable[[Any, bytes], None]:
-        def on(ch: Any, body: bytes) -> None:
+    def _answer(dept: str) -> Callable[[Any, Any, bytes], None]:
+        def on(ch: Any, _props: Any, body: bytes) -> None:
             ch.basic_publish(EX, "router.decision", body + f"|{dept}".encode(), _props(), mandatory=True)
         return on
 

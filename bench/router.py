@@ -2,7 +2,7 @@
 
 Starts `python -m services.router` on a fresh vhost and database schema, sends it
 company-registration submissions as intake would (`case.submitted`), answers every step request
-at once with an approval (one pika thread, no rules, no database), and waits for each case's
+at once with an approval (a bare pika consumer per department queue, as in the floor), and waits for each case's
 `case.status.completed`. BENCH_ROUTER_CASES cases with BENCH_ROUTER_WINDOW in flight; prints
 cases/s and the CPU per case of the router, RabbitMQ and PostgreSQL (from /proc). With py-spy
 installed and BENCH_ROUTER_SPY=1, also where the router's CPU went. What the workflow engine costs
@@ -11,7 +11,6 @@ without the rest of the suite competing for the cores.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import signal
@@ -26,13 +25,14 @@ from typing import Any
 
 import pika
 
+from bench.floor import Node
 from bench.profile import broker_pids, cpu_ticks, summarize
 from bench.run import Completions, closed_loop
 from hall.v1 import approval_pb2
 from services.catalogue import load as load_catalogue
 from services.counter.client import company_registration
 from services.runtime import clock, topology, wire
-from services.runtime.amqp import Publisher, connection_parameters
+from services.runtime.amqp import Publisher
 from tests.support import servers
 from tests.support.db import schema
 from tests.support.ports import free_port
@@ -49,42 +49,16 @@ RESULTS = {"business": {"credit_code": "91150602MA0000015E", "licence_number": "
            "local_tax": {"local_tax_registration": "150602MA0000015"}}
 
 
-class StandIn(threading.Thread):
-    """Every department at once: approves each step request as it arrives."""
-
-    def __init__(self, url: str) -> None:
-        super().__init__(daemon=True)
-        self.url = url
-        self.ready = threading.Event()
-        self.conn: pika.BlockingConnection | None = None
-
-    def run(self) -> None:
-        self.conn = pika.BlockingConnection(connection_parameters(self.url, name="bench-router-departments"))
-        ch = self.conn.channel()
-        ch.basic_qos(prefetch_count=100)
-
-        def on_request(ch: Any, method: Any, props: Any, body: bytes) -> None:
-            msg = wire.decode(props.type, body)
-            if isinstance(msg, approval_pb2.SubApprovalRequest):
-                decision = approval_pb2.SubApprovalDecision(
-                    case_id=msg.case_id, step_id=msg.step_id, department=msg.department,
-                    outcome=approval_pb2.OUTCOME_APPROVED, results=RESULTS[msg.department],
-                    decided_at=clock.to_timestamp(clock.now()), request_message_id=props.message_id,
-                    attempt=msg.attempt)
-                ch.basic_publish(topology.EXCHANGE, topology.rk_decision(msg.department), wire.encode(decision),
-                                 pika.BasicProperties(type=wire.type_name(decision), message_id=f"dec-{props.message_id}",
-                                                      content_type=wire.CONTENT_TYPE, delivery_mode=2))
-            ch.basic_ack(method.delivery_tag)
-
-        for dept in DEPARTMENTS:
-            ch.basic_consume(topology.department_queue(dept), on_request)
-        self.ready.set()
-        with contextlib.suppress(Exception):  # stopped by closing the connection
-            ch.start_consuming()
-
-    def stop(self) -> None:
-        if self.conn is not None:
-            self.conn.add_callback_threadsafe(self.conn.close)
+def approve(ch: Any, props: Any, body: bytes) -> None:
+    """Every department at once: a step request is approved as it arrives (no rules, no database)."""
+    msg = approval_pb2.SubApprovalRequest.FromString(body)
+    decision = approval_pb2.SubApprovalDecision(
+        case_id=msg.case_id, step_id=msg.step_id, department=msg.department, outcome=approval_pb2.OUTCOME_APPROVED,
+        results=RESULTS[msg.department], decided_at=clock.to_timestamp(clock.now()),
+        request_message_id=props.message_id, attempt=msg.attempt)
+    ch.basic_publish(topology.EXCHANGE, topology.rk_decision(msg.department), wire.encode(decision),
+                     pika.BasicProperties(type=wire.type_name(decision), message_id=f"dec-{props.message_id}",
+                                          content_type=wire.CONTENT_TYPE, delivery_mode=2))
 
 
 def drive(amqp_url: str, pg_url: str, db_schema: str) -> None:
@@ -99,9 +73,10 @@ def drive(amqp_url: str, pg_url: str, db_schema: str) -> None:
     with (logs / "bench-router.log").open("wb") as log:
         proc = subprocess.Popen([sys.executable, "-m", "services.router"], env=env, cwd=ROOT, stdout=log,
                                 stderr=subprocess.STDOUT)
-    departments = StandIn(amqp_url)
-    departments.start()
-    departments.ready.wait(10)
+    departments = [Node(amqp_url, topology.department_queue(d), approve) for d in DEPARTMENTS]
+    for node in departments:
+        node.start()
+        node.ready.wait(10)
     done = Completions(amqp_url, "bench.router.completed", topology.EXCHANGE, topology.rk_case_status("completed"),
                        lambda props, body: approval_pb2.CaseStatusChanged.FromString(body).case_id)
     form = company_registration()
@@ -139,7 +114,8 @@ def drive(amqp_url: str, pg_url: str, db_schema: str) -> None:
             spy.send_signal(signal.SIGINT)
             spy.wait(30)
         done.close()
-        departments.stop()
+        for node in departments:
+            node.stop()
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
         pub.close()
