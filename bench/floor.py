@@ -52,7 +52,9 @@ class Node(threading.Thread):
 
         ch.basic_consume(self.queue, cb)
         self.ready.set()
-        with contextlib.suppress(Exception):  # stopped by closing the connection
+        # Stopped by closing the connection; anything else (a bug in a callback) ends the thread
+        # with its traceback instead of a silent timeout.
+        with contextlib.suppress(pika.exceptions.AMQPError):
             ch.start_consuming()
 
     def stop(self) -> None:
@@ -72,7 +74,7 @@ class Floor:
         self.nodes = [Node(url, "floor.router", self._route)] + [
             Node(url, f"floor.{d}", self._answer(d)) for d in DEPTS]
 
-    def _route(self, ch: Any, _props: Any, body: bytes) -> None:
+    def _route(self, ch: Any, _properties: Any, body: bytes) -> None:
         text = body.decode()
         case, _, dept = text.partition("|")
         done = self.state.setdefault(case, set())
@@ -88,7 +90,7 @@ class Floor:
 
     @staticmethod
     def _answer(dept: str) -> Callable[[Any, Any, bytes], None]:
-        def on(ch: Any, _props: Any, body: bytes) -> None:
+        def on(ch: Any, _properties: Any, body: bytes) -> None:
             ch.basic_publish(EX, "router.decision", body + f"|{dept}".encode(), _props(), mandatory=True)
         return on
 

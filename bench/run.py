@@ -75,7 +75,9 @@ class Completions:
         self._thread.start()
 
     def _run(self, ch: Any) -> None:
-        with contextlib.suppress(Exception):  # stopped by closing the connection
+        # Stopped by closing the connection; anything else (a bug in a callback) ends the thread
+        # with its traceback instead of a silent timeout.
+        with contextlib.suppress(pika.exceptions.AMQPError):
             ch.start_consuming()
 
     def wait(self, key: str, timeout: float = 120) -> float:
