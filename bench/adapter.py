@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import itertools
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -27,7 +25,7 @@ from typing import Any
 
 import pika
 
-from bench.profile import cpu_ticks, summarize
+from bench.profile import Sampler, cpu_ticks
 from hall.v1 import approval_pb2
 from services.adapters.business import samples as business_samples
 from services.domain import identifiers
@@ -106,32 +104,25 @@ def drive(dept: str, amqp_url: str, pg_url: str, db_schema: str) -> None:
                 raise TimeoutError(f"{dept} adapter answered {sum(outcomes.values())} of {total}")
 
     threading.Thread(target=consume, daemon=True).start()
-    spy = None
-    raw = Path(tempfile.mkdtemp()) / "adapter.txt"
+    sampler = Sampler(proc.pid, enabled=SPY)
     try:
         send(20)  # warm-up: connections, prepared statements
         wait_for(20)
-        if SPY and shutil.which("py-spy", path=str(Path(sys.executable).parent)):
-            spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(proc.pid),
-                                    "-o", str(raw), "-f", "raw", "--gil", "-r", "200"],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            time.sleep(1)
+        sampler.start()
         ticks, start = cpu_ticks(proc.pid), time.perf_counter()
         send(REQUESTS)
         wait_for(REQUESTS + 20)
         seconds, used = time.perf_counter() - start, cpu_ticks(proc.pid) - ticks
     finally:
-        if spy is not None:
-            spy.send_signal(signal.SIGINT)
-            spy.wait(30)
+        sampler.stop()
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
         pub.close()
     tick = os.sysconf("SC_CLK_TCK")
     print(f"{dept} adapter: {REQUESTS} requests, {WINDOW} in flight: {REQUESTS / seconds:.0f} requests/s, "
           f"{used * 1000 / tick / REQUESTS:.2f} ms CPU per request; answers {dict(outcomes)}")
-    if spy is not None:
-        print("\n".join(summarize(raw)))
+    if SPY:
+        print(sampler.report())
 
 
 def _fresh(request: approval_pb2.SubApprovalRequest) -> approval_pb2.SubApprovalRequest:

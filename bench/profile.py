@@ -13,6 +13,7 @@ from __future__ import annotations
 import collections
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -68,6 +69,38 @@ def pg_commits(url: str) -> int:
         engine.dispose()
 
 
+def py_spy() -> str | None:
+    """The py-spy executable (on PATH or in this venv), or None when it is not installed."""
+    found = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    return found if Path(found).exists() else None
+
+
+class Sampler:
+    """py-spy recording one process (GIL-holding samples, 200 Hz) from `start()` to `stop()`; then
+    `report()` summarises where its CPU went. Does nothing when py-spy is not installed."""
+
+    def __init__(self, pid: int, enabled: bool = True) -> None:
+        self._pid = pid
+        self._exe = py_spy() if enabled else None
+        self._raw = Path(tempfile.mkdtemp(prefix="hall-spy-")) / "samples.txt"
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        if self._exe is not None:
+            self._proc = subprocess.Popen([self._exe, "record", "--pid", str(self._pid), "-o", str(self._raw),
+                                           "-f", "raw", "--gil", "-r", "200"],
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(1)  # attached before the measured part begins
+
+    def stop(self) -> None:
+        if self._proc is not None:
+            self._proc.send_signal(signal.SIGINT)
+            self._proc.wait(30)
+
+    def report(self) -> str:
+        return "\n".join(summarize(self._raw)) if self._proc is not None else ""
+
+
 def summarize(raw: Path) -> list[str]:
     """Own and inclusive sample counts per function from py-spy's collapsed-stack output."""
     own: collections.Counter[str] = collections.Counter()
@@ -103,8 +136,7 @@ def summarize(raw: Path) -> list[str]:
 
 
 def main() -> None:
-    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-    has_spy = Path(spy).exists() and os.environ.get("PROFILE_SPY", "1") != "0"
+    spy = py_spy() if os.environ.get("PROFILE_SPY", "1") != "0" else None
     tmp = Path(tempfile.mkdtemp(prefix="hall-profile-"))
     calibration = calibration_ms()  # before the suite starts: the host's own speed
     with (servers.rabbitmq() as broker, servers.postgres() as pg, servers.vhost(broker) as amqp_url,
@@ -131,7 +163,7 @@ def main() -> None:
             commits_before = pg_commits(pg)
             start_done, t0 = completed[0], time.perf_counter()
             spies = []
-            if has_spy:
+            if spy is not None:
                 for c in children:
                     assert c.proc is not None
                     spies.append((c.name, subprocess.Popen(

@@ -12,13 +12,10 @@ without the rest of the suite competing for the cores.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -26,7 +23,7 @@ from typing import Any
 import pika
 
 from bench.floor import Node
-from bench.profile import broker_pids, cpu_ticks, summarize
+from bench.profile import Sampler, broker_pids, cpu_ticks
 from bench.run import Completions, closed_loop
 from hall.v1 import approval_pb2
 from services.catalogue import load as load_catalogue
@@ -96,23 +93,16 @@ def drive(amqp_url: str, pg_url: str, db_schema: str) -> None:
         with lock:
             return submit(i)
 
-    spy = None
-    raw = Path(tempfile.mkdtemp()) / "router.txt"
+    sampler = Sampler(proc.pid, enabled=SPY)
     try:
         closed_loop(WINDOW, 40, submit_locked, done)  # warm-up: the router is up once these complete
-        py_spy = Path(sys.executable).parent / "py-spy"
-        if SPY and shutil.which(str(py_spy)):
-            spy = subprocess.Popen([str(py_spy), "record", "--pid", str(proc.pid), "-o", str(raw), "-f", "raw",
-                                    "--gil", "-r", "200"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            time.sleep(1)
+        sampler.start()
         others = broker_pids()
         before = {"router": cpu_ticks(proc.pid), **{n: sum(map(cpu_ticks, p)) for n, p in others.items()}}
         _, seconds = closed_loop(WINDOW, CASES, submit_locked, done)
         after = {"router": cpu_ticks(proc.pid), **{n: sum(map(cpu_ticks, p)) for n, p in others.items()}}
     finally:
-        if spy is not None:
-            spy.send_signal(signal.SIGINT)
-            spy.wait(30)
+        sampler.stop()
         done.close()
         for node in departments:
             node.stop()
@@ -123,8 +113,8 @@ def drive(amqp_url: str, pg_url: str, db_schema: str) -> None:
     per = ", ".join(f"{n} {(after[n] - before[n]) * 1000 / tick / CASES:.2f}" for n in after)
     print(f"router alone: {CASES} company registrations, {WINDOW} in flight: {CASES / seconds:.0f} cases/s; "
           f"CPU ms per case: {per}")
-    if spy is not None:
-        print("\n".join(summarize(raw)))
+    if SPY:
+        print(sampler.report())
 
 
 def main() -> None:

@@ -134,7 +134,7 @@ def is_postgres(engine: Engine) -> bool:
 
 def per_dialect(build: Callable[[Any], Executable]) -> dict[str, Executable]:
     """`build(insert)` for each database we run on, given that dialect's `insert` (the one with
-    ON CONFLICT): prebuilt upserts, looked up by `connection.dialect.name` at execution."""
+    ON CONFLICT): prebuilt upserts, picked by the engine's or connection's `dialect.name`."""
     return {name: build(dialect_insert) for name, dialect_insert in (("postgresql", postgresql.insert),
                                                                      ("sqlite", sqlite.insert))}
 
