@@ -51,21 +51,27 @@ PACED_RATE = float(os.environ.get("BENCH_PACED_RATE", "0"))  # 0: PACED_SHARE of
 
 
 class Completions:
-    """Completion times by key, fed by a consumer thread on its own queue."""
+    """Completion times by key, fed by a consumer thread on its own queue. A waiter sleeps on an
+    event of its own key: a completion wakes its one waiter, not all of them (with 32 or 64
+    client threads, waking every waiter on every completion cost the bench process, and so the
+    floor sharing it, a core's worth of wake-ups at the floor's rates)."""
 
     def __init__(self, url: str, queue: str, exchange: str, key: str, decode: Callable[[Any, bytes], str]) -> None:
         self.times: dict[str, float] = {}
-        self.cond = threading.Condition()
+        self._waiting: dict[str, threading.Event] = {}
+        self._lock = threading.Lock()
         conn = pika.BlockingConnection(connection_parameters(url, name="bench-observer"))
         ch = conn.channel()
         ch.queue_declare(queue, durable=True, arguments={"x-queue-type": "quorum"})
         ch.queue_bind(queue, exchange, key)
 
         def cb(ch: Any, method: Any, props: Any, body: bytes) -> None:
-            k = decode(props, body)
-            with self.cond:
-                self.times.setdefault(k, time.perf_counter())
-                self.cond.notify_all()
+            k, now = decode(props, body), time.perf_counter()
+            with self._lock:
+                self.times.setdefault(k, now)
+                waiter = self._waiting.pop(k, None)
+            if waiter is not None:
+                waiter.set()
             ch.basic_ack(method.delivery_tag)
 
         ch.basic_qos(prefetch_count=500)
@@ -81,10 +87,13 @@ class Completions:
             ch.start_consuming()
 
     def wait(self, key: str, timeout: float = 120) -> float:
-        with self.cond:
-            if not self.cond.wait_for(lambda: key in self.times, timeout):
-                raise TimeoutError(f"{key} did not complete")
-            return self.times[key]
+        with self._lock:
+            if key in self.times:
+                return self.times[key]
+            waiter = self._waiting.setdefault(key, threading.Event())
+        if not waiter.wait(timeout):
+            raise TimeoutError(f"{key} did not complete")
+        return self.times[key]
 
     def close(self) -> None:
         self._conn.add_callback_threadsafe(self._conn.close)
