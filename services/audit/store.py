@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hall.v1 import approval_pb2, audit_pb2
 from services.audit.models import ChainHead, RecordRow
-from services.runtime import clock
+from services.runtime import clock, db
 
 GENESIS = "0" * 64
 
@@ -45,7 +45,7 @@ def event_record(event: approval_pb2.CaseStatusChanged, message_id: str) -> audi
 class AuditStore:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
-        self._lock = sessions.kw["bind"].dialect.name == "postgresql"
+        self._lock = db.is_postgres(sessions.kw["bind"])
 
     def append(self, records: Sequence[audit_pb2.CallRecord]) -> int:
         """Append records not stored yet (by record id); returns how many were new."""

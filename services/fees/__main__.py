@@ -26,14 +26,15 @@ def main() -> None:
         structlog.get_logger().warning("FEES_RECEIPT_KEY not set: receipts are signed with the development key")
     receipts = Receipts(proc.sessions, proc.catalogue, key.encode())
 
-    def on_completed(envelope: Envelope) -> None:
-        event = envelope.message
-        if isinstance(event, approval_pb2.CaseStatusChanged) and event.status == approval_pb2.CASE_STATUS_COMPLETED:
-            receipts.issue(fees_pb2.IssueReceiptRequest(
-                application_id=event.application_id, case_id=event.case_id, matter_code=event.matter_code,
-                bundle_code=event.bundle_code, payer_name=event.applicant_name))
+    def on_completed(envelopes: list[Envelope]) -> None:
+        receipts.issue_all([
+            fees_pb2.IssueReceiptRequest(application_id=e.application_id, case_id=e.case_id, matter_code=e.matter_code,
+                                         bundle_code=e.bundle_code, payer_name=e.applicant_name)
+            for e in (envelope.message for envelope in envelopes)
+            if isinstance(e, approval_pb2.CaseStatusChanged) and e.status == approval_pb2.CASE_STATUS_COMPLETED])
 
-    proc.add_consumer(topology.FEES_QUEUE, on_completed)
+    # Completed cases that arrive together get their receipts in one transaction.
+    proc.add_consumer(topology.FEES_QUEUE, batch_handler=on_completed)
 
     proc.serve(lambda server: [add_servicer(server, FeesServicer(proc.catalogue, receipts), fees_pb2_grpc)])
 

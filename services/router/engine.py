@@ -63,7 +63,7 @@ class Engine:
         self._catalogue = catalogue
         self._versions = versions or {catalogue.version: catalogue}
         self._max_attempts = max_attempts
-        self._lock = sessions.kw["bind"].dialect.name == "postgresql"
+        self._lock = db.is_postgres(sessions.kw["bind"])
         self._claim_messages = _CLAIM_MESSAGES[sessions.kw["bind"].dialect.name]
 
     # ---- message entry point -------------------------------------------------------------------

@@ -140,12 +140,14 @@ def per_dialect(build: Callable[[Any], Executable]) -> dict[str, Executable]:
 
 
 def next_number(table: Table, key: str, counter: str) -> dict[str, Executable]:
-    """Per dialect, one statement for a gapless numbering: add one to `counter` in the row whose
-    `key` is :key (a new row starts at 1) and return the new number. The row stays locked until
-    the transaction ends, so numbers are handed out in commit order, and a rolled-back transaction
-    gives its number back. Run it as late in the transaction as possible: it serialises numbering."""
-    return per_dialect(lambda insert: insert(table).values({key: bindparam("key"), counter: 1})
-                       .on_conflict_do_update(index_elements=[key], set_={counter: table.c[counter] + 1})
+    """Per dialect, one statement for a gapless numbering: add :count (1 unless given) to
+    `counter` in the row whose `key` is :key (a new row starts at :count) and return the new
+    value, the last of the block of numbers taken. The row stays locked until the transaction
+    ends, so numbers are handed out in commit order, and a rolled-back transaction gives its
+    numbers back. Run it as late in the transaction as possible: it serialises numbering."""
+    count = bindparam("count", 1, type_=table.c[counter].type)
+    return per_dialect(lambda insert: insert(table).values({key: bindparam("key"), counter: count})
+                       .on_conflict_do_update(index_elements=[key], set_={counter: table.c[counter] + count})
                        .returning(table.c[counter]))
 
 

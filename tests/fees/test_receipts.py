@@ -67,3 +67,38 @@ def test_bad_input_is_typed(receipts):
         receipts.issue(fees_pb2.IssueReceiptRequest())
     with pytest.raises(NotFound):
         receipts.get("nope")
+
+
+def _req(i):
+    return fees_pb2.IssueReceiptRequest(application_id=f"A{i}", case_id=f"C{i}", bundle_code=BUNDLE, payer_name="王")
+
+
+def _numbers(receipts, *ids):
+    return [int(receipts.get(f"A{i}").receipt_number.rsplit("-", 1)[1]) for i in ids]
+
+
+def test_a_batch_numbers_in_order_from_one_block_and_skips_receipts_issued_before(receipts):
+    receipts.issue(_req(1))
+    assert receipts.issue_all([_req(2), _req(1), _req(3), _req(2)]) == 2  # A1 issued before, A2 twice
+    assert _numbers(receipts, 1, 2, 3) == [1, 2, 3]
+    receipts.issue(_req(4))
+    assert _numbers(receipts, 4) == [4]
+    assert receipts.issue_all([_req(1), _req(4)]) == 0
+    assert receipts.issue_all([]) == 0
+
+
+def test_a_batch_that_meets_a_receipt_issued_meanwhile_rolls_back_and_issues_one_by_one(receipts, monkeypatch):
+    from services.fees import receipts as module
+
+    receipts.issue(_req(2))
+    # As if another replica had issued A2 after the batch looked: the batch's insert meets it.
+    monkeypatch.setattr(module, "_ISSUED", module._ISSUED.where(module._RECEIPTS.c.application_id == "none"))
+    assert receipts.issue_all([_req(1), _req(2), _req(3)]) == 2
+    assert _numbers(receipts, 2, 1, 3) == [1, 2, 3]  # the rolled-back block left no gap
+
+
+def test_a_batch_with_bad_input_issues_nothing(receipts):
+    with pytest.raises(InvalidArgument):
+        receipts.issue_all([_req(1), fees_pb2.IssueReceiptRequest(application_id="A2")])
+    with pytest.raises(NotFound):
+        receipts.get("A1")

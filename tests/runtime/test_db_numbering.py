@@ -65,3 +65,13 @@ def test_concurrent_transactions_get_distinct_gapless_numbers(pg_engine):
     assert sorted(numbers) == list(range(1, 49))
     with pg_engine.connect() as conn:
         assert conn.execute(select(counters.c.last)).scalar_one() == 48
+
+
+@pytest.mark.parametrize("engine_fixture", ["pg_engine", "sqlite_engine"])
+def test_a_block_of_numbers_in_one_statement(engine_fixture, request):
+    engine = request.getfixturevalue(engine_fixture)
+    with engine.begin() as conn:
+        assert conn.execute(NEXT[conn.dialect.name], {"key": "2026", "count": 3}).scalar_one() == 3  # 1..3
+    assert take(engine, "2026") == 4
+    with engine.begin() as conn:
+        assert conn.execute(NEXT[conn.dialect.name], {"key": "2026", "count": 2}).scalar_one() == 6  # 5..6
