@@ -72,7 +72,7 @@ class AuditStore:
                 prev = row["hash"] = chain_hash(prev, to_record(SimpleNamespace(**row)))
                 rows.append(row)
             if rows:
-                conn.execute(_INSERT, rows)  # one multi-row INSERT
+                conn.execute(_INSERT, rows)  # executemany: psycopg pipelines the rows in one round trip
                 conn.execute(_MOVE_HEAD, {"v_hash": prev, "v_count": count + len(rows)})
             return len(rows)
 
