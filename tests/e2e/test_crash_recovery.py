@@ -2,9 +2,10 @@
 
 Under a load of HALL_CRASH_BUNDLES (default 200) company registrations, with two router replicas
 competing for the same queue: kill -9 a router at random moments (>= 10 times, restarting it),
-likewise an adapter (>= 10 times), and restart RabbitMQ once. Then every case must end exactly
-once, no credit code, certificate, tax registration or receipt may be issued twice, and no case
-may be stuck. The broker is a throwaway node of its own (the shared one is never touched).
+likewise an adapter (>= 10 times), intake (3 times: the counters resubmit with the same request
+id) and fees (3 times), and restart RabbitMQ once. Then every case must end exactly once, no
+application may be accepted twice, no credit code, certificate, tax registration or receipt may
+be issued twice, and no case may be stuck. The broker is a throwaway node of its own (the shared one is never touched).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import signal
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
@@ -73,7 +75,11 @@ class Chaos(threading.Thread):
         self.suite, self.node, self.rng = suite, node, random.Random(seed)
         self.routers = [c for c in suite.children if c.name.startswith("router")]
         self.adapters = [c for c in suite.children if c.name.startswith("adapter-")]
+        self.edges = [c for c in suite.children if c.name in ("intake", "fees")]
+        self.intake = next(c for c in self.edges if c.name == "intake")
+        self._lock = threading.Lock()
         self.router_kills = self.adapter_kills = 0
+        self.edge_kills = {c.name: 0 for c in self.edges}
         self.broker_restarts = 0
         self.revived: list[str] = []
         self.done = threading.Event()
@@ -94,11 +100,21 @@ class Chaos(threading.Thread):
         time.sleep(self.rng.uniform(0, 0.5))
         self.suite.start_child(child)
 
+    def kill_edge(self, child) -> None:
+        with self._lock:
+            self.edge_kills[child.name] += 1
+        self.kill(child)
+
     def run(self) -> None:
         try:
-            while self.router_kills < 10 or self.adapter_kills < 10 or not self.broker_restarts:
+            rounds = 0
+            while (self.router_kills < 10 or self.adapter_kills < 10 or not self.broker_restarts
+                   or min(self.edge_kills.values()) < 3):
                 time.sleep(self.rng.uniform(0.1, 0.7))
-                if self.router_kills <= self.adapter_kills:
+                rounds += 1
+                if rounds % 3 == 0 and min(self.edge_kills.values()) < 3:
+                    self.kill_edge(min(self.edges, key=lambda c: self.edge_kills[c.name]))  # in turn
+                elif self.router_kills <= self.adapter_kills:
                     self.kill(self.rng.choice(self.routers))
                     self.router_kills += 1
                 else:
@@ -114,20 +130,40 @@ class Chaos(threading.Thread):
             self.done.set()
 
 
-def submit_all(counter: Counter, n: int) -> list[str]:
+def submit_all(counter: Counter, n: int, midway: Callable[[], None]) -> tuple[list[str], int]:
+    """Submit n applications from 8 threads, calling `midway` (it kills intake) after a quarter of
+    them; returns their ids and how many calls were retried (with the same request id)."""
+    retried = [0]
+
     def one(i: int) -> str:
+        if i == n // 4:
+            midway()
         req = company_registration(f"东胜区压测{i:04d}{uuid.uuid4().hex[:4]}商贸有限公司")
-        for _ in range(50):
+        for _ in range(150):  # 30 s: intake may be restarting
             try:
                 return str(counter.submit(req).application.application_id)  # same request id on retry
             except grpc.RpcError as err:
                 if err.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
                     raise
+                retried[0] += 1
                 time.sleep(0.2)
         raise AssertionError("intake unavailable")
 
     with ThreadPoolExecutor(8) as pool:
-        return list(pool.map(one, range(n)))
+        return list(pool.map(one, range(n))), retried[0]
+
+
+def get_application(counter: Counter, app_id: str) -> intake_pb2.Application:
+    """The application, waiting out an intake process that is restarting."""
+    for _ in range(100):
+        try:
+            return counter.intake.GetApplication(intake_pb2.GetApplicationRequest(application_id=app_id),
+                                                 timeout=10).application
+        except grpc.RpcError as err:
+            if err.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                raise
+            time.sleep(0.2)
+    raise AssertionError("intake unavailable")
 
 
 def scalar(engine, sql):
@@ -141,10 +177,15 @@ def test_kill_routers_adapters_and_the_broker_under_load(chaos_suite, pg_url):
                                    for n in ("intake", "router", "fees", "audit")}))
     chaos = Chaos(suite, node, seed=int(os.environ.get("HALL_CRASH_SEED", "7")))
     chaos.start()
-    app_ids = submit_all(counter, BUNDLES)
+    app_ids, retried = submit_all(counter, BUNDLES, lambda: chaos.kill_edge(chaos.intake))
+    print(f"submissions retried while intake restarted: {retried}; kills: routers {chaos.router_kills}, "
+          f"adapters {chaos.adapter_kills}, {chaos.edge_kills}")
     submitted_at = time.monotonic()
     assert chaos.done.wait(300), "chaos did not finish"
     assert chaos.error is None, chaos.error
+    assert chaos.router_kills >= 10 and chaos.adapter_kills >= 10 and chaos.broker_restarts == 1
+    assert min(chaos.edge_kills.values()) >= 3, chaos.edge_kills
+    assert retried > 0, "intake was killed while the counters were submitting"
     router_db = make_engine(pg_url, f"{prefix}_router")
     done_when_chaos_ended = scalar(router_db, "SELECT count(*) FROM router_cases WHERE status = 2")
     router_db.dispose()
@@ -154,8 +195,7 @@ def test_kill_routers_adapters_and_the_broker_under_load(chaos_suite, pg_url):
     while pending and time.monotonic() < deadline:
         chaos.revive()  # as Kubernetes would restart a process that exited
         for app_id in list(pending):
-            app = counter.intake.GetApplication(intake_pb2.GetApplicationRequest(application_id=app_id),
-                                                timeout=10).application
+            app = get_application(counter, app_id)
             if app.status in TERMINAL:
                 assert app.status == S.APPLICATION_STATUS_COMPLETED, (app_id, list(app.reasons))
                 pending.discard(app_id)
@@ -186,6 +226,9 @@ def test_kill_routers_adapters_and_the_broker_under_load(chaos_suite, pg_url):
     business, quality = db("adapter_business"), db("adapter_quality")
     national, local = db("adapter_national_tax"), db("adapter_local_tax")
     try:
+        # one application and one case per submission (a resubmission after a crash maps to the first)
+        assert len(set(app_ids)) == BUNDLES
+        assert scalar(intake, "SELECT count(*) FROM intake_applications") == BUNDLES
         # every case ended exactly once
         assert scalar(intake, "SELECT count(*) FROM (SELECT application_id FROM intake_application_events "
                               "WHERE status IN (3, 4, 5) GROUP BY application_id HAVING count(*) <> 1) x") == 0
