@@ -89,8 +89,25 @@ RETRY_DELAYS = (1, 4, 16, 60)
 
 
 def delay_exchange(seconds: int) -> str:
-    """Messages published here come back to `hall` with their routing key after `seconds`."""
-    return f"hall.delay.{seconds}s"
+    """Messages published here come back to `hall` with their routing key after `seconds`.
+
+    (`hall.retry.*`: the earlier `hall.delay.*` were classic queues, whose dead-lettering is at
+    most once — a broker restart while requests waited there lost them. Old `hall.delay.*` queues
+    in a running broker are no longer fed and can be deleted once empty.)"""
+    return f"hall.retry.{seconds}s"
+
+
+def delay_queue_arguments(seconds: int) -> dict[str, Any]:
+    """A quorum queue that holds each message `seconds`, then dead-letters it back to `hall`
+    at least once: the move waits for the target queue's confirm, across broker restarts.
+    (RabbitMQ requires reject-publish overflow for that; these queues have no length limit.)"""
+    return {
+        "x-queue-type": "quorum",
+        "x-message-ttl": seconds * 1000,
+        "x-dead-letter-exchange": EXCHANGE,
+        "x-dead-letter-strategy": "at-least-once",
+        "x-overflow": "reject-publish",
+    }
 
 
 def retry_delay(attempt: int) -> int:
@@ -101,8 +118,7 @@ def declare_delays(channel: Any) -> None:
     for seconds in RETRY_DELAYS:
         name = delay_exchange(seconds)
         channel.exchange_declare(name, exchange_type="fanout", durable=True)
-        channel.queue_declare(name, durable=True, arguments={
-            "x-message-ttl": seconds * 1000, "x-dead-letter-exchange": EXCHANGE})
+        channel.queue_declare(name, durable=True, arguments=delay_queue_arguments(seconds))
         channel.queue_bind(name, name)
 
 

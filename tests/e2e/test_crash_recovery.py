@@ -3,7 +3,8 @@
 Under a load of HALL_CRASH_BUNDLES (default 200) company registrations, with two router replicas
 competing for the same queue: kill -9 a router at random moments (>= 10 times, restarting it),
 likewise an adapter (>= 10 times), intake (3 times: the counters resubmit with the same request
-id) and fees (3 times), and restart RabbitMQ once. Then every case must end exactly once, no
+id), fees and the business desk (3 times each: the tax adapters' register lookups fail meanwhile,
+and the router retries them), and restart RabbitMQ once. Then every case must end exactly once, no
 application may be accepted twice, no credit code, certificate, tax registration or receipt may
 be issued twice, and no case may be stuck. The broker is a throwaway node of its own (the shared one is never touched).
 """
@@ -75,7 +76,7 @@ class Chaos(threading.Thread):
         self.suite, self.node, self.rng = suite, node, random.Random(seed)
         self.routers = [c for c in suite.children if c.name.startswith("router")]
         self.adapters = [c for c in suite.children if c.name.startswith("adapter-")]
-        self.edges = [c for c in suite.children if c.name in ("intake", "fees")]
+        self.edges = [c for c in suite.children if c.name in ("intake", "fees", "desk-business")]
         self.intake = next(c for c in self.edges if c.name == "intake")
         self._lock = threading.Lock()
         self.router_kills = self.adapter_kills = 0
@@ -210,7 +211,8 @@ def test_kill_routers_adapters_and_the_broker_under_load(chaos_suite, pg_url):
         alive = {c.name: c.proc.poll() for c in suite.children if c.proc is not None}
         conn = pika.BlockingConnection(pika.URLParameters(node.url))
         queues = [topology.ROUTER_QUEUE, topology.PARKED_QUEUE, topology.INTAKE_QUEUE] + [
-            topology.department_queue(d) for d in ("business", "quality", "national_tax", "local_tax")]
+            topology.department_queue(d) for d in ("business", "quality", "national_tax", "local_tax")] + [
+            topology.delay_exchange(seconds) for seconds in topology.RETRY_DELAYS]
         depths = {}
         for q in queues:
             m = conn.channel().queue_declare(q, passive=True).method

@@ -128,7 +128,7 @@ def test_technical_failures_back_off_then_become_an_incident_that_can_be_retried
         assert req.attempt == attempt
         decide(eng, req, approval_pb2.OUTCOME_FAILED)
     exchanges = [ex for rk, m, ex in outbox(sessions, "step.")]
-    assert exchanges == ["hall", "hall.delay.1s", "hall.delay.4s"]
+    assert exchanges == ["hall", "hall.retry.1s", "hall.retry.4s"]
     incidents = eng.incidents()
     assert [(i.step_id, i.attempt) for i in incidents] == [("licence", 3)]
     eng.retry_incident("C1", "licence")
