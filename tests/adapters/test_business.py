@@ -60,3 +60,34 @@ def test_cancelled_step_is_answered_cancelled(make_core):
     core.handle(envelope(approval_pb2.CancelStep(case_id=req.case_id, step_id=req.step_id, department="business")))
     d = decision(core.handle(envelope(req)))
     assert d.outcome == approval_pb2.OUTCOME_CANCELLED
+
+
+def test_a_later_attempt_of_a_decided_step_gets_that_decision_not_a_second_licence(make_core):
+    # Attempt 1 was answered FAILED, then redelivered and decided after the router had already
+    # asked again: attempt 2 must not register the company a second time.
+    core = make_core("business")
+    first = request("business", "licence", attempt=1)
+    one = decision(core.handle(envelope(first, "req-1")))
+    second = request("business", "licence", case_id=first.case_id, fields=dict(first.fields), attempt=2)
+    result = core.handle(envelope(second, "req-2"))
+    two = decision(result)
+    assert result.outcome == "replayed"
+    assert two.outcome == one.outcome == APPROVED and dict(two.results) == dict(one.results)
+    assert (two.request_message_id, two.attempt) == ("req-2", 2)  # answers the attempt the router waits for
+    again = decision(core.handle(envelope(second, "req-2")))  # a redelivery of attempt 2
+    assert again == two
+
+
+def test_a_failed_attempt_is_decided_afresh_by_the_next(make_core, monkeypatch):
+    core = make_core("business")
+    first = request("business", "licence", attempt=1)
+
+    def boom(*_a, **_k):
+        raise RuntimeError("register offline")
+
+    monkeypatch.setattr(core.department, "decide", boom)
+    assert decision(core.handle(envelope(first, "req-1"))).outcome == approval_pb2.OUTCOME_FAILED
+    monkeypatch.undo()
+    second = request("business", "licence", case_id=first.case_id, fields=dict(first.fields), attempt=2)
+    result = core.handle(envelope(second, "req-2"))
+    assert result.outcome == "decided" and decision(result).outcome == APPROVED

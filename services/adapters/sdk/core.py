@@ -2,8 +2,10 @@
 
 Request -> (de-duplicate by message id) -> department.decide in the register's transaction ->
 record the answer in the same transaction -> return the answer to publish. A redelivered request
-gets the stored answer again; a cancelled step is answered CANCELLED; a technical error in
-`decide` is answered FAILED (the router retries with backoff) and nothing is recorded.
+gets the stored answer again; a later attempt of a step already decided gets that decision (an
+answer can come after the router gave up on its attempt); a cancelled step is answered CANCELLED;
+a technical error in `decide` is answered FAILED (the router retries with backoff) and nothing is
+recorded.
 """
 
 from __future__ import annotations
@@ -61,15 +63,25 @@ class AdapterCore:
         outcome = "decided"
         try:
             with self._sessions() as session, session.begin():
-                existing: Any
-                existing, cancelled = self._handled.lookup(session, envelope.message_id, req.case_id, req.step_id)
+                found = self._handled.lookup(session, envelope.message_id, req.case_id, req.step_id)
+                existing: Any = found.own
                 if existing is not None and existing.decision is not None:
                     decision = approval_pb2.SubApprovalDecision.FromString(existing.decision)
                     outcome = "replayed"
                 elif existing is not None:
                     return Result([], existing.kind)  # waiting for an officer, or cancelled meanwhile
+                elif not found.cancelled and found.earlier is not None:
+                    # An earlier attempt of this step was decided after the router had given up on
+                    # it (its answer came late) and asked again: a step is decided once, so this
+                    # attempt gets that decision.
+                    decision = approval_pb2.SubApprovalDecision.FromString(found.earlier)
+                    decision.request_message_id, decision.attempt = envelope.message_id, req.attempt
+                    self._handled.record(session, message_id=envelope.message_id, case_id=req.case_id,
+                                         step_id=req.step_id, kind="replayed", decision=decision.SerializeToString(),
+                                         at=clock.now())
+                    outcome = "replayed"
                 else:
-                    if cancelled:
+                    if found.cancelled:
                         chosen = Decision.cancelled()
                         outcome = "cancelled"
                     else:

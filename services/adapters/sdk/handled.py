@@ -1,8 +1,10 @@
 """The SDK's own tables in every adapter's register.
 
-- `<code>_handled`: each request answered (kind decided), waiting for an officer (pending), or
-  cancelled — keyed by the request's message id. It de-duplicates deliveries and keeps the answer,
-  so a redelivered request is answered again with the same decision instead of being decided twice.
+- `<code>_handled`: each request answered (kind decided), waiting for an officer (pending),
+  cancelled, or answered with the decision an earlier attempt of the same step got (replayed) —
+  keyed by the request's message id. It de-duplicates deliveries and keeps the answer, so a
+  redelivered request is answered again with the same decision instead of being decided twice,
+  and a step is decided once whatever the number of attempts that reach the department.
 - `<code>_procedures`: special procedures (expert review, hearing…) started and ended on a request.
 - `<code>_outbox`: what the desk process publishes (officer decisions, procedure events).
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import cache
+from typing import Any, NamedTuple
 
 from sqlalchemy import BigInteger, Column, Integer, LargeBinary, MetaData, String, Table, Text, bindparam
 from sqlalchemy.orm import DeclarativeBase, Session
@@ -68,6 +71,12 @@ def create_sdk_tables(code: str) -> None:
     create_outbox_table(f"{code}_outbox")
 
 
+class Found(NamedTuple):
+    own: Any  # the request's own row, or None
+    cancelled: bool
+    earlier: bytes | None  # hall.v1.SubApprovalDecision given to an earlier request for the step
+
+
 class Handled:
     """Reads and writes of `<code>_handled`, on statements built once (the hot path of every request)."""
 
@@ -76,7 +85,8 @@ class Handled:
         self._row = t.select().where(t.c.message_id == bindparam("message_id"))
         self._lookup = t.select().where(
             (t.c.message_id == bindparam("message_id"))
-            | ((t.c.case_id == bindparam("case_id")) & (t.c.step_id == bindparam("step_id")) & (t.c.kind == "cancelled")))
+            | ((t.c.case_id == bindparam("case_id")) & (t.c.step_id == bindparam("step_id"))
+               & t.c.kind.in_(("cancelled", "decided"))))
         self._waiting = t.select().where(t.c.case_id == bindparam("case_id"), t.c.step_id == bindparam("step_id"),
                                          t.c.kind.in_(("cancelled", "pending")))
         self._insert = t.insert()
@@ -86,11 +96,16 @@ class Handled:
     def row(self, session: Session, message_id: str) -> object | None:
         return session.connection().execute(self._row, {"message_id": message_id}).first()
 
-    def lookup(self, session: Session, message_id: str, case_id: str, step_id: str) -> tuple[object | None, bool]:
-        """In one statement: the request's own row (if handled before) and whether its step was cancelled."""
+    def lookup(self, session: Session, message_id: str, case_id: str, step_id: str) -> Found:
+        """In one statement: the request's own row (if handled before), whether its step was
+        cancelled, and the decision another request for the same step got (an earlier attempt)."""
         rows = session.connection().execute(self._lookup, {"message_id": message_id, "case_id": case_id, "step_id": step_id}).all()
-        own = next((r for r in rows if r.message_id == message_id), None)
-        return own, any(r.kind == "cancelled" and r.case_id == case_id and r.step_id == step_id for r in rows)
+        step = [r for r in rows if r.case_id == case_id and r.step_id == step_id]
+        return Found(
+            own=next((r for r in rows if r.message_id == message_id), None),
+            cancelled=any(r.kind == "cancelled" for r in step),
+            earlier=next((r.decision for r in step if r.message_id != message_id and r.kind == "decided"
+                          and r.decision is not None), None))
 
     def answer_for(self, session: Session, message_id: str) -> bytes | None:
         row = self.row(session, message_id)
