@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.runtime import db
-from tests.support import servers
+from tests.support import rabbit_node, servers
 from tests.support.db import schema
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,6 +49,20 @@ def fresh_amqp_url(broker_url: str) -> Iterator[str]:
     """A vhost of its own for one test (empty queues)."""
     with servers.vhost(broker_url) as url:
         yield url
+
+
+@pytest.fixture
+def throwaway_rabbit() -> Iterator[rabbit_node.RabbitNode]:
+    """A RabbitMQ node of its own (own ports and node name), for tests that restart the broker."""
+    reason = rabbit_node.available()
+    if reason:
+        pytest.skip(reason)
+    node = rabbit_node.RabbitNode()
+    node.start()
+    try:
+        yield node
+    finally:
+        node.cleanup()
 
 
 @pytest.fixture

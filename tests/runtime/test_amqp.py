@@ -8,6 +8,7 @@ import pytest
 from hall.v1 import approval_pb2
 from services.runtime import topology, wire
 from services.runtime.amqp import Consumer, Publisher, Unroutable
+from tests.support.rabbit_node import queue_depth
 from tests.support.waiting import wait_until
 
 
@@ -18,13 +19,6 @@ def layout(fresh_amqp_url):
     pub.close()
     return fresh_amqp_url
 
-
-def queue_depth(url, queue):
-    conn = pika.BlockingConnection(pika.URLParameters(url))
-    try:
-        return conn.channel().queue_declare(queue, passive=True).method.message_count
-    finally:
-        conn.close()
 
 
 

@@ -80,3 +80,14 @@ class RabbitNode:
     def cleanup(self) -> None:
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def queue_depth(url: str, queue: str) -> int:
+    """Messages ready in `queue` (not those delivered and unacknowledged)."""
+    import pika
+
+    conn = pika.BlockingConnection(pika.URLParameters(url))
+    try:
+        return int(conn.channel().queue_declare(queue, passive=True).method.message_count)
+    finally:
+        conn.close()
