@@ -91,3 +91,23 @@ def test_a_failed_attempt_is_decided_afresh_by_the_next(make_core, monkeypatch):
     second = request("business", "licence", case_id=first.case_id, fields=dict(first.fields), attempt=2)
     result = core.handle(envelope(second, "req-2"))
     assert result.outcome == "decided" and decision(result).outcome == APPROVED
+
+
+def test_a_cancel_racing_its_request_never_leaves_an_unmarked_licence(make_core):
+    # The router's cancel can reach a department while its worker is still deciding the request:
+    # either the request sees the cancel (CANCELLED), or the cancel sees the licence and marks it.
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sqlalchemy import text
+
+    core = make_core("business")
+    with ThreadPoolExecutor(2) as pool:
+        for _ in range(15):
+            req = request("business", "licence")
+            cancel = approval_pb2.CancelStep(case_id=req.case_id, step_id=req.step_id, department="business")
+            decided, _ = pool.map(core.handle, [envelope(req), envelope(cancel)])
+            outcome = decision(decided).outcome
+            with core._sessions() as session:
+                status = session.execute(text("SELECT status FROM business_companies WHERE case_id = :c"),
+                                         {"c": req.case_id}).scalar()
+            assert (outcome, status) in ((approval_pb2.OUTCOME_CANCELLED, None), (APPROVED, "case_cancelled"))

@@ -109,6 +109,9 @@ def run(code: str, amqp_url: str, database_url: str, schema: str | None = None,
             req.department = code
             harness.send(approval_pb2.CancelStep(case_id=req.case_id, step_id=req.step_id, department=code,
                                                  reason="联办终止"))
+            # The adapter's workers run side by side: the request goes once the cancel is handled
+            # (sent together, the request may be decided first: approved, then marked by the cancel).
+            harness.audited(req.case_id)
             harness.send(req)
             _, decision = harness.decision()
             assert decision.outcome == approval_pb2.OUTCOME_CANCELLED, approval_pb2.Outcome.Name(decision.outcome)

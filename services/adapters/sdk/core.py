@@ -63,6 +63,7 @@ class AdapterCore:
         outcome = "decided"
         try:
             with self._sessions() as session, session.begin():
+                self._handled.lock_step(session, req.case_id, req.step_id)
                 found = self._handled.lookup(session, envelope.message_id, req.case_id, req.step_id)
                 existing: Any = found.own
                 if existing is not None and existing.decision is not None:
@@ -113,6 +114,7 @@ class AdapterCore:
 
     def _cancel(self, envelope: Envelope, msg: approval_pb2.CancelStep) -> Result:
         with self._sessions() as session, session.begin():
+            self._handled.lock_step(session, msg.case_id, msg.step_id)
             if self._handled.row(session, envelope.message_id) is None and not self._handled.is_cancelled(
                 session, msg.case_id, msg.step_id
             ):

@@ -53,6 +53,9 @@ class Desk:
         if row is None:
             raise NotFound(f"no request {message_id}", resource_type="hall.v1.PendingItem", resource_name=message_id)
         context.bind(case_id=row.case_id)
+        # Read again under the step's lock: a cancel of the step may have been committing meanwhile.
+        self._handled.lock_step(session, row.case_id, row.step_id)
+        row = self._handled.row(session, message_id)
         if row.kind != "pending":
             raise FailedPrecondition("该事项不在待办状态", violations=[("NOT_PENDING", message_id, row.kind)])
         return row

@@ -15,7 +15,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any, NamedTuple
 
-from sqlalchemy import BigInteger, Column, Integer, LargeBinary, MetaData, String, Table, Text, bindparam
+from sqlalchemy import BigInteger, Column, Integer, LargeBinary, MetaData, String, Table, Text, bindparam, func, select
 from sqlalchemy.orm import DeclarativeBase, Session
 
 from services.runtime.db import UTCDateTime
@@ -82,7 +82,9 @@ class Handled:
 
     def __init__(self, code: str) -> None:
         t = self.table = handled_table(code)
+        self.code = code
         self._row = t.select().where(t.c.message_id == bindparam("message_id"))
+        self._lock_step = select(func.pg_advisory_xact_lock(func.hashtextextended(bindparam("key"), 0)))
         self._lookup = t.select().where(
             (t.c.message_id == bindparam("message_id"))
             | ((t.c.case_id == bindparam("case_id")) & (t.c.step_id == bindparam("step_id"))
@@ -92,6 +94,15 @@ class Handled:
         self._insert = t.insert()
         self._set_kind = (t.update().where(t.c.message_id == bindparam("k_message_id"))
                           .values(kind=bindparam("v_kind"), decision=bindparam("v_decision", type_=t.c.decision.type)))
+
+    def lock_step(self, session: Session, case_id: str, step_id: str) -> None:
+        """Serialise what happens to one step until the transaction ends: a request being decided
+        and a cancel of the same step never run side by side (else the cancel could miss the
+        certificate the request is issuing, or the request miss the cancel). PostgreSQL's
+        advisory lock; SQLite, the development mode, has one writer at a time."""
+        conn = session.connection()
+        if conn.dialect.name == "postgresql":
+            conn.execute(self._lock_step, {"key": f"{self.code}|{case_id}|{step_id}"})
 
     def row(self, session: Session, message_id: str) -> object | None:
         return session.connection().execute(self._row, {"message_id": message_id}).first()

@@ -128,6 +128,15 @@ class AdapterHarness:
         _, message = self._get(self.audit_queue, timeout)
         return list(message.records) if isinstance(message, audit_pb2.CallRecordBatch) else [message]
 
+    def audited(self, case_id: str, timeout: float = 30) -> audit_pb2.CallRecord:
+        """Wait until the adapter has handled a message of `case_id` (its audit record arrives);
+        records of other cases met on the way are skipped."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for record in self.audit_records(max(0.1, deadline - time.monotonic())):
+                if record.case_id == case_id:
+                    return record
+
     def parked(self) -> int:
         conn = pika.BlockingConnection(pika.URLParameters(self.amqp_url))
         try:
