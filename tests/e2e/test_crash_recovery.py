@@ -73,7 +73,10 @@ class Chaos(threading.Thread):
         self.adapters = [c for c in suite.children if c.name.startswith("adapter-")]
         self.edges = [c for c in suite.children if c.name in ("intake", "fees", "desk-business")]
         self.intake = next(c for c in self.edges if c.name == "intake")
-        self._lock = threading.Lock()
+        # Kills and revivals come from this thread, the submitting clients (intake mid-submission)
+        # and the test's final wait: one at a time, or two of them could restart the same process
+        # and leave an orphan running after the suite stops.
+        self._lock = threading.RLock()
         self.router_kills = self.adapter_kills = 0
         self.edge_kills = {c.name: 0 for c in self.edges}
         self.broker_restarts = 0
@@ -83,23 +86,25 @@ class Chaos(threading.Thread):
 
     def revive(self) -> None:
         """Restart any process that exited on its own (e.g. it could not reach the broker)."""
-        for child in self.suite.children:
-            if child.proc is not None and child.proc.poll() is not None:
-                self.revived.append(f"{child.name}={child.proc.returncode}")
-                self.suite.start_child(child)
+        with self._lock:
+            for child in self.suite.children:
+                if child.proc is not None and child.proc.poll() is not None:
+                    self.revived.append(f"{child.name}={child.proc.returncode}")
+                    self.suite.start_child(child)
 
     def kill(self, child) -> None:
-        assert child.proc is not None
-        if child.proc.poll() is None:
-            child.proc.send_signal(signal.SIGKILL)
-        child.proc.wait()
-        time.sleep(self.rng.uniform(0, 0.5))
-        self.suite.start_child(child)
+        with self._lock:
+            assert child.proc is not None
+            if child.proc.poll() is None:
+                child.proc.send_signal(signal.SIGKILL)
+            child.proc.wait()
+            time.sleep(self.rng.uniform(0, 0.5))
+            self.suite.start_child(child)
 
     def kill_edge(self, child) -> None:
         with self._lock:
             self.edge_kills[child.name] += 1
-        self.kill(child)
+            self.kill(child)
 
     def run(self) -> None:
         try:
