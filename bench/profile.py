@@ -82,13 +82,14 @@ class Sampler:
     def __init__(self, pid: int, enabled: bool = True) -> None:
         self._pid = pid
         self._exe = py_spy() if enabled else None
-        self._raw = Path(tempfile.mkdtemp(prefix="hall-spy-")) / "samples.txt"
+        self._dir: Path | None = None
         self._proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         if self._exe is not None:
-            self._proc = subprocess.Popen([self._exe, "record", "--pid", str(self._pid), "-o", str(self._raw),
-                                           "-f", "raw", "--gil", "-r", "200"],
+            self._dir = Path(tempfile.mkdtemp(prefix="hall-spy-"))
+            self._proc = subprocess.Popen([self._exe, "record", "--pid", str(self._pid), "-o",
+                                           str(self._dir / "samples.txt"), "-f", "raw", "--gil", "-r", "200"],
                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(1)  # attached before the measured part begins
 
@@ -98,7 +99,13 @@ class Sampler:
             self._proc.wait(30)
 
     def report(self) -> str:
-        return "\n".join(summarize(self._raw)) if self._proc is not None else ""
+        """The summary (empty without py-spy); the samples are removed afterwards."""
+        if self._proc is None or self._dir is None:
+            return ""
+        try:
+            return "\n".join(summarize(self._dir / "samples.txt"))
+        finally:
+            shutil.rmtree(self._dir, ignore_errors=True)
 
 
 def summarize(raw: Path) -> list[str]:
