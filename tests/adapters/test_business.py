@@ -111,3 +111,23 @@ def test_a_cancel_racing_its_request_never_leaves_an_unmarked_licence(make_core)
                 status = session.execute(text("SELECT status FROM business_companies WHERE case_id = :c"),
                                          {"c": req.case_id}).scalar()
             assert (outcome, status) in ((approval_pb2.OUTCOME_CANCELLED, None), (APPROVED, "case_cancelled"))
+
+
+def test_two_attempts_of_a_step_at_once_are_decided_once(make_core):
+    # A late redelivery of attempt 1 and the router's attempt 2 reach two workers together.
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sqlalchemy import text
+
+    core = make_core("business")
+    with ThreadPoolExecutor(2) as pool:
+        for _ in range(10):
+            first = request("business", "licence", attempt=1)
+            second = request("business", "licence", case_id=first.case_id, fields=dict(first.fields), attempt=2)
+            results = list(pool.map(core.handle, [envelope(first), envelope(second)]))
+            assert sorted(r.outcome for r in results) == ["decided", "replayed"]
+            assert dict(decision(results[0]).results) == dict(decision(results[1]).results)
+            with core._sessions() as session:
+                kinds = session.execute(text("SELECT kind FROM business_handled WHERE case_id = :c ORDER BY kind"),
+                                        {"c": first.case_id}).scalars().all()
+            assert kinds == ["decided", "replayed"]
