@@ -13,6 +13,8 @@ GRPC_CALLS = Counter("hall_grpc_calls_total", "gRPC calls served", ["service", "
 GRPC_SECONDS = Histogram("hall_grpc_call_seconds", "gRPC call duration", ["service", "method"])
 MESSAGES = Counter("hall_messages_total", "messages consumed", ["service", "queue", "outcome"])
 MESSAGE_SECONDS = Histogram("hall_message_seconds", "time from delivery to settlement", ["service", "queue"])
+BATCH_SIZE = Histogram("hall_batch_messages", "messages handled in one transaction", ["service"],
+                       buckets=(1, 2, 4, 8, 16, 32, 64, 128))
 
 _started = False
 
@@ -35,3 +37,7 @@ def grpc_call(service: str, method: str, code: str, seconds: float) -> None:
 def message(service: str, queue: str, outcome: str, seconds: float) -> None:
     MESSAGES.labels(service, queue, outcome).inc()
     MESSAGE_SECONDS.labels(service, queue).observe(seconds)
+
+
+def batch(service: str, size: int) -> None:
+    BATCH_SIZE.labels(service).observe(size)

@@ -15,7 +15,20 @@ from datetime import datetime
 from functools import cache
 from typing import Any, NamedTuple
 
-from sqlalchemy import BigInteger, Column, Integer, LargeBinary, MetaData, String, Table, Text, bindparam, func, select
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    bindparam,
+    func,
+    select,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Session
 
 from services.runtime.db import UTCDateTime
@@ -71,10 +84,34 @@ def create_sdk_tables(code: str) -> None:
     create_outbox_table(f"{code}_outbox")
 
 
+class HandledRow(NamedTuple):
+    """A row of `<code>_handled` written in this transaction (read back like a fetched row)."""
+
+    message_id: str
+    case_id: str
+    step_id: str
+    kind: str
+    decision: bytes | None
+    request: bytes | None
+    waiting_for: str
+    at: datetime
+
+
 class Found(NamedTuple):
     own: Any  # the request's own row, or None
     cancelled: bool
     earlier: bytes | None  # hall.v1.SubApprovalDecision given to an earlier request for the step
+
+    @classmethod
+    def among(cls, rows: list[Any], message_id: str, case_id: str, step_id: str) -> Found:
+        """What the rows of a case say about one request: its own row (if handled before),
+        whether its step was cancelled, and the decision another request of the step got."""
+        step = [r for r in rows if r.case_id == case_id and r.step_id == step_id]
+        return cls(
+            own=next((r for r in step if r.message_id == message_id), None),
+            cancelled=any(r.kind == "cancelled" for r in step),
+            earlier=next((r.decision for r in step if r.message_id != message_id and r.kind == "decided"
+                          and r.decision is not None), None))
 
 
 class Handled:
@@ -85,10 +122,10 @@ class Handled:
         self.code = code
         self._row = t.select().where(t.c.message_id == bindparam("message_id"))
         self._lock_step = select(func.pg_advisory_xact_lock(func.hashtextextended(bindparam("key"), 0)))
-        self._lookup = t.select().where(
-            (t.c.message_id == bindparam("message_id"))
-            | ((t.c.case_id == bindparam("case_id")) & (t.c.step_id == bindparam("step_id"))
-               & t.c.kind.in_(("cancelled", "decided"))))
+        self._of_cases = t.select().where(t.c.case_id.in_(bindparam("case_ids", expanding=True)))
+        # Keys in the order given (sorted by the caller): unnest keeps the array's order, and the
+        # locks are taken in it, so two batches sharing steps never deadlock.
+        self._lock_steps = text("SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest(CAST(:keys AS text[])) AS k")
         self._waiting = t.select().where(t.c.case_id == bindparam("case_id"), t.c.step_id == bindparam("step_id"),
                                          t.c.kind.in_(("cancelled", "pending")))
         self._insert = t.insert()
@@ -107,16 +144,17 @@ class Handled:
     def row(self, session: Session, message_id: str) -> object | None:
         return session.connection().execute(self._row, {"message_id": message_id}).first()
 
-    def lookup(self, session: Session, message_id: str, case_id: str, step_id: str) -> Found:
-        """In one statement: the request's own row (if handled before), whether its step was
-        cancelled, and the decision another request for the same step got (an earlier attempt)."""
-        rows = session.connection().execute(self._lookup, {"message_id": message_id, "case_id": case_id, "step_id": step_id}).all()
-        step = [r for r in rows if r.case_id == case_id and r.step_id == step_id]
-        return Found(
-            own=next((r for r in rows if r.message_id == message_id), None),
-            cancelled=any(r.kind == "cancelled" for r in step),
-            earlier=next((r.decision for r in step if r.message_id != message_id and r.kind == "decided"
-                          and r.decision is not None), None))
+    def lock_steps(self, session: Session, steps: list[tuple[str, str]]) -> None:
+        """`lock_step` for several steps in one statement, in key order (no deadlock between two
+        transactions that share steps)."""
+        conn = session.connection()
+        if conn.dialect.name == "postgresql":
+            keys = sorted({f"{self.code}|{case_id}|{step_id}" for case_id, step_id in steps})
+            conn.execute(self._lock_steps, {"keys": keys}).all()
+
+    def rows_of_cases(self, session: Session, case_ids: set[str]) -> list[Any]:
+        """Every row of these cases (a handful each): with `Found.among`, what each request needs."""
+        return list(session.connection().execute(self._of_cases, {"case_ids": sorted(case_ids)}))
 
     def answer_for(self, session: Session, message_id: str) -> bytes | None:
         row = self.row(session, message_id)
@@ -133,6 +171,10 @@ class Handled:
         session.connection().execute(self._insert, {
             "message_id": message_id, "case_id": case_id, "step_id": step_id, "kind": kind, "decision": decision,
             "request": request, "waiting_for": waiting_for, "at": at})
+
+    def record_all(self, session: Session, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            session.connection().execute(self._insert, rows)
 
     def set_kind(self, session: Session, message_id: str, kind: str, decision: bytes | None = None) -> None:
         session.connection().execute(self._set_kind, {"k_message_id": message_id, "v_kind": kind, "v_decision": decision})

@@ -20,7 +20,7 @@ from nameko.exceptions import ContainerBeingKilled
 from nameko.extensions import DependencyProvider
 from nameko.messaging import Consumer
 
-from hall.v1 import audit_pb2
+from hall.v1 import approval_pb2, audit_pb2
 from services.adapters.sdk.core import AdapterCore
 from services.runtime import context, metrics, topology, wire
 from services.runtime.audit_emitter import gather
@@ -137,21 +137,89 @@ class AuditBatcher:
             self._thread.wait()
 
 
+class GroupCommit:
+    """Requests that nameko's workers hold side by side are decided together: each worker queues
+    its request and waits; one green thread takes everything queued and decides it in one
+    transaction (`AdapterCore.handle_requests`), then wakes each worker with its own result. The
+    worker then answers and nameko acks, as before: an answer still follows its commit, and an
+    ack its answer. A request alone waits for nothing; under load one transaction carries many."""
+
+    def __init__(self, core: AdapterCore, *, threads: int = 1, max_batch: int = 64) -> None:
+        import eventlet
+        from eventlet.event import Event
+        from eventlet.queue import Empty, LightQueue
+
+        self._core = core
+        self._max_batch = max_batch
+        self._queue: Any = LightQueue()
+        self._empty = Empty
+        self._event = Event
+        self._threads = [eventlet.spawn(self._run) for _ in range(threads)]
+
+    def decide(self, envelope: Envelope) -> Any:
+        done = self._event()
+        self._queue.put((envelope, done))
+        return done.wait()  # the result, or the batch's exception raised here
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                self._queue.put(None)  # the other threads stop too
+                return
+            batch = [first]
+            while len(batch) < self._max_batch:
+                try:
+                    item = self._queue.get_nowait()
+                except self._empty:
+                    break
+                if item is None:
+                    self._queue.put(None)  # stop after this batch
+                    break
+                batch.append(item)
+            try:
+                results = self._core.handle_requests([envelope for envelope, _ in batch])
+            except Exception as exc:  # noqa: BLE001 - each worker raises it: nameko requeues its message
+                for _, done in batch:
+                    done.send_exception(exc)
+                continue
+            metrics.batch(f"adapter-{self._core.code}", len(batch))
+            for (_, done), result in zip(batch, results, strict=True):
+                if isinstance(result, Exception):
+                    done.send_exception(result)
+                else:
+                    done.send(result)
+
+    def close(self, timeout: float = 5.0) -> None:
+        import eventlet
+
+        self._queue.put(None)
+        with eventlet.Timeout(timeout, False), contextlib.suppress(Exception):
+            for thread in self._threads:
+                thread.wait()
+
+
 class Answering:
     """Runs the core for one message, publishes its answers (with confirms) and audits it."""
 
-    def __init__(self, core: AdapterCore, publisher: KombuPublisher, service: str, audit: AuditBatcher) -> None:
+    def __init__(self, core: AdapterCore, publisher: KombuPublisher, service: str, audit: AuditBatcher,
+                 group: GroupCommit) -> None:
         self.core = core
         self._publisher = publisher
         self._service = service
         self.audit = audit
+        self.group = group
 
     def process(self, envelope: Envelope) -> None:
         started_wall, started = time.time(), time.monotonic()
         msg = envelope.message
         case_id = getattr(msg, "case_id", "") or envelope.case_id  # the message is authoritative; the header traces
         with context.scope(case_id=case_id, actor_id=envelope.actor_id, step_id=getattr(msg, "step_id", "")):
-            result = self.core.handle(envelope)
+            if isinstance(msg, approval_pb2.SubApprovalRequest):
+                self.core.check_request(envelope)
+                result = self.group.decide(envelope)
+            else:
+                result = self.core.handle(envelope)  # a cancel: alone, under its step's lock
             for out in result.outgoing:
                 self._publish(out.routing_key, out.message, out.message_id, envelope)
             record = audit_pb2.CallRecord(
@@ -186,11 +254,13 @@ class CoreProvider(DependencyProvider):  # type: ignore[misc]
             delivery_mode=2)
         service = f"adapter-{self._core.code}"
         linger_ms = int(self.container.config.get("AUDIT_LINGER_MS", 50))
-        self._answering = Answering(self._core, publisher, service, AuditBatcher(publisher, service,
-                                                                                 linger_s=linger_ms / 1000))
+        self._answering = Answering(self._core, publisher, service,
+                                    AuditBatcher(publisher, service, linger_s=linger_ms / 1000),
+                                    GroupCommit(self._core, threads=int(self.container.config.get("ADAPTER_COMMITTERS", 2))))
 
     def stop(self) -> None:
         if self._answering is not None:
+            self._answering.group.close()
             self._answering.audit.close()
 
     def get_dependency(self, worker_ctx: Any) -> Answering:
