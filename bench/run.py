@@ -272,6 +272,22 @@ def bench(suite_url: str, floor_url: str, pg_url: str) -> dict[str, Any]:
             "floor_paced_p50_ms": pct(floor_paced, 50), "floor_paced_p99_ms": pct(floor_paced, 99)}
 
 
+def commit_label() -> str:
+    """The commit measured; `+` when the code differs from it (a change not committed yet), with
+    the settings that differ from the defaults (ADAPTER_*, ROUTER_*, … given to the run)."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], capture_output=True, text=True, cwd=ROOT).stdout.strip()
+
+    label = git("rev-parse", "--short", "HEAD")
+    if git("status", "--porcelain", "--untracked-files=no", "--", "services", "bench", "protos"):
+        label += "+"
+    tuned = sorted(f"{k}={v}" for k, v in os.environ.items() if k.split("_", 1)[0] in TUNABLE_PREFIXES)
+    return " ".join([label, *tuned])
+
+
+TUNABLE_PREFIXES = ("ADAPTER", "ROUTER", "INTAKE", "AUDIT", "FEES", "OUTBOX")
+
+
 def main() -> None:
     with servers.rabbitmq() as broker, servers.postgres() as pg, servers.vhost(broker) as suite_url, \
             servers.vhost(broker) as floor_url:
@@ -283,8 +299,7 @@ def main() -> None:
         "clients": CLIENTS, "bundles": BUNDLES, "light_bundles": LIGHT,
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.node()} {os.cpu_count()} cores",
-        "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                                 cwd=ROOT).stdout.strip(),
+        "commit": commit_label(),
     })
     out = ROOT / "bench" / "results" / "latest.json"
     out.parent.mkdir(parents=True, exist_ok=True)
