@@ -25,7 +25,8 @@ from typing import Any
 
 import pika
 
-from bench.profile import Sampler, cpu_ticks
+from bench.cpu import cpu_ticks
+from bench.profile import Sampler
 from hall.v1 import approval_pb2
 from services.adapters.business import samples as business_samples
 from services.domain import identifiers

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
+from bench.cpu import CpuMeter
 from bench.run import calibration_ms, running_suite
 from services.counter.client import company_registration
 from services.runtime.db import make_engine
@@ -32,31 +33,6 @@ CLIENTS = int(os.environ.get("BENCH_CLIENTS", "32"))
 SECONDS = int(os.environ.get("PROFILE_SECONDS", "20"))
 TOP = int(os.environ.get("PROFILE_TOP", "12"))
 GIL = os.environ.get("PROFILE_GIL", "1") != "0"  # sample only threads holding the GIL: CPU, not waits
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_ticks(pid: int) -> int:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0
-    return int(fields[11]) + int(fields[12])
-
-
-def broker_pids() -> dict[str, list[int]]:
-    found: dict[str, list[int]] = {"rabbitmq": [], "postgres": []}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            comm = (entry / "comm").read_text().strip()
-        except OSError:
-            continue
-        if comm == "beam.smp":
-            found["rabbitmq"].append(int(entry.name))
-        elif comm.startswith("postgres"):
-            found["postgres"].append(int(entry.name))
-    return found
 
 
 def pg_commits(url: str) -> int:
@@ -164,9 +140,7 @@ def main() -> None:
             for t in threads:
                 t.start()
             time.sleep(5)  # warm up
-            pids = {c.name: [c.proc.pid] for c in children if c.proc}
-            pids.update(broker_pids())
-            before = {n: sum(cpu_ticks(p) for p in ps) for n, ps in pids.items()}
+            cpu = CpuMeter({c.name: [c.proc.pid] for c in children if c.proc})
             commits_before = pg_commits(pg)
             start_done, t0 = completed[0], time.perf_counter()
             spies = []
@@ -181,7 +155,7 @@ def main() -> None:
             time.sleep(SECONDS)
             elapsed = time.perf_counter() - t0
             bundles = completed[0] - start_done
-            after = {n: sum(cpu_ticks(p) for p in ps) for n, ps in pids.items()}
+            spent_ms = cpu.ms()
             commits = pg_commits(pg) - commits_before
             stop.set()
             for _, s in spies:
@@ -190,11 +164,10 @@ def main() -> None:
                   f"calibration {calibration:.0f} ms)")
             print(f"{'process':>24} {'% core':>7} {'ms/bundle':>10}")
             total_ms = 0.0
-            for name in sorted(pids, key=lambda n: before[n] - after[n]):
-                secs = (after[name] - before[name]) / TICK
-                per = secs * 1000 / max(bundles, 1)
+            for name, ms in sorted(spent_ms.items(), key=lambda kv: -kv[1]):
+                per = ms / max(bundles, 1)
                 total_ms += per
-                print(f"{name:>24} {secs / elapsed:7.1%} {per:10.1f}")
+                print(f"{name:>24} {ms / 1000 / elapsed:7.1%} {per:10.1f}")
             print(f"{'all':>24} {'':>7} {total_ms:10.1f}")
             print(f"PostgreSQL transactions per bundle: {commits / max(bundles, 1):.1f} (whole database)")
             for name, _ in spies:

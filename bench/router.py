@@ -22,8 +22,9 @@ from typing import Any
 
 import pika
 
+from bench.cpu import CpuMeter
 from bench.floor import Node
-from bench.profile import Sampler, broker_pids, cpu_ticks
+from bench.profile import Sampler
 from bench.run import Completions, closed_loop
 from hall.v1 import approval_pb2
 from services.catalogue import load as load_catalogue
@@ -97,10 +98,9 @@ def drive(amqp_url: str, pg_url: str, db_schema: str) -> None:
     try:
         closed_loop(WINDOW, 40, submit_locked, done)  # warm-up: the router is up once these complete
         sampler.start()
-        others = broker_pids()
-        before = {"router": cpu_ticks(proc.pid), **{n: sum(map(cpu_ticks, p)) for n, p in others.items()}}
+        cpu = CpuMeter({"router": [proc.pid]})
         _, seconds = closed_loop(WINDOW, CASES, submit_locked, done)
-        after = {"router": cpu_ticks(proc.pid), **{n: sum(map(cpu_ticks, p)) for n, p in others.items()}}
+        spent_ms = cpu.ms()
     finally:
         sampler.stop()
         done.close()
@@ -109,8 +109,7 @@ def drive(amqp_url: str, pg_url: str, db_schema: str) -> None:
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
         pub.close()
-    tick = os.sysconf("SC_CLK_TCK")
-    per = ", ".join(f"{n} {(after[n] - before[n]) * 1000 / tick / CASES:.2f}" for n in after)
+    per = ", ".join(f"{n} {ms / CASES:.2f}" for n, ms in spent_ms.items())
     print(f"router alone: {CASES} company registrations, {WINDOW} in flight: {CASES / seconds:.0f} cases/s; "
           f"CPU ms per case: {per}")
     if SPY:

@@ -32,6 +32,7 @@ from typing import Any
 import pika
 from sqlalchemy import text
 
+from bench.cpu import CpuMeter
 from hall.v1 import approval_pb2
 from services.counter.client import Counter, Endpoints, company_registration
 from services.runtime import topology
@@ -145,29 +146,6 @@ def paced(rate: float, seconds: float, submit: Callable[[int], str], done: Compl
         for f in jobs:
             f.result()
     return latencies
-
-
-class CpuMeter:
-    """CPU time (user + system, from /proc) each process spends from now on; RabbitMQ and
-    PostgreSQL are found by process name. Empty where /proc is not there."""
-
-    def __init__(self, pids: dict[str, list[int]]) -> None:
-        from bench.profile import broker_pids, cpu_ticks
-
-        self._ticks = cpu_ticks
-        self._pids = {**pids, **broker_pids()}
-        self._before = self._read()
-
-    def _read(self) -> dict[str, int]:
-        return {name: sum(self._ticks(p) for p in pids) for name, pids in self._pids.items()}
-
-    def per(self, bundles: int) -> dict[str, float]:
-        after = self._read()
-        tick = os.sysconf("SC_CLK_TCK")
-        per = {n: round((after[n] - self._before[n]) * 1000 / tick / bundles, 1) for n in after}
-        per = dict(sorted(per.items(), key=lambda kv: -kv[1]))
-        per["all"] = round(sum(per.values()), 1)
-        return per
 
 
 def calibration_ms() -> float:

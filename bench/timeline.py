@@ -13,7 +13,8 @@ import os
 import statistics
 import time
 
-from bench.run import CpuMeter, closed_loop, running_suite
+from bench.cpu import CpuMeter
+from bench.run import closed_loop, running_suite
 from services.counter.client import company_registration
 from tests.support import servers
 
