@@ -131,9 +131,12 @@ class Chaos(threading.Thread):
             self.done.set()
 
 
-def submit_all(counter: Counter, n: int, midway: Callable[[], None]) -> tuple[list[str], int]:
+def submit_all(counter: Counter, n: int, midway: Callable[[], None],
+               revive: Callable[[], None]) -> tuple[list[str], int]:
     """Submit n applications from 8 threads, calling `midway` (it kills intake) after a quarter of
-    them; returns their ids and how many calls were retried (with the same request id)."""
+    them; returns their ids and how many calls were retried (with the same request id). While
+    intake does not answer, `revive` restarts what has exited (as Kubernetes would: an intake
+    started while the broker restarts gives up and exits, and the chaos may be over by then)."""
     retried = [0]
 
     def one(i: int) -> str:
@@ -147,8 +150,9 @@ def submit_all(counter: Counter, n: int, midway: Callable[[], None]) -> tuple[li
                 if err.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
                     raise
                 retried[0] += 1
+                revive()
                 time.sleep(0.2)
-        raise AssertionError("intake unavailable")
+        raise AssertionError("intake unavailable for 30 s")
 
     with ThreadPoolExecutor(8) as pool:
         return list(pool.map(one, range(n))), retried[0]
@@ -178,7 +182,7 @@ def test_kill_routers_adapters_and_the_broker_under_load(chaos_suite, pg_url):
                                    for n in ("intake", "router", "fees", "audit")}))
     chaos = Chaos(suite, node, seed=int(os.environ.get("HALL_CRASH_SEED", "7")))
     chaos.start()
-    app_ids, retried = submit_all(counter, BUNDLES, lambda: chaos.kill_edge(chaos.intake))
+    app_ids, retried = submit_all(counter, BUNDLES, lambda: chaos.kill_edge(chaos.intake), chaos.revive)
     print(f"submissions retried while intake restarted: {retried}; kills: routers {chaos.router_kills}, "
           f"adapters {chaos.adapter_kills}, {chaos.edge_kills}")
     submitted_at = time.monotonic()
