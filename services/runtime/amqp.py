@@ -389,20 +389,6 @@ class Consumer(threading.Thread):
                 conn.close()
 
 
-def wait_for_broker(url: str, *, timeout: float = 30.0, name: str = "probe") -> None:
-    """Block until the broker accepts a connection, or raise with a clear message."""
-    deadline = time.monotonic() + timeout
-    last: BaseException | None = None
-    while time.monotonic() < deadline:
-        try:
-            pika.BlockingConnection(connection_parameters(url, name=name)).close()
-            return
-        except AMQP_ERRORS as exc:
-            last = exc
-            time.sleep(0.5)
-    raise RuntimeError(f"RabbitMQ not reachable at {mask_url(url)}: {last!r}")
-
-
 def mask_url(url: str) -> str:
     params = pika.URLParameters(url)
     return f"amqp://{params.host}:{params.port}/{params.virtual_host}"

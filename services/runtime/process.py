@@ -1,8 +1,12 @@
 """The life of one platform service process (intake, router, fees, audit).
 
-Loads settings, configures logging, migrates the service's tables, declares the broker layout,
-then runs its gRPC server, consumers and outbox relay until SIGTERM, and stops them in order:
-health NOT_SERVING -> gRPC drained -> consumers stopped -> outbox flushed -> audit flushed -> exit 0.
+Loads settings, configures logging, migrates the service's tables, then runs its gRPC server,
+consumers and outbox relay until SIGTERM, and stops them in order: health NOT_SERVING -> gRPC
+drained -> consumers stopped -> outbox flushed -> audit flushed -> exit 0.
+
+The gRPC API does not wait for the broker: a thread waits for it, declares the broker layout and
+only then starts the consumers and relays. So a counter can hand in an application while
+RabbitMQ restarts; it waits in intake's outbox and is relayed once the broker is back.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from services.runtime.grpc_server import GrpcServer, run_until_signal
 from services.runtime.outbox import OutboxMixin, OutboxRelay
 from services.runtime.wire import Envelope
 
+BROKER_START_WAIT_S = 5.0
+
 
 class ServiceProcess:
     def __init__(self, service: str, *, default_grpc_port: int, migrations: Path | None,
@@ -40,11 +46,9 @@ class ServiceProcess:
         if migrations is not None:
             db.migrate(self.engine, migrations, f"alembic_version_{service}")
         self.sessions: sessionmaker[Session] = db.session_factory(self.engine)
-        amqp.wait_for_broker(self.settings.amqp_url, name=f"{self.name}-probe")
-        if declare_layout:
-            publisher = amqp.Publisher(self.settings.amqp_url, name=f"{self.name}-declare")
-            publisher.declare(lambda ch: topology.declare_all(ch, sorted(self.catalogue.departments)))
-            publisher.close()
+        self._declare_layout = declare_layout
+        self.broker_ready = threading.Event()  # layout declared, consumers and relays started
+        self._lifecycle = threading.Lock()  # starting the broker side vs. stopping
         self.audit = (AuditEmitter(self.settings.amqp_url, self.name,
                                    linger_s=self.settings.audit_linger_ms / 1000)
                       if self.settings.audit_enabled else None)
@@ -94,15 +98,49 @@ class ServiceProcess:
             department=getattr(msg, "department", "") if msg is not None else "",
         )
 
+    def _connect_broker(self) -> None:
+        """Wait for the broker (logging while it is away), declare the layout, then start the
+        consumers and relays. Runs in a thread of its own, so the gRPC API serves meanwhile."""
+        backoff, waited = 0.5, 0.0
+        while not self._stopping.is_set():
+            try:
+                publisher = amqp.Publisher(self.settings.amqp_url, name=f"{self.name}-declare")
+                try:
+                    publisher.declare(self._declare)  # connects: a process that may not configure only probes
+                finally:
+                    publisher.close()
+                break
+            except amqp.AMQP_ERRORS as exc:
+                if waited == 0.0 or int(waited) // 30 != int(waited + backoff) // 30:  # at once, then every 30 s
+                    self.log.warning("broker not reachable; serving gRPC, consumers wait", error=repr(exc),
+                                     broker=amqp.mask_url(self.settings.amqp_url), waited_s=round(waited))
+                self._stopping.wait(backoff)
+                waited += backoff
+                backoff = min(backoff * 2, 5.0)
+        with self._lifecycle:
+            if self._stopping.is_set():
+                return
+            for relay in self._relays:
+                relay.start()
+            for consumer in self._consumers:
+                consumer.start()
+            self.broker_ready.set()
+        if waited:
+            self.log.info("broker reachable; consuming", waited_s=round(waited))
+
+    def _declare(self, channel: Any) -> None:
+        if self._declare_layout:
+            topology.declare_all(channel, sorted(self.catalogue.departments))
+
     def serve(self, register: Callable[[grpc.Server], list[str]] | None = None) -> None:
         if register is not None:
             self._server = GrpcServer(self.settings.grpc_port, register, audit=self.audit,
                                       grace_s=self.settings.grpc_grace_s, service=self.name)
         metrics.serve()
-        for relay in self._relays:
-            relay.start()
-        for consumer in self._consumers:
-            consumer.start()
+        threading.Thread(target=self._connect_broker, name="broker", daemon=True).start()
+        # A broker that is up: consumers and relays run before the API answers, as a caller
+        # expects. One that is away does not hold the API for longer than this.
+        self.broker_ready.wait(BROKER_START_WAIT_S)
         for name, every_s, task in self._periodic:
             threading.Thread(target=self._run_periodic, args=(name, every_s, task), name=name, daemon=True).start()
         if self._server is not None:
@@ -114,10 +152,13 @@ class ServiceProcess:
         self._stopping.set()
         if self._server is not None:
             self._server.stop()
-        for consumer in self._consumers:
-            consumer.stop()
-        for relay in self._relays:
-            relay.stop()
+        with self._lifecycle:
+            started = self.broker_ready.is_set()
+        if started:
+            for consumer in self._consumers:
+                consumer.stop()
+            for relay in self._relays:
+                relay.stop()
         if self.audit is not None:
             self.audit.close()
         self.engine.dispose()
