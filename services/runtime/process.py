@@ -29,7 +29,7 @@ from services.runtime.grpc_server import GrpcServer, run_until_signal
 from services.runtime.outbox import OutboxMixin, OutboxRelay
 from services.runtime.wire import Envelope
 
-BROKER_START_WAIT_S = 5.0
+BROKER_START_WAIT_S = 2.0
 
 
 class ServiceProcess:

@@ -29,9 +29,11 @@ class BusinessRegisterClient:
         import grpc
 
         from hall.v1 import department_pb2_grpc
+        from services.runtime.grpc_client import CHANNEL_OPTIONS
 
         if self._stub is None:
-            self._stub = department_pb2_grpc.BusinessRegisterServiceStub(grpc.insecure_channel(self.address))
+            self._stub = department_pb2_grpc.BusinessRegisterServiceStub(
+                grpc.insecure_channel(self.address, options=CHANNEL_OPTIONS))
 
     def _call(self, credit_code: str, metadata: tuple[tuple[str, str], ...]) -> department_pb2.Company | None:
         import grpc
