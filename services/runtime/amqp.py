@@ -389,6 +389,21 @@ class Consumer(threading.Thread):
                 conn.close()
 
 
+# Reply codes that no retry mends: 403 ACCESS_REFUSED, 406 PRECONDITION_FAILED (a queue declared
+# with other arguments), 530 NOT_ALLOWED (e.g. no such vhost).
+MISCONFIGURATION_CODES = {403, 406, 530}
+
+
+def is_misconfiguration(exc: BaseException) -> bool:
+    """The broker refused this process's configuration (credentials, vhost, queue arguments)."""
+    if isinstance(exc, pika.exceptions.ProbableAuthenticationError | pika.exceptions.ProbableAccessDeniedError
+                  | pika.exceptions.AuthenticationError):
+        return True
+    if isinstance(exc, pika.exceptions.ChannelClosedByBroker | pika.exceptions.ConnectionClosedByBroker):
+        return exc.reply_code in MISCONFIGURATION_CODES
+    return False
+
+
 def mask_url(url: str) -> str:
     params = pika.URLParameters(url)
     return f"amqp://{params.host}:{params.port}/{params.virtual_host}"

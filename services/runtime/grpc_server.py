@@ -174,9 +174,9 @@ class GrpcServer:
         self._stopped.set()
 
 
-def run_until_signal(on_stop: Callable[[], None]) -> None:
-    """Block the main thread until SIGTERM or SIGINT, then call `on_stop` once."""
-    stop = threading.Event()
+def run_until_signal(on_stop: Callable[[], None], stop: threading.Event | None = None) -> None:
+    """Block the main thread until SIGTERM or SIGINT (or `stop` is set), then call `on_stop` once."""
+    stop = stop or threading.Event()
 
     def _handler(signum: int, _: Any) -> None:
         log.info("signal received; shutting down", signal=signal.Signals(signum).name)

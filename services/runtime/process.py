@@ -11,6 +11,7 @@ RabbitMQ restarts; it waits in intake's outbox and is relayed once the broker is
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -49,6 +50,8 @@ class ServiceProcess:
         self._declare_layout = declare_layout
         self.broker_ready = threading.Event()  # layout declared, consumers and relays started
         self._lifecycle = threading.Lock()  # starting the broker side vs. stopping
+        self._fatal = False
+        self._halt = threading.Event()  # set to stop as on SIGTERM
         self.audit = (AuditEmitter(self.settings.amqp_url, self.name,
                                    linger_s=self.settings.audit_linger_ms / 1000)
                       if self.settings.audit_enabled else None)
@@ -111,6 +114,14 @@ class ServiceProcess:
                     publisher.close()
                 break
             except amqp.AMQP_ERRORS as exc:
+                if amqp.is_misconfiguration(exc):
+                    # Wrong credentials or vhost, or queue arguments that clash with the broker's:
+                    # waiting will not mend it. Stop, and exit non-zero (a crash loop an operator sees).
+                    self.log.error("broker refuses this process's configuration; stopping", error=repr(exc),
+                                   broker=amqp.mask_url(self.settings.amqp_url))
+                    self._fatal = True
+                    self._halt.set()
+                    return
                 if waited == 0.0 or int(waited) // 30 != int(waited + backoff) // 30:  # at once, then every 30 s
                     self.log.warning("broker not reachable; serving gRPC, consumers wait", error=repr(exc),
                                      broker=amqp.mask_url(self.settings.amqp_url), waited_s=round(waited))
@@ -146,7 +157,9 @@ class ServiceProcess:
         if self._server is not None:
             self._server.start()
         self.log.info("started", grpc_port=self._server.port if self._server else None)
-        run_until_signal(self.stop)
+        run_until_signal(self.stop, self._halt)
+        if self._fatal:
+            sys.exit(1)
 
     def stop(self) -> None:
         self._stopping.set()

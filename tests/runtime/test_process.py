@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import os
 import uuid
+from urllib.parse import quote
 
+import pika
 import pytest
 from sqlalchemy import text
 
@@ -64,3 +66,25 @@ def _depth(url: str, queue: str) -> int:
         return rabbit_node.queue_depth(url, queue)
     except Exception:  # noqa: BLE001 - not declared yet
         return -1
+
+
+def test_a_process_the_broker_refuses_stops_with_a_non_zero_exit(fresh_amqp_url, pg_url, tmp_path):
+    # Waiting mends an absent broker, not a wrong password: that must show as a crash loop.
+    wrong = pika.URLParameters(fresh_amqp_url)
+    url = f"amqp://{wrong.credentials.username}:not-the-password@{wrong.host}:{wrong.port}/{quote(wrong.virtual_host, safe='')}"
+    prefix = f"refused_{uuid.uuid4().hex[:8]}"
+    env = {**os.environ, "AMQP_URL": url, "HALL_DATABASE_URL": pg_url, "HALL_SCHEMA_PREFIX": prefix,
+           "HALL_INTAKE_PORT": str(free_port()), "LOG_LEVEL": "info"}
+    intake = next(c for c in plan(env) if c.name == "intake")
+    suite = Suite([intake], tmp_path / "logs", echo=False)
+    suite.start()
+    try:
+        assert intake.proc is not None
+        assert intake.proc.wait(90) == 1
+        assert "broker refuses this process's configuration" in (tmp_path / "logs" / "intake.log").read_text(errors="replace")
+    finally:
+        suite.stop()
+        engine = make_engine(pg_url)
+        with engine.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{prefix}_intake" CASCADE'))
+        engine.dispose()

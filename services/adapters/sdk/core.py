@@ -74,10 +74,10 @@ class AdapterCore:
         and each request is handled alone, so a technical failure answers FAILED for its own
         request only. One request alone is the same path with a batch of one. An exception in
         the list is one request's error (its message is to be retried), not an answer."""
-        results: list[Result | Exception]
+        results: list[Result]
         try:
             with self._sessions() as session, session.begin():
-                results = list(self._decide_all(session, envelopes))
+                results = self._decide_all(session, envelopes)
         except Exception as exc:  # noqa: BLE001 - see below: a batch retries alone, a single request answers
             if len(envelopes) > 1:
                 log.info("batch rolled back; handling its requests one by one", size=len(envelopes), error=repr(exc))
@@ -87,13 +87,11 @@ class AdapterCore:
             except Exception as again:  # noqa: BLE001 - handed to the request's worker
                 return [again]
         for result in results:
-            if isinstance(result, Exception):
-                continue
             if result.outgoing:
                 decided: Any = result.outgoing[0].message
                 log.info("answered", case_id=decided.case_id, step_id=decided.step_id,
                          outcome=approval_pb2.Outcome.Name(decided.outcome), how=result.outcome)
-        return results
+        return list(results)
 
     def _decide_all(self, session: Session, envelopes: list[Envelope]) -> list[Result]:
         requests: list[approval_pb2.SubApprovalRequest] = [e.message for e in envelopes]  # type: ignore[misc]
