@@ -135,8 +135,8 @@ def submit_all(counter: Counter, n: int, midway: Callable[[], None],
                revive: Callable[[], None]) -> tuple[list[str], int]:
     """Submit n applications from 8 threads, calling `midway` (it kills intake) after a quarter of
     them; returns their ids and how many calls were retried (with the same request id). While
-    intake does not answer, `revive` restarts what has exited (as Kubernetes would: an intake
-    started while the broker restarts gives up and exits, and the chaos may be over by then)."""
+    intake does not answer, `revive` restarts whatever has exited, as Kubernetes would (the chaos
+    thread, which otherwise does it, may be over by then)."""
     retried = [0]
 
     def one(i: int) -> str:
