@@ -21,6 +21,7 @@ from nameko.extensions import DependencyProvider
 from nameko.messaging import Consumer
 
 from hall.v1 import approval_pb2, audit_pb2
+from services.adapters.sdk.answers import Answer, AnswerPublisher
 from services.adapters.sdk.core import AdapterCore
 from services.runtime import context, metrics, topology, wire
 from services.runtime.audit_emitter import gather
@@ -139,17 +140,19 @@ class AuditBatcher:
 
 class GroupCommit:
     """Requests that nameko's workers hold side by side are decided together: each worker queues
-    its request and waits; one green thread takes everything queued and decides it in one
-    transaction (`AdapterCore.handle_requests`), then wakes each worker with its own result. The
-    worker then answers and nameko acks, as before: an answer still follows its commit, and an
-    ack its answer. A request alone waits for nothing; under load one transaction carries many."""
+    its request and waits; one green thread takes everything queued, decides it in one
+    transaction (`AdapterCore.handle_requests`), publishes the answers with their confirms
+    awaited together, then wakes each worker with its own result, and nameko acks. An answer
+    still follows its commit, and an ack its answer. A request alone waits for nothing; under
+    load one transaction and one confirm wait carry many."""
 
-    def __init__(self, core: AdapterCore, *, threads: int = 1, max_batch: int = 64) -> None:
+    def __init__(self, core: AdapterCore, amqp_url: str, *, threads: int = 1, max_batch: int = 64) -> None:
         import eventlet
         from eventlet.event import Event
         from eventlet.queue import Empty, LightQueue
 
         self._core = core
+        self._amqp_url = amqp_url
         self._max_batch = max_batch
         self._queue: Any = LightQueue()
         self._empty = Empty
@@ -162,6 +165,13 @@ class GroupCommit:
         return done.wait()  # the result, or the batch's exception raised here
 
     def _run(self) -> None:
+        answers = AnswerPublisher(self._amqp_url)  # one connection per thread
+        try:
+            self._serve(answers)
+        finally:
+            answers.close()
+
+    def _serve(self, answers: AnswerPublisher) -> None:
         while True:
             first = self._queue.get()
             if first is None:
@@ -179,7 +189,12 @@ class GroupCommit:
                 batch.append(item)
             try:
                 results = self._core.handle_requests([envelope for envelope, _ in batch])
+                answers.publish([
+                    Answer(out.routing_key, out.message, out.message_id, _trace_headers(envelope))
+                    for (envelope, _), result in zip(batch, results, strict=True) if not isinstance(result, Exception)
+                    for out in result.outgoing])
             except Exception as exc:  # noqa: BLE001 - each worker raises it: nameko requeues its message
+                # (decided and committed: the redelivery gets the stored answer)
                 for _, done in batch:
                     done.send_exception(exc)
                 continue
@@ -217,11 +232,11 @@ class Answering:
         with context.scope(case_id=case_id, actor_id=envelope.actor_id, step_id=getattr(msg, "step_id", "")):
             if isinstance(msg, approval_pb2.SubApprovalRequest):
                 self.core.check_request(envelope)
-                result = self.group.decide(envelope)
+                result = self.group.decide(envelope)  # decided, committed and answered
             else:
                 result = self.core.handle(envelope)  # a cancel: alone, under its step's lock
-            for out in result.outgoing:
-                self._publish(out.routing_key, out.message, out.message_id, envelope)
+                for out in result.outgoing:
+                    self._publish(out.routing_key, out.message, out.message_id, envelope)
             record = audit_pb2.CallRecord(
                 record_id=uuid.uuid4().hex, service=self._service, kind=audit_pb2.CallRecord.KIND_MESSAGE,
                 operation=envelope.type, case_id=case_id, actor_id=envelope.actor_id,
@@ -235,10 +250,13 @@ class Answering:
     def _publish(self, routing_key: str, message: Any, message_id: str, envelope: Envelope) -> None:
         self._publisher.publish(
             wire.encode(message), exchange=HALL_EXCHANGE, routing_key=routing_key, message_id=message_id,
-            type=wire.type_name(message), content_type=wire.CONTENT_TYPE,
-            headers={context.CASE_HEADER: getattr(envelope.message, "case_id", "") or envelope.case_id,
-                     context.ACTOR_HEADER: envelope.actor_id},
-        )
+            type=wire.type_name(message), content_type=wire.CONTENT_TYPE, headers=_trace_headers(envelope))
+
+
+def _trace_headers(envelope: Envelope) -> dict[str, str]:
+    """The case and actor an answer travels with (the message's case id is authoritative)."""
+    return {context.CASE_HEADER: getattr(envelope.message, "case_id", "") or envelope.case_id,
+            context.ACTOR_HEADER: envelope.actor_id}
 
 
 class CoreProvider(DependencyProvider):  # type: ignore[misc]
@@ -256,7 +274,8 @@ class CoreProvider(DependencyProvider):  # type: ignore[misc]
         linger_ms = int(self.container.config.get("AUDIT_LINGER_MS", 50))
         self._answering = Answering(self._core, publisher, service,
                                     AuditBatcher(publisher, service, linger_s=linger_ms / 1000),
-                                    GroupCommit(self._core, threads=int(self.container.config.get("ADAPTER_COMMITTERS", 2))))
+                                    GroupCommit(self._core, self.container.config["AMQP_URI"],
+                                                threads=int(self.container.config.get("ADAPTER_COMMITTERS", 2))))
 
     def stop(self) -> None:
         if self._answering is not None:
