@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from urllib.parse import quote
 
 import pika
@@ -22,26 +25,32 @@ from tests.support.waiting import wait_until
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
 
-@pytest.fixture
-def intake_without_broker(pg_url, tmp_path, throwaway_rabbit):
-    node = throwaway_rabbit
-    node.stop()
-    prefix = f"nobroker_{uuid.uuid4().hex[:8]}"
-    port = free_port()
-    env = {**os.environ, "AMQP_URL": node.url, "HALL_DATABASE_URL": pg_url, "HALL_SCHEMA_PREFIX": prefix,
-           "HALL_INTAKE_PORT": str(port), "LOG_LEVEL": "info"}
+@contextmanager
+def lone_intake(amqp_url: str, pg_url: str, log_dir: Path) -> Iterator[Suite]:
+    """Intake alone, on a schema of its own (dropped after), talking to `amqp_url`."""
+    prefix = f"lone_{uuid.uuid4().hex[:8]}"
+    env = {**os.environ, "AMQP_URL": amqp_url, "HALL_DATABASE_URL": pg_url, "HALL_SCHEMA_PREFIX": prefix,
+           "HALL_INTAKE_PORT": str(free_port()), "LOG_LEVEL": "info"}
     intake = next(c for c in plan(env) if c.name == "intake")
-    suite = Suite([intake], tmp_path / "logs", echo=False)
+    suite = Suite([intake], log_dir, echo=False)
     suite.start()
     try:
-        suite.wait_ready(timeout=90)
-        yield node, port, tmp_path / "logs" / "intake.log"
+        yield suite
     finally:
         suite.stop()
         engine = make_engine(pg_url)
         with engine.begin() as conn:
             conn.execute(text(f'DROP SCHEMA IF EXISTS "{prefix}_intake" CASCADE'))
         engine.dispose()
+
+
+@pytest.fixture
+def intake_without_broker(pg_url, tmp_path, throwaway_rabbit):
+    node = throwaway_rabbit
+    node.stop()
+    with lone_intake(node.url, pg_url, tmp_path / "logs") as suite:
+        suite.wait_ready(timeout=90)
+        yield node, suite.children[0].port, tmp_path / "logs" / "intake.log"
 
 
 def test_intake_takes_applications_while_the_broker_is_away_and_relays_them_after(intake_without_broker):
@@ -72,19 +81,8 @@ def test_a_process_the_broker_refuses_stops_with_a_non_zero_exit(fresh_amqp_url,
     # Waiting mends an absent broker, not a wrong password: that must show as a crash loop.
     wrong = pika.URLParameters(fresh_amqp_url)
     url = f"amqp://{wrong.credentials.username}:not-the-password@{wrong.host}:{wrong.port}/{quote(wrong.virtual_host, safe='')}"
-    prefix = f"refused_{uuid.uuid4().hex[:8]}"
-    env = {**os.environ, "AMQP_URL": url, "HALL_DATABASE_URL": pg_url, "HALL_SCHEMA_PREFIX": prefix,
-           "HALL_INTAKE_PORT": str(free_port()), "LOG_LEVEL": "info"}
-    intake = next(c for c in plan(env) if c.name == "intake")
-    suite = Suite([intake], tmp_path / "logs", echo=False)
-    suite.start()
-    try:
+    with lone_intake(url, pg_url, tmp_path / "logs") as suite:
+        intake = suite.children[0]
         assert intake.proc is not None
         assert intake.proc.wait(90) == 1
         assert "broker refuses this process's configuration" in (tmp_path / "logs" / "intake.log").read_text(errors="replace")
-    finally:
-        suite.stop()
-        engine = make_engine(pg_url)
-        with engine.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{prefix}_intake" CASCADE'))
-        engine.dispose()
