@@ -57,19 +57,26 @@ class Completions:
     client threads, waking every waiter on every completion cost the bench process, and so the
     floor sharing it, a core's worth of wake-ups at the floor's rates)."""
 
-    def __init__(self, url: str, queue: str, exchange: str, key: str, decode: Callable[[Any, bytes], str]) -> None:
+    def __init__(self, url: str, queue: str, exchange: str, key: str, decode: Callable[[Any, bytes], str],
+                 *, also_ending: tuple[str, ...] = ()) -> None:
+        """`key` is the routing key of completion; `also_ending`, of other ends (a refusal): those
+        end the wait too, and are kept in `other_ends` by key, with their routing key."""
         self.times: dict[str, float] = {}
+        self.other_ends: dict[str, str] = {}
         self._waiting: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
         conn = pika.BlockingConnection(connection_parameters(url, name="bench-observer"))
         ch = conn.channel()
         ch.queue_declare(queue, durable=True, arguments={"x-queue-type": "quorum"})
-        ch.queue_bind(queue, exchange, key)
+        for binding in (key, *also_ending):
+            ch.queue_bind(queue, exchange, binding)
 
         def cb(ch: Any, method: Any, props: Any, body: bytes) -> None:
             k, now = decode(props, body), time.perf_counter()
             with self._lock:
                 self.times.setdefault(k, now)
+                if method.routing_key != key:
+                    self.other_ends.setdefault(k, method.routing_key)
                 waiter = self._waiting.pop(k, None)
             if waiter is not None:
                 waiter.set()
@@ -181,7 +188,8 @@ def running_suite(amqp_url: str, pg_url: str, name: str) -> Iterator[tuple[list[
         ports = {c.name: c.port for c in children if c.port}
         counter = Counter(Endpoints(**{n: f"127.0.0.1:{ports[n]}" for n in ("intake", "router", "fees", "audit")}))
         done = Completions(amqp_url, f"{name}.completed", topology.EXCHANGE, topology.rk_case_status("completed"),
-                           lambda props, body: approval_pb2.CaseStatusChanged.FromString(body).case_id)
+                           lambda props, body: approval_pb2.CaseStatusChanged.FromString(body).case_id,
+                           also_ending=(topology.rk_case_status("refused"), topology.rk_case_status("withdrawn")))
         try:
             yield children, counter, done
         finally:
@@ -242,7 +250,9 @@ def bench(suite_url: str, floor_url: str, pg_url: str) -> dict[str, Any]:
         time.sleep(2)  # what the saturated run left behind (audit, fees) settles: a steady state
         floor_paced = paced(rate, PACED_SECONDS, floor_submit, floor_done)
         at_rate = paced(rate, PACED_SECONDS, submit, done)
-    return {"bundles_per_s": BUNDLES / seconds, "p50_ms": pct(loaded, 50), "p99_ms": pct(loaded, 99),
+        if done.other_ends:  # a bundle that ended otherwise (refused) is counted, and said
+            print(f"bundles not completed: {len(done.other_ends)} {sorted(done.other_ends.values())}")
+    return {"not_completed": len(done.other_ends), "bundles_per_s": BUNDLES / seconds, "p50_ms": pct(loaded, 50), "p99_ms": pct(loaded, 99),
             "light_p50_ms": pct(light, 50), "paced_bundles_per_s": rate, "paced_p50_ms": pct(at_rate, 50),
             "paced_p99_ms": pct(at_rate, 99), "cpu_ms_per_bundle": cpu_per,
             "floor_bundles_per_s": BUNDLES / floor_seconds, "floor_p50_ms": pct(floor_loaded, 50),

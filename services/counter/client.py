@@ -82,7 +82,8 @@ def sample_resident_id(birth: str = "19880505", serial: str = "001", division: s
 def company_registration(company_name: str | None = None, *, request_id: str | None = None,
                          clerk_id: str = "clerk-0001") -> intake_pb2.SubmitApplicationRequest:
     """A complete company-registration bundle application, as a clerk would enter it."""
-    suffix = uuid.uuid4().hex[:6].upper()
+    # 48 random bits: a bench submits thousands, and two alike would be refused (NAME_TAKEN).
+    suffix = uuid.uuid4().hex[:12].upper()
     rep_id = sample_resident_id()
     return intake_pb2.SubmitApplicationRequest(
         request_id=request_id or uuid.uuid4().hex,
