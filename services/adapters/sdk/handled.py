@@ -25,8 +25,6 @@ from sqlalchemy import (
     Table,
     Text,
     bindparam,
-    func,
-    select,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Session
@@ -121,7 +119,6 @@ class Handled:
         t = self.table = handled_table(code)
         self.code = code
         self._row = t.select().where(t.c.message_id == bindparam("message_id"))
-        self._lock_step = select(func.pg_advisory_xact_lock(func.hashtextextended(bindparam("key"), 0)))
         self._of_cases = t.select().where(t.c.case_id.in_(bindparam("case_ids", expanding=True)))
         # Keys in the order given (sorted by the caller): unnest keeps the array's order, and the
         # locks are taken in it, so two batches sharing steps never deadlock.
@@ -137,9 +134,7 @@ class Handled:
         and a cancel of the same step never run side by side (else the cancel could miss the
         certificate the request is issuing, or the request miss the cancel). PostgreSQL's
         advisory lock; SQLite, the development mode, has one writer at a time."""
-        conn = session.connection()
-        if conn.dialect.name == "postgresql":
-            conn.execute(self._lock_step, {"key": f"{self.code}|{case_id}|{step_id}"})
+        self.lock_steps(session, [(case_id, step_id)])
 
     def row(self, session: Session, message_id: str) -> object | None:
         return session.connection().execute(self._row, {"message_id": message_id}).first()
