@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import String, bindparam
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from hall.v1 import approval_pb2
+from hall.v1 import approval_pb2, department_pb2
 from services.adapters.business.lookup import BusinessRegisterClient
 from services.adapters.sdk import Decision, Department, Reason
 from services.domain import identifiers
@@ -65,6 +65,20 @@ class TaxRegistration(Department):
         self._existing = table.select().where(table.c.credit_code == bindparam("credit_code"))
         self._insert = table.insert()
 
+    def prepare(self, requests: list[approval_pb2.SubApprovalRequest]) -> dict[str, department_pb2.Company | None]:
+        """The batch's licences from the business register in one call: code -> record (None: the
+        register does not hold it). Each lookup is recorded in its own case's timeline."""
+        queries = [department_pb2.CompanyQuery(credit_code=code, case_id=r.case_id)
+                   for r in requests if (code := _credit_code(r.upstream.get("credit_code", "")))]
+        found = self.register.companies(queries)
+        return {q.credit_code: found.get(q.credit_code) for q in queries}
+
+    def _company(self, credit_code: str, register: Session) -> department_pb2.Company | None:
+        prepared = self.prepared(register)
+        if prepared is not None and credit_code in prepared:
+            return prepared[credit_code]  # type: ignore[no-any-return]
+        return self.register.company(credit_code)
+
     def decide(self, request: approval_pb2.SubApprovalRequest, register: Session) -> Decision:
         up = request.upstream
         try:
@@ -75,7 +89,7 @@ class TaxRegistration(Department):
         if org_code != credit_code[8:17]:
             return Decision.refuse(Reason("ORG_CODE_MISMATCH", "组织机构代码与统一社会信用代码不一致", "org_code"))
         # Once-only (信息共享): the licence is checked in the business register, not taken on trust.
-        company = self.register.company(credit_code)
+        company = self._company(credit_code, register)
         if company is None:
             return Decision.refuse(Reason("LICENCE_NOT_REGISTERED", "登记机关的登记簿中没有该营业执照，不予税务登记", "credit_code"))
         if company.status != "active":
@@ -93,3 +107,11 @@ class TaxRegistration(Department):
                                     "org_code": org_code, "company_name": company.name,
                                     "case_id": request.case_id, "registered_at": clock.now()})
         return Decision.approve(**{self.result_key: number})
+
+
+def _credit_code(code: str) -> str:
+    """The valid credit code, or "" (decide refuses the request)."""
+    try:
+        return identifiers.validate_credit_code(code)
+    except identifiers.InvalidIdentifier:
+        return ""

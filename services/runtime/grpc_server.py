@@ -5,6 +5,7 @@ This module imports grpcio; it must never be imported in a process that runs eve
 
 from __future__ import annotations
 
+import contextvars
 import signal
 import threading
 import time
@@ -25,6 +26,20 @@ from services.runtime.audit_emitter import AuditEmitter
 from services.runtime.errors import ServiceError
 
 log = structlog.get_logger(__name__)
+
+
+# The cases a unary call served besides the one in its metadata (see `served_case`).
+_SERVED: contextvars.ContextVar[list[tuple[str, str, str]] | None] = contextvars.ContextVar("served", default=None)
+
+
+def served_case(case_id: str, actor_id: str = "", outcome: str = "OK") -> None:
+    """Called by a servicer inside a unary call that works for several cases at once (a batched
+    lookup): the call's audit record is repeated in `case_id`'s timeline, with this outcome, so
+    an inspector reading one case sees it as if the call had been made for that case alone."""
+    served = _SERVED.get()
+    if served is None:
+        raise RuntimeError("served_case() is for servicers inside a call")
+    served.append((case_id, actor_id, outcome))
 
 
 def _metadata(ctx: grpc.ServicerContext) -> dict[str, str]:
@@ -63,7 +78,8 @@ class ContextInterceptor(grpc.ServerInterceptor):
         md = _metadata(ctx)
         return {"case_id": md.get(context.CASE_HEADER, ""), "actor_id": md.get(context.ACTOR_HEADER, "")}
 
-    def _finish(self, method: str, ctx: grpc.ServicerContext, wall: float, start: float, exc: BaseException | None) -> None:
+    def _finish(self, method: str, ctx: grpc.ServicerContext, wall: float, start: float, exc: BaseException | None,
+                served: list[tuple[str, str, str]] | None = None) -> None:
         code = ctx.code() if hasattr(ctx, "code") else None  # set by abort / set_code
         if exc is not None and code is None:
             code = grpc.StatusCode.INTERNAL
@@ -76,6 +92,10 @@ class ContextInterceptor(grpc.ServerInterceptor):
                 kind=audit_pb2.CallRecord.KIND_GRPC, operation=method, started_wall=wall,
                 duration_s=duration, outcome=name, detail=(ctx.details() or "") if hasattr(ctx, "details") else "",
             )
+            for case_id, actor_id, outcome in served or ():
+                self._audit.record(kind=audit_pb2.CallRecord.KIND_GRPC, operation=method, started_wall=wall,
+                                   duration_s=duration, outcome=outcome if name == "OK" else name,
+                                   case_id=case_id, actor_id=actor_id)
 
     def _abort(self, ctx: grpc.ServicerContext, error: ServiceError) -> None:
         ctx.abort_with_status(rpc_status.to_status(error.to_status()))
@@ -94,6 +114,8 @@ class ContextInterceptor(grpc.ServerInterceptor):
         def wrapper(request: Any, ctx: grpc.ServicerContext) -> Any:
             wall, start = time.time(), time.monotonic()
             exc: BaseException | None = None
+            served: list[tuple[str, str, str]] = []
+            token = _SERVED.set(served)
             with context.scope(**self._begin(ctx)):
                 try:
                     try:
@@ -104,7 +126,8 @@ class ContextInterceptor(grpc.ServerInterceptor):
                     exc = e
                     raise
                 finally:
-                    self._finish(method, ctx, wall, start, exc)
+                    _SERVED.reset(token)
+                    self._finish(method, ctx, wall, start, exc, served)
 
         return wrapper
 

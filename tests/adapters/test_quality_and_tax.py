@@ -1,6 +1,7 @@
 import pytest
 
 from hall.v1 import approval_pb2, department_pb2
+from services.adapters.business.lookup import RegisterUnavailable
 from services.domain import identifiers
 from tests.adapters.conftest import decision, envelope, request
 
@@ -34,11 +35,20 @@ def test_quality_refuses_a_second_certificate_for_another_case(make_core):
 class Register:
     """Stands in for the business register's gRPC service (its own test covers the real one)."""
 
-    def __init__(self, *companies):
-        self.companies = {c.credit_code: c for c in companies}
+    def __init__(self, *companies, batch_fails=False):
+        self.known = {c.credit_code: c for c in companies}
+        self.batch_fails = batch_fails
+        self.calls = []  # ("company", code) or ("companies", [(code, case_id), ...])
 
     def company(self, credit_code):
-        return self.companies.get(credit_code)
+        self.calls.append(("company", credit_code))
+        return self.known.get(credit_code)
+
+    def companies(self, queries):
+        self.calls.append(("companies", [(q.credit_code, q.case_id) for q in queries]))
+        if self.batch_fails:
+            raise RegisterUnavailable("business register at test: UNAVAILABLE")
+        return {q.credit_code: self.known[q.credit_code] for q in queries if q.credit_code in self.known}
 
 
 ACTIVE = department_pb2.Company(credit_code=CREDIT, name="东胜区甲有限公司", org_code=ORG, status="active")
@@ -66,6 +76,40 @@ def test_tax_registration_number_is_division_plus_org_code(tax_core):
         d = decision(core.handle(envelope(request(code, code, upstream={
             "credit_code": CREDIT, "org_code": ORG, "company_name": "东胜区甲有限公司"}))))
         assert d.outcome == APPROVED and d.results[key] == "150602" + ORG
+
+
+def company(n):
+    org = f"MA{n:06d}" + identifiers.org_code_check_char(f"MA{n:06d}")
+    return department_pb2.Company(credit_code=identifiers.build_credit_code("9", "1", "150602", org),
+                                  name=f"东胜区{n}有限公司", org_code=org, status="active")
+
+
+def tax_request(c):
+    return envelope(request("national_tax", "national_tax", upstream={
+        "credit_code": c.credit_code, "org_code": c.org_code, "company_name": c.name}))
+
+
+def test_a_batch_asks_the_business_register_once_for_every_licence(tax_core):
+    known = [company(n) for n in range(1, 4)]
+    register = Register(*known)
+    core = tax_core("national_tax", register)
+    unknown = company(99)  # not in the register
+    envs = [tax_request(c) for c in [*known, unknown]]
+    answers = [decision(r) for r in core.handle_requests(envs)]
+    assert [a.outcome for a in answers] == [APPROVED] * 3 + [REFUSED]
+    assert answers[3].reasons[0].code == "LICENCE_NOT_REGISTERED"
+    # one call, each licence asked for its own case (the register records it in that case's timeline)
+    assert register.calls == [("companies", [(c.credit_code, e.message.case_id) for c, e in
+                                             zip([*known, unknown], envs, strict=True)])]
+
+
+def test_a_failed_batch_lookup_leaves_each_request_to_ask_alone(tax_core):
+    known = [company(n) for n in range(11, 13)]
+    register = Register(*known, batch_fails=True)
+    core = tax_core("national_tax", register)
+    answers = [decision(r) for r in core.handle_requests([tax_request(c) for c in known])]
+    assert [a.outcome for a in answers] == [APPROVED, APPROVED]
+    assert [kind for kind, _ in register.calls] == ["companies", "company", "company"]
 
 
 def test_tax_refuses_an_org_code_that_is_not_in_the_credit_code(tax_core):

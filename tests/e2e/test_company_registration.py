@@ -68,7 +68,8 @@ def test_company_registration_completes_with_codes_receipt_and_timeline(counter)
     for dept in ("business", "quality", "national_tax", "local_tax"):
         assert (f"adapter-{dept}", "hall.v1.SubApprovalRequest") in ops
     assert ops.count(("router", "hall.v1.SubApprovalDecision")) == 4
-    assert ops.count(("desk-business", "/hall.v1.BusinessRegisterService/GetCompany")) == 2
+    # the tax departments' lookups, asked for their batches, are in this case's timeline one by one
+    assert ops.count(("desk-business", "/hall.v1.BusinessRegisterService/GetCompanies")) == 2
     assert ("router", "case.status.completed") in ops
     assert all(e.record.case_id == app.case_id for e in complete)
     stamps = [e.record.started_at.ToNanoseconds() for e in complete]
@@ -182,3 +183,14 @@ def test_the_business_register_answers_other_departments_lookups(counter, suite)
         violations = details(bad.value, error_details_pb2.BadRequest)[0].field_violations
         assert [v.field for v in violations] == ["credit_code"]
 
+        # several licences in one call: those the register holds, by code; a bad code names its query
+        query = department_pb2.CompanyQuery
+        found = register.GetCompanies(department_pb2.GetCompaniesRequest(queries=[
+            query(credit_code=credit.lower()), query(credit_code=unknown)]), timeout=5).companies
+        assert list(found) == [credit] and found[credit] == company
+        with pytest.raises(grpc.RpcError) as bad:
+            register.GetCompanies(department_pb2.GetCompaniesRequest(queries=[
+                query(credit_code=credit), query(credit_code="not-a-code")]), timeout=5)
+        assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        violations = details(bad.value, error_details_pb2.BadRequest)[0].field_violations
+        assert [v.field for v in violations] == ["queries[1].credit_code"]

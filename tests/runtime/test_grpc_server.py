@@ -78,3 +78,46 @@ def test_stop_reports_not_serving_and_lets_the_call_in_flight_finish(server):
         caller.join(10)
         stopper.join(10)
     assert "response" in result  # finished normally during the grace period
+
+
+class Records:
+    """Stands in for the audit emitter: keeps the call records."""
+
+    service = "test"
+
+    def __init__(self):
+        self.records = []
+
+    def record(self, **fields):
+        self.records.append(fields)
+
+
+def test_a_call_made_for_several_cases_is_recorded_in_each_cases_timeline():
+    from hall.v1 import department_pb2, department_pb2_grpc
+    from services.runtime.grpc_server import served_case
+
+    class Register(department_pb2_grpc.BusinessRegisterServiceServicer):
+        def GetCompany(self, request, context):
+            raise NotImplementedError
+
+        def GetCompanies(self, request, context):
+            for q in request.queries:
+                served_case(q.case_id, q.actor_id, "OK" if q.credit_code == "known" else "NOT_FOUND")
+            return department_pb2.GetCompaniesResponse()
+
+    audit = Records()
+    srv = GrpcServer(0, lambda s: [add_servicer(s, Register(), department_pb2_grpc)], audit=audit,  # type: ignore[arg-type]
+                     grace_s=1.0, service="test")
+    srv.start()
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{srv.port}") as ch:
+            department_pb2_grpc.BusinessRegisterServiceStub(ch).GetCompanies(department_pb2.GetCompaniesRequest(queries=[
+                department_pb2.CompanyQuery(credit_code="known", case_id="C1", actor_id="clerk-1"),
+                department_pb2.CompanyQuery(credit_code="other", case_id="C2")]), timeout=5)
+    finally:
+        srv.stop()
+    method = "/hall.v1.BusinessRegisterService/GetCompanies"
+    assert [(r["operation"], r.get("case_id"), r.get("actor_id"), r["outcome"]) for r in audit.records] == [
+        (method, None, None, "OK"), (method, "C1", "clerk-1", "OK"), (method, "C2", "", "NOT_FOUND")]
+    with pytest.raises(RuntimeError):
+        served_case("C3")  # outside a call there is no call to record

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from hall.v1 import approval_pb2
-from services.adapters.sdk.department import Decision, Department
+from services.adapters.sdk.department import _PREPARED, Decision, Department
 from services.adapters.sdk.handled import Found, Handled, HandledRow
 from services.runtime import clock, context, topology
 from services.runtime.wire import Envelope, UndecodableMessage
@@ -75,8 +75,10 @@ class AdapterCore:
         request only. One request alone is the same path with a batch of one. An exception in
         the list is one request's error (its message is to be retried), not an answer."""
         results: list[Result]
+        prepared = self._prepare(envelopes)
         try:
             with self._sessions() as session, session.begin():
+                session.info[_PREPARED] = prepared
                 results = self._decide_all(session, envelopes)
         except Exception as exc:  # noqa: BLE001 - see below: a batch retries alone, a single request answers
             if len(envelopes) > 1:
@@ -92,6 +94,15 @@ class AdapterCore:
                 log.info("answered", case_id=decided.case_id, step_id=decided.step_id,
                          outcome=approval_pb2.Outcome.Name(decided.outcome), how=result.outcome)
         return list(results)
+
+    def _prepare(self, envelopes: list[Envelope]) -> Any:
+        """The department's `prepare` for the batch (outside the transaction: no step lock is held
+        while it asks other departments); a failure leaves `decide` to fetch for itself."""
+        try:
+            return self.department.prepare([e.message for e in envelopes])  # type: ignore[misc]
+        except Exception as exc:  # noqa: BLE001 - decide fetches alone, and fails its own request if it must
+            log.warning("prepare failed; deciding without it", size=len(envelopes), error=repr(exc))
+            return None
 
     def _decide_all(self, session: Session, envelopes: list[Envelope]) -> list[Result]:
         requests: list[approval_pb2.SubApprovalRequest] = [e.message for e in envelopes]  # type: ignore[misc]

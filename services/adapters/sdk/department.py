@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from hall.v1 import approval_pb2, common_pb2
 
 PENDING = -1  # not a wire value: a decision that waits for an officer is never sent
+_PREPARED = "sdk.prepared"  # where the register's session holds what `prepare` returned
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,21 @@ class Department:
 
     def decide(self, request: approval_pb2.SubApprovalRequest, register: Session) -> Decision:
         raise NotImplementedError
+
+    def prepare(self, requests: list[approval_pb2.SubApprovalRequest]) -> Any:
+        """Optional. Called once for each batch of requests, before its transaction: fetch what
+        `decide` needs from other departments for all of them in one call (the tax departments
+        ask the business register for the batch's licences together). `decide` reads what this
+        returns with `self.prepared(register)`. It must only read: a batch that fails is prepared
+        again request by request, and a request may turn out to need nothing (a replay). If it
+        raises, the batch goes on without it (`prepared` gives None), so `decide` must be able to
+        fetch for itself. Default: nothing."""
+        return None
+
+    @staticmethod
+    def prepared(register: Session) -> Any:
+        """What `prepare` returned for the batch `decide` is working in (None if nothing)."""
+        return register.info.get(_PREPARED)
 
     def cancel(self, request_case_id: str, step_id: str, register: Session) -> None:
         """Called when the router cancels a step (a sibling was refused, or the case withdrawn)."""

@@ -48,6 +48,11 @@ class FakeBusinessRegister:
                     context.abort(grpc.StatusCode.NOT_FOUND, "no such company")
                 return department_pb2.GetCompanyResponse(company=company)
 
+            def GetCompanies(self, request: Any, context: Any) -> department_pb2.GetCompaniesResponse:
+                asked = {q.credit_code for q in request.queries}
+                return department_pb2.GetCompaniesResponse(
+                    companies={code: c for code, c in companies_by_code.items() if code in asked})
+
         self.server = grpc.server(futures.ThreadPoolExecutor(4))
         department_pb2_grpc.add_BusinessRegisterServiceServicer_to_server(Servicer(), self.server)
         self.port = self.server.add_insecure_port("127.0.0.1:0")
