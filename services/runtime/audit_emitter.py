@@ -2,8 +2,11 @@
 
 Records are queued in memory and published by a background thread with publisher confirms, so
 the call being recorded never waits on the broker. The thread gathers what arrives within
-AUDIT_LINGER_MS (default 50) into one CallRecordBatch. The queue is bounded; when the broker is
-down for long, the oldest records are dropped and the drop is logged (counted in the log line).
+AUDIT_LINGER_MS (default 50) into one CallRecordBatch. Each record is also written to the
+process's spool on local disk (`audit_spool.py`, AUDIT_SPOOL_DIR) until the broker confirms it,
+so a process killed with -9 loses none: the next process of the service sends them. The queue is
+bounded; when the broker is down for long, new records beyond it are dropped and the drop is
+logged (counted in the log line).
 """
 
 from __future__ import annotations
@@ -14,48 +17,63 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from typing import NamedTuple
 
 import structlog
 
 from hall.v1 import audit_pb2
 from services.runtime import context, topology
 from services.runtime.amqp import PUBLISH_ERRORS, Publisher
+from services.runtime.audit_spool import AuditSpool
 
 log = structlog.get_logger(__name__)
 
 
+class Queued(NamedTuple):
+    """A call record waiting to be sent, and the spool segment that holds it (0: none)."""
+
+    record: audit_pb2.CallRecord
+    segment: int = 0
+
+
 def gather(
-    first: audit_pb2.CallRecord, get_nowait: Callable[[], audit_pb2.CallRecord | None], empty: type[Exception],
+    first: Queued, get_nowait: Callable[[], Queued | None], empty: type[Exception],
     linger_s: float, max_batch: int, sleep: Callable[[float], object] = time.sleep,
-) -> tuple[audit_pb2.CallRecordBatch, bool]:
+) -> tuple[audit_pb2.CallRecordBatch, int, bool]:
     """`first` and what has queued up after `linger_s`, up to `max_batch` records, so that the
     records of one step travel together: fewer, larger messages, and less work beside the case's
     own path. The sender sleeps through the linger instead of waking for every record. Returns the
-    batch and whether the stop sentinel (None) was met."""
+    batch, the spool segment of its last record, and whether the stop sentinel (None) was met."""
     if linger_s > 0:
         sleep(linger_s)
-    batch = audit_pb2.CallRecordBatch(records=[first])
+    batch = audit_pb2.CallRecordBatch(records=[first.record])
+    segment = first.segment
     while len(batch.records) < max_batch:
         try:
             more = get_nowait()
         except empty:
             break
         if more is None:
-            return batch, True
-        batch.records.append(more)
-    return batch, False
+            return batch, segment, True
+        batch.records.append(more.record)
+        segment = more.segment
+    return batch, segment, False
 
 
 class AuditEmitter:
     def __init__(self, url: str, service: str, *, capacity: int = 50_000, max_batch: int = 500,
-                 linger_s: float = 0.05) -> None:
+                 linger_s: float = 0.05, spool: AuditSpool | None = None) -> None:
         self._max_batch = max_batch
         self._linger_s = linger_s
         self.service = service
-        self._queue: queue.Queue[audit_pb2.CallRecord | None] = queue.Queue(capacity)
+        self._queue: queue.Queue[Queued | None] = queue.Queue(capacity)
         self._publisher = Publisher(url, name=f"{service}-audit")
         self._thread = threading.Thread(target=self._run, name="audit-emitter", daemon=True)
         self._dropped = 0
+        self._spool = spool
+        if spool is not None:
+            for rec in spool.adopt():  # left by a process of this service that was killed
+                self._put(rec)
         self._thread.start()
 
     def record(
@@ -86,8 +104,16 @@ class AuditEmitter:
             department=department,
         )
         rec.started_at.FromNanoseconds(int(started_wall * 1e9))
+        self._put(rec)
+
+    def _put(self, rec: audit_pb2.CallRecord) -> None:
         try:
-            self._queue.put_nowait(rec)
+            if self._queue.full():  # a long broker outage: drop before writing (the spool stays bounded)
+                raise queue.Full
+            if self._spool is None:
+                self._queue.put_nowait(Queued(rec))
+            else:
+                self._spool.append(rec, lambda segment: self._queue.put_nowait(Queued(rec, segment)))
         except queue.Full:
             self._dropped += 1
             if self._dropped % 1000 == 1:
@@ -97,6 +123,7 @@ class AuditEmitter:
         """Send what has queued up as one CallRecordBatch (one broker message, one confirm)."""
         routing_key = topology.rk_audit(self.service)
         pending: audit_pb2.CallRecordBatch | None = None
+        segment = 0
         backoff = 0.2
         closing = False
         while True:
@@ -107,9 +134,12 @@ class AuditEmitter:
                 if first is None:
                     closing = True
                     continue
-                pending, closing = gather(first, self._queue.get_nowait, queue.Empty, self._linger_s, self._max_batch)
+                pending, segment, closing = gather(first, self._queue.get_nowait, queue.Empty, self._linger_s,
+                                                   self._max_batch)
             try:
                 self._publisher.publish(routing_key, pending, message_id=f"batch-{pending.records[0].record_id}")
+                if self._spool is not None and segment:
+                    self._spool.sent(segment)
                 pending = None
                 backoff = 0.2
             except PUBLISH_ERRORS as exc:
@@ -123,4 +153,6 @@ class AuditEmitter:
         with contextlib.suppress(queue.Full):
             self._queue.put(None, timeout=timeout)
         self._thread.join(timeout)
+        if self._spool is not None:  # all sent: the spool goes; else it stays for the next process
+            self._spool.close(all_sent=not self._thread.is_alive())
 

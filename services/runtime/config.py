@@ -6,6 +6,8 @@ Every variable a service reads is listed in docs/configuration.md.
 from __future__ import annotations
 
 import os
+import re
+import tempfile
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
@@ -80,6 +82,7 @@ class Settings:
     prefetch: int
     audit_enabled: bool
     audit_linger_ms: int = 50
+    audit_spool_dir: str = ""  # "": call records in memory only
 
 
 def load(service: str, *, default_grpc_port: int = 0) -> Settings:
@@ -106,4 +109,19 @@ def load(service: str, *, default_grpc_port: int = 0) -> Settings:
         prefetch=env_int("AMQP_PREFETCH", 50, minimum=1, maximum=10000),
         audit_enabled=env_choice("AUDIT_ENABLED", "true", ("true", "false")) == "true",
         audit_linger_ms=env_int("AUDIT_LINGER_MS", 50, maximum=5000),
+        audit_spool_dir=audit_spool_dir(amqp_url),
     )
+
+
+def audit_spool_dir(amqp_url: str) -> str:
+    """AUDIT_SPOOL_DIR: where call records wait on disk until the broker has them ("none": in
+    memory only). Default: per broker and vhost under the temporary directory, so a process only
+    ever adopts records bound for its own broker."""
+    value = os.environ.get("AUDIT_SPOOL_DIR", "")
+    if value == "none":
+        return ""
+    if value:
+        return value
+    parsed = urlparse(amqp_url)
+    key = re.sub(r"[^A-Za-z0-9.]+", "_", f"{parsed.hostname}_{parsed.port or 5672}_{parsed.path.lstrip('/') or '%2F'}")
+    return os.path.join(tempfile.gettempdir(), "hall-audit-spool", key)

@@ -26,6 +26,7 @@ from services.catalogue import load as load_catalogue
 from services.runtime import amqp, config, db, logging, metrics, topology
 from services.runtime.amqp import BatchHandler, Consumer, Handler
 from services.runtime.audit_emitter import AuditEmitter
+from services.runtime.audit_spool import open_spool
 from services.runtime.grpc_server import GrpcServer, run_until_signal
 from services.runtime.outbox import OutboxMixin, OutboxRelay
 from services.runtime.wire import Envelope
@@ -53,7 +54,8 @@ class ServiceProcess:
         self._fatal = False
         self._halt = threading.Event()  # set to stop as on SIGTERM
         self.audit = (AuditEmitter(self.settings.amqp_url, self.name,
-                                   linger_s=self.settings.audit_linger_ms / 1000)
+                                   linger_s=self.settings.audit_linger_ms / 1000,
+                                   spool=open_spool(self.settings.audit_spool_dir, self.name))
                       if self.settings.audit_enabled else None)
         self._consumers: list[Consumer] = []
         self._relays: list[OutboxRelay] = []

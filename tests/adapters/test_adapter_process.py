@@ -96,3 +96,31 @@ def test_malformed_message_is_parked_and_the_adapter_keeps_working(adapter):
     conn.close()
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(30) == 0
+
+
+def test_call_records_of_an_adapter_killed_before_sending_them_reach_the_audit_trail(
+        fresh_amqp_url, pg_url, pg_schema, tmp_path):
+    from services.adapters.sdk.testing import AdapterHarness
+    from tests.support.rabbit_node import queue_depth
+
+    spool = tmp_path / "spool"
+    requests = [request("business", "licence") for _ in range(3)]
+    # Records wait 5 s in memory before they are sent: the kill comes first.
+    with AdapterHarness("business", fresh_amqp_url, pg_url, pg_schema, log_path=tmp_path / "first.log",
+                        extra_env={"AUDIT_LINGER_MS": "5000", "AUDIT_SPOOL_DIR": str(spool)}) as first:
+        for req in requests:
+            first.send(req)
+        for _ in requests:
+            first.decision()
+        first.proc.send_signal(signal.SIGKILL)
+        first.proc.wait(30)
+        assert queue_depth(fresh_amqp_url, first.audit_queue) == 0  # nothing was sent
+    with AdapterHarness("business", fresh_amqp_url, pg_url, pg_schema, log_path=tmp_path / "second.log",
+                        extra_env={"AUDIT_LINGER_MS": "50", "AUDIT_SPOOL_DIR": str(spool)}) as second:
+        records: dict[str, object] = {}
+        while not {r.case_id for r in requests} <= records.keys():
+            records.update((r.case_id, r) for r in second.audit_records(timeout=30))
+        for req in requests:
+            record = records[req.case_id]
+            assert record.operation == "hall.v1.SubApprovalRequest" and record.outcome == "decided"  # type: ignore[attr-defined]
+    assert not spool.exists()  # stopped cleanly with everything sent: nothing left

@@ -1,5 +1,6 @@
 """A platform process serves its gRPC API while the broker is away; what it commits meanwhile is
-relayed once the broker is back. (The broker is a throwaway node: the shared one is never stopped.)"""
+relayed once the broker is back (the broker is a throwaway node: the shared one is never stopped).
+Killed with -9, it loses none of the call records it had not sent: the next one sends them."""
 
 from __future__ import annotations
 
@@ -26,11 +27,11 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
 
 @contextmanager
-def lone_intake(amqp_url: str, pg_url: str, log_dir: Path) -> Iterator[Suite]:
+def lone_intake(amqp_url: str, pg_url: str, log_dir: Path, **settings: str) -> Iterator[Suite]:
     """Intake alone, on a schema of its own (dropped after), talking to `amqp_url`."""
     prefix = f"lone_{uuid.uuid4().hex[:8]}"
     env = {**os.environ, "AMQP_URL": amqp_url, "HALL_DATABASE_URL": pg_url, "HALL_SCHEMA_PREFIX": prefix,
-           "HALL_INTAKE_PORT": str(free_port()), "LOG_LEVEL": "info"}
+           "HALL_INTAKE_PORT": str(free_port()), "LOG_LEVEL": "info", **settings}
     intake = next(c for c in plan(env) if c.name == "intake")
     suite = Suite([intake], log_dir, echo=False)
     suite.start()
@@ -86,3 +87,61 @@ def test_a_process_the_broker_refuses_stops_with_a_non_zero_exit(fresh_amqp_url,
         assert intake.proc is not None
         assert intake.proc.wait(90) == 1
         assert "broker refuses this process's configuration" in (tmp_path / "logs" / "intake.log").read_text(errors="replace")
+
+
+def test_call_records_of_a_process_killed_before_sending_them_reach_the_audit_trail(fresh_amqp_url, pg_url, tmp_path):
+    listening = f"test.audit.intake.{uuid.uuid4().hex[:6]}"
+    conn = pika.BlockingConnection(pika.URLParameters(fresh_amqp_url))
+    try:
+        ch = conn.channel()
+        topology.declare_exchanges(ch)
+        ch.queue_declare(listening, durable=True)
+        ch.queue_bind(listening, topology.EXCHANGE, topology.rk_audit("intake"))
+    finally:
+        conn.close()
+    # Records wait 5 s in memory before they are sent: the kill comes first.
+    with lone_intake(fresh_amqp_url, pg_url, tmp_path / "logs", AUDIT_LINGER_MS="5000",
+                     AUDIT_SPOOL_DIR=str(tmp_path / "spool")) as suite:
+        suite.wait_ready(timeout=90)
+        intake = suite.children[0]
+        counter = Counter(Endpoints(intake=f"127.0.0.1:{intake.port}"))
+        try:
+            case_id = counter.submit(company_registration()).application.case_id
+            assert intake.proc is not None
+            intake.proc.kill()
+            intake.proc.wait(30)
+            assert rabbit_node.queue_depth(fresh_amqp_url, listening) == 0  # nothing was sent
+
+            intake.env["AUDIT_LINGER_MS"] = "50"
+            suite.start_child(intake)
+            suite.wait_ready(timeout=90)
+            records = _records(fresh_amqp_url, listening)
+            assert wait_until(lambda: any(r.case_id == case_id and r.operation.endswith("/SubmitApplication")
+                                          for r in records()), timeout=30, every=0.2)
+        finally:
+            counter.close()
+    assert not (tmp_path / "spool").exists()  # stopped cleanly with everything sent: nothing left
+
+
+def _records(url: str, queue: str):
+    """A function returning every call record that has arrived on `queue` so far."""
+    from hall.v1 import audit_pb2
+    from services.runtime import wire
+
+    seen: list[audit_pb2.CallRecord] = []
+
+    def records() -> list[audit_pb2.CallRecord]:
+        conn = pika.BlockingConnection(pika.URLParameters(url))
+        try:
+            ch = conn.channel()
+            while True:
+                method, props, body = ch.basic_get(queue, auto_ack=True)
+                if method is None:
+                    return seen
+                message = wire.decode(props.type, body)
+                assert isinstance(message, audit_pb2.CallRecordBatch)
+                seen.extend(message.records)
+        finally:
+            conn.close()
+
+    return records

@@ -13,9 +13,11 @@ from services.adapters.sdk.registry import load_department
 from services.runtime import config, db, logging, metrics
 
 
-def nameko_config(amqp_url: str, max_workers: int, audit_linger_ms: int = 50, committers: int = 2) -> dict[str, Any]:
+def nameko_config(amqp_url: str, max_workers: int, audit_linger_ms: int = 50, committers: int = 2,
+                  audit_spool_dir: str = "") -> dict[str, Any]:
     return {
         "AUDIT_LINGER_MS": audit_linger_ms,
+        "AUDIT_SPOOL_DIR": audit_spool_dir,
         "ADAPTER_COMMITTERS": committers,
         "AMQP_URI": amqp_url,
         "serializer": "protobuf",
@@ -50,7 +52,8 @@ def run(code: str) -> None:
     workers = config.env_int("ADAPTER_MAX_WORKERS", 1 if sqlite else 8, minimum=1, maximum=256)
     # Transactions in flight at once, each deciding whatever requests are waiting (group commit).
     committers = config.env_int("ADAPTER_COMMITTERS", 1 if sqlite else 2, minimum=1, maximum=64)
-    runner = ServiceRunner(nameko_config(settings.amqp_url, workers, settings.audit_linger_ms, committers))
+    runner = ServiceRunner(nameko_config(settings.amqp_url, workers, settings.audit_linger_ms, committers,
+                                         settings.audit_spool_dir))
     declare = config.env_choice("ADAPTER_DECLARE", "true", ("true", "false")) == "true"
     runner.add_service(build_service(core, declare=declare))
 

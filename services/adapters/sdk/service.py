@@ -24,7 +24,8 @@ from hall.v1 import approval_pb2, audit_pb2
 from services.adapters.sdk.answers import Answer, AnswerPublisher
 from services.adapters.sdk.core import AdapterCore
 from services.runtime import context, metrics, topology, wire
-from services.runtime.audit_emitter import gather
+from services.runtime.audit_emitter import Queued, gather
+from services.runtime.audit_spool import AuditSpool, open_spool
 from services.runtime.wire import Envelope, UndecodableMessage
 
 log = structlog.get_logger(__name__)
@@ -85,9 +86,11 @@ proto_consume = ProtoConsumer.decorator
 class AuditBatcher:
     """The adapter's call records, sent as CallRecordBatch messages by one green thread: what
     arrives within `linger_s` travels together (the answer never waits for its audit record).
-    Records still queued when the process is killed are lost, as in every service's emitter."""
+    With a spool, each record is on local disk until the broker confirms it, and records left by
+    a killed process of this adapter are sent first (`services/runtime/audit_spool.py`)."""
 
-    def __init__(self, publisher: KombuPublisher, service: str, *, linger_s: float, max_batch: int = 500) -> None:
+    def __init__(self, publisher: KombuPublisher, service: str, *, linger_s: float, max_batch: int = 500,
+                 spool: AuditSpool | None = None) -> None:
         import eventlet
         from eventlet.queue import Empty, LightQueue
 
@@ -98,30 +101,40 @@ class AuditBatcher:
         self._queue: Any = LightQueue()
         self._empty = Empty
         self._sleep = eventlet.sleep
+        self._spool = spool
+        if spool is not None:
+            for record in spool.adopt():
+                self.add(record)
         self._thread = eventlet.spawn(self._run)
 
     def add(self, record: audit_pb2.CallRecord) -> None:
-        self._queue.put(record)
+        if self._spool is None:
+            self._queue.put(Queued(record))
+        else:
+            self._spool.append(record, lambda segment: self._queue.put(Queued(record, segment)))
 
-    def _take(self) -> audit_pb2.CallRecordBatch | None:
+    def _take(self) -> tuple[audit_pb2.CallRecordBatch, int] | None:
         first = self._queue.get()
         if first is None:
             return None
-        batch, closing = gather(first, self._queue.get_nowait, self._empty, self._linger_s, self._max_batch,
-                                self._sleep)
+        batch, segment, closing = gather(first, self._queue.get_nowait, self._empty, self._linger_s,
+                                         self._max_batch, self._sleep)
         if closing:
             self._queue.put(None)  # stop after sending this batch
-        return batch
+        return batch, segment
 
     def _run(self) -> None:
         backoff = 0.2
-        while (batch := self._take()) is not None:
+        while (taken := self._take()) is not None:
+            batch, segment = taken
             while True:
                 try:
                     self._publisher.publish(
                         wire.encode(batch), exchange=HALL_EXCHANGE, routing_key=self._routing_key,
                         message_id=f"batch-{batch.records[0].record_id}", type=wire.type_name(batch),
                         content_type=wire.CONTENT_TYPE)
+                    if self._spool is not None and segment:
+                        self._spool.sent(segment)
                     backoff = 0.2
                     break
                 except Exception as exc:  # noqa: BLE001 - broker away: keep the records, retry
@@ -130,12 +143,14 @@ class AuditBatcher:
                     backoff = min(backoff * 2, 5.0)
 
     def close(self, timeout: float = 5.0) -> None:
-        """Send what is queued (up to `timeout`), then stop."""
+        """Send what is queued (up to `timeout`), then stop; what is not sent stays in the spool."""
         import eventlet
 
         self._queue.put(None)
         with eventlet.Timeout(timeout, False), contextlib.suppress(Exception):
             self._thread.wait()
+        if self._spool is not None:
+            self._spool.close(all_sent=self._thread.dead)
 
 
 class GroupCommit:
@@ -273,7 +288,9 @@ class CoreProvider(DependencyProvider):  # type: ignore[misc]
         service = f"adapter-{self._core.code}"
         linger_ms = int(self.container.config.get("AUDIT_LINGER_MS", 50))
         self._answering = Answering(self._core, publisher, service,
-                                    AuditBatcher(publisher, service, linger_s=linger_ms / 1000),
+                                    AuditBatcher(publisher, service, linger_s=linger_ms / 1000,
+                                                 spool=open_spool(self.container.config.get("AUDIT_SPOOL_DIR", ""),
+                                                                  service)),
                                     GroupCommit(self._core, self.container.config["AMQP_URI"],
                                                 threads=int(self.container.config.get("ADAPTER_COMMITTERS", 2))))
 
