@@ -317,9 +317,10 @@ class Consumer(threading.Thread):
             for method, env, started in batch:
                 self._handle_one(self._channel, method, env, started, lambda e: batch_handler([e]))
             return
-        self._channel.basic_ack(batch[-1][0].delivery_tag, multiple=True)
+        # Recorded (spooled) before the ack: a kill in between costs a second record, never none.
         for _, env, started in batch:
             self._record(env, "ack", started, "")
+        self._channel.basic_ack(batch[-1][0].delivery_tag, multiple=True)
 
     def _backoff(self, envelope: Envelope) -> float:
         return float(min(0.1 * 2 ** min(envelope.delivery_count, 10), self._max_backoff_s))
@@ -355,11 +356,11 @@ class Consumer(threading.Thread):
             except Exception as exc:  # noqa: BLE001 - any handler failure is retried, then parked
                 log.exception("handler failed; requeueing", queue=self._queue, attempt=envelope.delivery_count + 1)
                 self._stopping.wait(self._backoff(envelope))
-                channel.basic_nack(method.delivery_tag, requeue=True)
                 self._record(envelope, "requeued", started, repr(exc))
+                channel.basic_nack(method.delivery_tag, requeue=True)
                 return
+            self._record(envelope, "ack", started, "")  # before the ack, as in _flush
             channel.basic_ack(method.delivery_tag)
-            self._record(envelope, "ack", started, "")
 
     def _on_message(self, channel: Any, method: Any, props: Any, body: bytes) -> None:
         started = time.monotonic()

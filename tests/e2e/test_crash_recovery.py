@@ -6,7 +6,9 @@ likewise an adapter (>= 10 times), intake (3 times: the counters resubmit with t
 id), fees and the business desk (3 times each: the tax adapters' register lookups fail meanwhile,
 and the router retries them), and restart RabbitMQ once. Then every case must end exactly once, no
 application may be accepted twice, no credit code, certificate, tax registration or receipt may
-be issued twice, and no case may be stuck. The broker is a throwaway node of its own (the shared one is never touched).
+be issued twice, and no case may be stuck; and every case's audit trail must hold every hop (the
+call records of a killed process wait in its spool for the next one). The broker is a throwaway
+node of its own (the shared one is never touched).
 """
 
 from __future__ import annotations
@@ -171,6 +173,42 @@ def get_application(counter: Counter, app_id: str) -> intake_pb2.Application:
     raise AssertionError("intake unavailable")
 
 
+# What every completed company registration's timeline holds at least: (service, operation, step).
+STEPS = (("business", "licence"), ("quality", "org_code"), ("national_tax", "national_tax"),
+         ("local_tax", "local_tax"))
+HOPS = ({("intake", "/hall.v1.IntakeService/SubmitApplication", ""), ("router", "hall.v1.CaseSubmitted", "")}
+        | {(f"adapter-{dept}", "hall.v1.SubApprovalRequest", step) for dept, step in STEPS}
+        | {("router", "hall.v1.SubApprovalDecision", step) for _, step in STEPS})
+LOOKUPS = ("/hall.v1.BusinessRegisterService/GetCompanies", "/hall.v1.BusinessRegisterService/GetCompany")
+
+
+def wait_for_complete_timelines(audit, cases: int, timeout: float = 60.0) -> dict[str, list[str]]:
+    """Case id -> what its audit timeline lacks (HOPS, two register lookups, the completion),
+    once nothing lacks anything, or what is still lacking after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with audit.connect() as conn:
+            rows = conn.execute(text("SELECT case_id, service, operation, step_id FROM audit_records "
+                                     "WHERE case_id <> ''")).all()
+        hops: dict[str, set[tuple[str, str, str]]] = {}
+        lookups: dict[str, int] = {}
+        completed: set[str] = set()
+        for case_id, service, operation, step_id in rows:
+            hops.setdefault(case_id, set()).add((service, operation, step_id))
+            lookups[case_id] = lookups.get(case_id, 0) + (service == "desk-business" and operation in LOOKUPS)
+            if operation == "case.status.completed":
+                completed.add(case_id)
+        missing = {case_id: [" ".join(h) for h in sorted(HOPS - seen)]
+                   + ([f"{lookups[case_id]} register lookups"] if lookups[case_id] < 2 else [])
+                   for case_id, seen in hops.items()}
+        missing = {case_id: lacking for case_id, lacking in missing.items() if lacking}
+        if len(completed) != cases:
+            missing["(all)"] = [f"{len(completed)} of {cases} cases have their completion in the trail"]
+        if not missing or time.monotonic() > deadline:
+            return missing
+        time.sleep(1.0)
+
+
 def scalar(engine, sql):
     with engine.connect() as conn:
         return conn.execute(text(sql)).scalar()
@@ -228,7 +266,7 @@ def test_kill_routers_adapters_and_the_broker_under_load(chaos_suite, pg_url):
     def db(service: str):
         return make_engine(pg_url, f"{prefix}_{service}")
 
-    intake, router, fees = db("intake"), db("router"), db("fees")
+    intake, router, fees, audit = db("intake"), db("router"), db("fees"), db("audit")
     business, quality = db("adapter_business"), db("adapter_quality")
     national, local = db("adapter_national_tax"), db("adapter_local_tax")
     try:
@@ -256,8 +294,11 @@ def test_kill_routers_adapters_and_the_broker_under_load(chaos_suite, pg_url):
         assert scalar(fees, "SELECT max(last) FROM fees_receipt_counters") == BUNDLES
         # nothing parked
         assert rabbit_node.queue_depth(node.url, topology.PARKED_QUEUE) == 0
+        # every case's audit trail has every hop, kills or not (records wait in spools, not memory)
+        missing = wait_for_complete_timelines(audit, BUNDLES)
+        assert not missing, f"{len(missing)} cases lack audit records, e.g. {sorted(missing.items())[:3]}"
     finally:
-        for engine in (intake, router, fees, business, quality, national, local):
+        for engine in (intake, router, fees, business, quality, national, local, audit):
             engine.dispose()
         counter.close()
     print(f"\nchaos: {chaos.router_kills} router kills, {chaos.adapter_kills} adapter kills, "
