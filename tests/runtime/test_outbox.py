@@ -9,7 +9,6 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-import pika
 import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -19,6 +18,7 @@ from services.router.models import RouterOutbox
 from services.runtime import outbox, topology
 from services.runtime.amqp import Publisher
 from tests.conftest import migrated
+from tests.support import rabbit_node
 from tests.support.waiting import wait_until
 
 ROUTER_MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "router" / "migrations"
@@ -47,17 +47,7 @@ def enqueue(sessions: sessionmaker[Session], n: int, key: str = "", prefix: str 
 
 
 def drain(url: str, queue: str) -> list[str]:
-    conn = pika.BlockingConnection(pika.URLParameters(url))
-    ids: list[str] = []
-    try:
-        ch = conn.channel()
-        while True:
-            method, props, _ = ch.basic_get(queue, auto_ack=True)
-            if method is None:
-                return ids
-            ids.append(props.message_id)
-    finally:
-        conn.close()
+    return [props.message_id for props, _ in rabbit_node.drain(url, queue)]
 
 
 def unsent(sessions: sessionmaker[Session]) -> int:

@@ -131,17 +131,10 @@ def _records(url: str, queue: str):
     seen: list[audit_pb2.CallRecord] = []
 
     def records() -> list[audit_pb2.CallRecord]:
-        conn = pika.BlockingConnection(pika.URLParameters(url))
-        try:
-            ch = conn.channel()
-            while True:
-                method, props, body = ch.basic_get(queue, auto_ack=True)
-                if method is None:
-                    return seen
-                message = wire.decode(props.type, body)
-                assert isinstance(message, audit_pb2.CallRecordBatch)
-                seen.extend(message.records)
-        finally:
-            conn.close()
+        for props, body in rabbit_node.drain(url, queue):
+            message = wire.decode(props.type, body)
+            assert isinstance(message, audit_pb2.CallRecordBatch)
+            seen.extend(message.records)
+        return seen
 
     return records

@@ -12,6 +12,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 from tests.support.ports import free_port
 
@@ -89,5 +90,22 @@ def queue_depth(url: str, queue: str) -> int:
     conn = pika.BlockingConnection(pika.URLParameters(url))
     try:
         return int(conn.channel().queue_declare(queue, passive=True).method.message_count)
+    finally:
+        conn.close()
+
+
+def drain(url: str, queue: str) -> list[tuple[Any, bytes]]:
+    """Take every message ready in `queue`: (properties, body) in queue order."""
+    import pika
+
+    conn = pika.BlockingConnection(pika.URLParameters(url))
+    taken: list[tuple[Any, bytes]] = []
+    try:
+        ch = conn.channel()
+        while True:
+            method, props, body = ch.basic_get(queue, auto_ack=True)
+            if method is None:
+                return taken
+            taken.append((props, body))
     finally:
         conn.close()
