@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from hall.v1 import approval_pb2
-from services.adapters.sdk.department import _PREPARED, Decision, Department
+from services.adapters.sdk.department import Decision, Department, hand_prepared
 from services.adapters.sdk.handled import Found, Handled, HandledRow
 from services.runtime import clock, context, topology
 from services.runtime.wire import Envelope, UndecodableMessage
@@ -78,7 +78,7 @@ class AdapterCore:
         prepared = self._prepare(envelopes)
         try:
             with self._sessions() as session, session.begin():
-                session.info[_PREPARED] = prepared
+                hand_prepared(session, prepared)
                 results = self._decide_all(session, envelopes)
         except Exception as exc:  # noqa: BLE001 - see below: a batch retries alone, a single request answers
             if len(envelopes) > 1:

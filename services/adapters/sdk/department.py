@@ -109,3 +109,8 @@ class Department:
         """Read-only gRPC services this department shares with others (信息共享), served by its
         desk process. Returns their full names (for reflection). Default: none."""
         return []
+
+
+def hand_prepared(register: Session, prepared: Any) -> None:
+    """The SDK's side of `Department.prepared`: what `prepare` returned, for the batch's transaction."""
+    register.info[_PREPARED] = prepared
