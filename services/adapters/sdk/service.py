@@ -90,7 +90,7 @@ class AuditBatcher:
     a killed process of this adapter are sent first (`services/runtime/audit_spool.py`)."""
 
     def __init__(self, publisher: KombuPublisher, service: str, *, linger_s: float, max_batch: int = 500,
-                 spool: AuditSpool | None = None) -> None:
+                 spool: AuditSpool | None = None, capacity: int = 50_000) -> None:
         import eventlet
         from eventlet.queue import Empty, LightQueue
 
@@ -98,8 +98,10 @@ class AuditBatcher:
         self._routing_key = topology.rk_audit(service)
         self._linger_s = linger_s
         self._max_batch = max_batch
-        self._queue: Any = LightQueue()
+        self._queue: Any = LightQueue(capacity + 1)  # + 1: room for the stop sentinel
+        self._capacity = capacity
         self._empty = Empty
+        self._dropped = 0
         self._sleep = eventlet.sleep
         self._spool = spool
         if spool is not None:
@@ -108,10 +110,17 @@ class AuditBatcher:
         self._thread = eventlet.spawn(self._run)
 
     def add(self, record: audit_pb2.CallRecord) -> None:
+        """Queue (and spool) a record; beyond `capacity` waiting (a long broker outage) it is
+        dropped and the drop logged, as in every service's emitter."""
+        if self._queue.qsize() >= self._capacity:
+            self._dropped += 1
+            if self._dropped % 1000 == 1:
+                log.error("audit buffer full; dropping records", dropped=self._dropped)
+            return
         if self._spool is None:
-            self._queue.put(Queued(record))
+            self._queue.put_nowait(Queued(record))
         else:
-            self._spool.append(record, lambda segment: self._queue.put(Queued(record, segment)))
+            self._spool.append(record, lambda segment: self._queue.put_nowait(Queued(record, segment)))
 
     def _take(self) -> tuple[audit_pb2.CallRecordBatch, int] | None:
         first = self._queue.get()
