@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from services.runtime.audit_emitter import AuditEmitter
 from services.runtime.audit_spool import open_spool
 from services.runtime.grpc_server import GrpcServer, run_until_signal
 from services.runtime.outbox import OutboxMixin, OutboxRelay
+from services.runtime.retention import Pruner
 from services.runtime.wire import Envelope
 
 BROKER_START_WAIT_S = 2.0
@@ -61,12 +63,23 @@ class ServiceProcess:
         self._relays: list[OutboxRelay] = []
         self._server: GrpcServer | None = None
         self._periodic: list[tuple[str, int, Callable[[], object]]] = []
+        self._retention_days = config.env_int("RETENTION_DAYS", 7, minimum=1, maximum=3650)
+        self._retention_scan_s = config.env_int("RETENTION_SCAN_SECONDS", 3600, minimum=1)
         self._stopping = threading.Event()
 
     def add_relay(self, model: type[OutboxMixin]) -> OutboxRelay:
+        """A relay for the outbox table of `model`; its rows are deleted RETENTION_DAYS after they were sent."""
         relay = OutboxRelay(self.sessions, model, self.settings.amqp_url, name=self.name)
         self._relays.append(relay)
+        table = model.__table__  # type: ignore[attr-defined]
+        self.retain(table, table.c.sent_at)
         return relay
+
+    def retain(self, table: Any, column: Any) -> None:
+        """Delete the rows of `table` whose `column` is more than RETENTION_DAYS old, every
+        RETENTION_SCAN_SECONDS (rows that only serve delivery: see services/runtime/retention.py)."""
+        pruner = Pruner(self.sessions, table, column, timedelta(days=self._retention_days))
+        self.add_periodic(f"prune-{table.name}", self._retention_scan_s, pruner.prune)
 
     def add_consumer(self, queue: str, handler: Handler | None = None, *, batch_handler: BatchHandler | None = None,
                      audited: bool = True, threads: int = 1, linger_s: float = 0.0) -> None:

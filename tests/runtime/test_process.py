@@ -138,3 +138,32 @@ def _records(url: str, queue: str):
         return seen
 
     return records
+
+
+def test_a_process_prunes_its_outbox_of_rows_sent_longer_ago_than_the_retention(fresh_amqp_url, pg_url, tmp_path):
+    from datetime import timedelta
+
+    from sqlalchemy import insert, select
+
+    from services.intake.models import IntakeOutbox
+    from services.runtime import clock
+
+    outbox = IntakeOutbox.__table__
+    with lone_intake(fresh_amqp_url, pg_url, tmp_path / "logs", RETENTION_SCAN_SECONDS="1") as suite:
+        suite.wait_ready(timeout=90)
+        engine = make_engine(pg_url, suite.children[0].env["DATABASE_SCHEMA"])
+        try:
+            now = clock.now()
+            row = {"exchange": "hall", "routing_key": "k", "type": "t", "body": b"", "headers": {},
+                   "created_at": now - timedelta(days=9)}
+            with engine.begin() as conn:
+                conn.execute(insert(outbox), [{**row, "message_id": "sent-8-days-ago", "sent_at": now - timedelta(days=8)},
+                                              {**row, "message_id": "sent-just-now", "sent_at": now}])
+
+            def left() -> list[str]:
+                with engine.connect() as conn:
+                    return sorted(conn.execute(select(outbox.c.message_id)).scalars())
+
+            assert wait_until(lambda: left() == ["sent-just-now"], timeout=30, every=0.5), left()
+        finally:
+            engine.dispose()
