@@ -143,12 +143,12 @@ def _records(url: str, queue: str):
 def test_a_process_prunes_its_outbox_of_rows_sent_longer_ago_than_the_retention(fresh_amqp_url, pg_url, tmp_path):
     from datetime import timedelta
 
-    from sqlalchemy import insert, select
+    from sqlalchemy import Table, insert, select
 
     from services.intake.models import IntakeOutbox
     from services.runtime import clock
 
-    outbox = IntakeOutbox.__table__
+    outbox: Table = IntakeOutbox.__table__  # type: ignore[assignment]
     with lone_intake(fresh_amqp_url, pg_url, tmp_path / "logs", RETENTION_SCAN_SECONDS="1") as suite:
         suite.wait_ready(timeout=90)
         engine = make_engine(pg_url, suite.children[0].env["DATABASE_SCHEMA"])

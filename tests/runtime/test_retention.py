@@ -7,7 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.router.models import ProcessedMessage, RouterOutbox
@@ -17,8 +17,8 @@ from tests.conftest import migrated
 
 pytestmark = pytest.mark.integration
 ROUTER_MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "router" / "migrations"
-OUTBOX = RouterOutbox.__table__
-PROCESSED = ProcessedMessage.__table__
+OUTBOX: Table = RouterOutbox.__table__  # type: ignore[assignment]
+PROCESSED: Table = ProcessedMessage.__table__  # type: ignore[assignment]
 KEEP = timedelta(days=7)
 
 
