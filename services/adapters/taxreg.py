@@ -68,7 +68,7 @@ class TaxRegistration(Department):
     def prepare(self, requests: list[approval_pb2.SubApprovalRequest]) -> dict[str, department_pb2.Company | None]:
         """The batch's licences from the business register in one call: code -> record (None: the
         register does not hold it). Each lookup is recorded in its own case's timeline."""
-        queries = [department_pb2.CompanyQuery(credit_code=code, case_id=r.case_id)
+        queries = [department_pb2.CompanyQuery(credit_code=code, case_id=r.case_id, actor_id=r.clerk_id)
                    for r in requests if (code := _credit_code(r.upstream.get("credit_code", "")))]
         found = self.register.companies(queries)
         return {q.credit_code: found.get(q.credit_code) for q in queries}

@@ -261,6 +261,7 @@ class Engine:
             case_id=case.case_id, step_id=step.step_id, department=step.department, matter_code=step.matter_code,
             applicant=submitted.applicant, materials=list(submitted.materials), fields=dict(submitted.fields),
             upstream=upstream, attempt=step.attempt, due_at=clock.to_timestamp(step.due_at),
+            clerk_id=submitted.clerk_id,
         )
         outbox.enqueue(
             session, RouterOutbox, topology.rk_step_request(step.department), request,

@@ -70,6 +70,7 @@ def test_company_registration_completes_with_codes_receipt_and_timeline(counter)
     assert ops.count(("router", "hall.v1.SubApprovalDecision")) == 4
     # the tax departments' lookups, asked for their batches, are in this case's timeline one by one
     assert ops.count(("desk-business", "/hall.v1.BusinessRegisterService/GetCompanies")) == 2
+    assert {e.record.actor_id for e in complete if e.record.service == "desk-business"} == {counter.clerk_id}
     assert ("router", "case.status.completed") in ops
     assert all(e.record.case_id == app.case_id for e in complete)
     stamps = [e.record.started_at.ToNanoseconds() for e in complete]
