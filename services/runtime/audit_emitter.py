@@ -60,6 +60,15 @@ def gather(
     return batch, segment, False
 
 
+def queue_record(spool: AuditSpool | None, record: audit_pb2.CallRecord, put: Callable[[Queued], object]) -> None:
+    """`put` the record on a sender's queue, written to `spool` first when there is one (then
+    `put` runs under the spool's lock: the queue keeps the files' order)."""
+    if spool is None:
+        put(Queued(record))
+    else:
+        spool.append(record, lambda segment: put(Queued(record, segment)))
+
+
 class AuditEmitter:
     def __init__(self, url: str, service: str, *, capacity: int = 50_000, max_batch: int = 500,
                  linger_s: float = 0.05, spool: AuditSpool | None = None) -> None:
@@ -110,10 +119,7 @@ class AuditEmitter:
         try:
             if self._queue.full():  # a long broker outage: drop before writing (the spool stays bounded)
                 raise queue.Full
-            if self._spool is None:
-                self._queue.put_nowait(Queued(rec))
-            else:
-                self._spool.append(rec, lambda segment: self._queue.put_nowait(Queued(rec, segment)))
+            queue_record(self._spool, rec, self._queue.put_nowait)
         except queue.Full:
             self._dropped += 1
             if self._dropped % 1000 == 1:

@@ -24,7 +24,7 @@ from hall.v1 import approval_pb2, audit_pb2
 from services.adapters.sdk.answers import Answer, AnswerPublisher
 from services.adapters.sdk.core import AdapterCore
 from services.runtime import context, metrics, topology, wire
-from services.runtime.audit_emitter import Queued, gather
+from services.runtime.audit_emitter import gather, queue_record
 from services.runtime.audit_spool import AuditSpool, open_spool
 from services.runtime.wire import Envelope, UndecodableMessage
 
@@ -117,10 +117,7 @@ class AuditBatcher:
             if self._dropped % 1000 == 1:
                 log.error("audit buffer full; dropping records", dropped=self._dropped)
             return
-        if self._spool is None:
-            self._queue.put_nowait(Queued(record))
-        else:
-            self._spool.append(record, lambda segment: self._queue.put_nowait(Queued(record, segment)))
+        queue_record(self._spool, record, self._queue.put_nowait)
 
     def _take(self) -> tuple[audit_pb2.CallRecordBatch, int] | None:
         first = self._queue.get()
