@@ -1,8 +1,14 @@
 """Transactional outbox: a state change and the messages it causes commit together.
 
 A service adds rows with `enqueue()` inside its own transaction; the `OutboxRelay` thread
-publishes unsent rows with publisher confirms and marks them sent. A crash between publishing and
-marking re-publishes the row under the same message id, which every consumer de-duplicates.
+publishes them with publisher confirms and deletes them once the broker has confirmed them: the
+table holds only what the broker does not have yet. A crash between publishing and deleting
+re-publishes the row under the same message id, which every consumer de-duplicates.
+
+(Deleting rather than marking a row sent: an UPDATE of `sent_at` copied each row, body and all,
+and added an entry to each of its indexes, since the index of unsent rows names that column; a
+DELETE writes a few bytes. Measured with `make profile`: 16 % less WAL per bundle. The `sent_at`
+column stays in existing schemas, NULL in every row this version writes.)
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from typing import Any
 
 import structlog
 from google.protobuf.message import Message
-from sqlalchemy import JSON, BigInteger, Integer, LargeBinary, String, bindparam, event, insert, select, update
+from sqlalchemy import JSON, BigInteger, Integer, LargeBinary, String, bindparam, delete, event, insert, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from services.runtime import clock, context, topology, wire
@@ -38,6 +44,7 @@ class OutboxMixin:
     body: Mapped[bytes] = mapped_column(LargeBinary)
     headers: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Set by versions that kept sent rows; rows are now deleted once sent, so it is NULL in every row.
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
@@ -139,17 +146,18 @@ class Claimed:
 
 
 class OutboxRelay(threading.Thread):
-    """Publishes outbox rows and marks them sent; several replicas may run.
+    """Publishes outbox rows and deletes them once the broker has confirmed them; several
+    replicas may run.
 
     Fast path: rows committed in this process are handed to the relay right after the commit; it
-    publishes them at once (confirms awaited together) and marks them sent afterwards: what was
-    published within `mark_linger_s` is marked in one statement (without waiting for the disk).
-    The message leaves without waiting for another transaction; a mark lost in a crash only
-    sends the row again.
-    Sweep: every `poll_s` the relay claims rows left unsent for `stale_s` (a publish that failed,
+    publishes them at once (confirms awaited together) and deletes them afterwards: what was
+    published within `delete_linger_s` is deleted in one statement (without waiting for the
+    disk). The message leaves without waiting for another transaction; a delete lost in a crash
+    only sends the row again.
+    Sweep: every `poll_s` the relay locks rows left unsent for `stale_s` (a publish that failed,
     a process killed between commit and publish, another replica's leftovers), skipping rows
-    another relay holds, and publishes them. A row may so go out twice; consumers de-duplicate by
-    message id.
+    another relay holds, publishes them and deletes what the broker took, in one transaction. A
+    row may so go out twice; consumers de-duplicate by message id.
     """
 
     def __init__(
@@ -162,7 +170,7 @@ class OutboxRelay(threading.Thread):
         batch: int = 200,
         poll_s: float = 1.0,
         stale_s: float = 5.0,
-        mark_linger_s: float = 0.25,
+        delete_linger_s: float = 0.25,
     ) -> None:
         super().__init__(name=f"outbox-{name}", daemon=True)
         self._sessions = sessions
@@ -174,23 +182,19 @@ class OutboxRelay(threading.Thread):
         self._stopping = threading.Event()
         self._handed: list[Claimed] = []
         self._handed_lock = threading.Lock()
-        self._mark_linger_s = mark_linger_s
-        self._unmarked: list[int] = []  # published by the fast path, not yet marked sent
-        self._mark_at = 0.0
+        self._delete_linger_s = delete_linger_s
+        self._published: list[int] = []  # published by the fast path, not yet deleted
+        self._delete_at = 0.0
         table = model.__table__  # type: ignore[attr-defined]
         self._table = table
-        batch_ids = (select(table.c.id).where(table.c.sent_at.is_(None), table.c.created_at <= bindparam("before"))
-                     .order_by(table.c.id).limit(batch))
+        # (`sent_at IS NULL`: rows an earlier version marked sent and kept are not sent again.)
+        claim = (select(table.c.id, table.c.message_id, table.c.exchange, table.c.routing_key, table.c.type,
+                        table.c.body, table.c.headers)
+                 .where(table.c.sent_at.is_(None), table.c.created_at <= bindparam("before"))
+                 .order_by(table.c.id).limit(batch))
         self._postgres = is_postgres(sessions.kw["bind"])
-        if self._postgres:
-            batch_ids = batch_ids.with_for_update(skip_locked=True)
-        self._claim = (update(table).where(table.c.id.in_(batch_ids.scalar_subquery()))
-                       .values(sent_at=bindparam("now"))
-                       .returning(table.c.id, table.c.message_id, table.c.exchange, table.c.routing_key,
-                                  table.c.type, table.c.body, table.c.headers))
-        self._unmark = update(table).where(table.c.id.in_(bindparam("ids", expanding=True))).values(sent_at=None)
-        self._mark = (update(table).where(table.c.id.in_(bindparam("ids", expanding=True)), table.c.sent_at.is_(None))
-                      .values(sent_at=bindparam("now")))
+        self._claim = claim.with_for_update(skip_locked=True) if self._postgres else claim
+        self._delete_sent_rows = delete(table).where(table.c.id.in_(bindparam("ids", expanding=True)))
 
     def hand_over(self, rows: list[Claimed]) -> None:
         """Rows just committed by this process: publish them now."""
@@ -212,7 +216,7 @@ class OutboxRelay(threading.Thread):
                     if time.monotonic() >= next_sweep or sent >= self._batch:
                         sent += self.relay_once(min_age_s=self._stale_s)
                         next_sweep = time.monotonic() + self._poll_s
-                    self.mark_sent(force=False)
+                    self.delete_sent(force=False)
                     backoff = 0.2
                 except PUBLISH_ERRORS as exc:
                     log.warning("outbox publish failed; will retry", error=repr(exc), wait_s=backoff)
@@ -227,7 +231,7 @@ class OutboxRelay(threading.Thread):
                 with self._handed_lock:
                     idle = not self._handed
                 if idle and sent < self._batch:
-                    wake_at = min(next_sweep, self._mark_at) if self._unmarked else next_sweep
+                    wake_at = min(next_sweep, self._delete_at) if self._published else next_sweep
                     self._wake.wait(max(0.0, wake_at - time.monotonic()))
                     self._wake.clear()
         finally:
@@ -236,39 +240,39 @@ class OutboxRelay(threading.Thread):
             try:  # stopping: send what was handed over (else the sweep of a later run sends it)
                 while self.relay_handed():
                     pass
-                self.mark_sent(force=True)
+                self.delete_sent(force=True)
             except Exception as exc:  # noqa: BLE001 - the rows stay unsent in the table
                 log.warning("outbox not flushed at stop; rows stay for the next sweep", error=repr(exc))
             self._publisher.close()
 
     def relay_handed(self) -> int:
-        """Publish what this process committed since the last pass; `mark_sent` marks it. If the
-        publish fails, the rows stay unsent in the table and the sweep sends them later."""
+        """Publish what this process committed since the last pass; `delete_sent` deletes it. If
+        the publish fails, the rows stay in the table and the sweep sends them later."""
         with self._handed_lock:
             rows, self._handed = self._handed[: self._batch * 5], self._handed[self._batch * 5:]
         if not rows:
             return 0
         refused = self._publish(rows)
         sent = [r.id for r in rows if r.message_id not in refused]
-        if sent and not self._unmarked:
-            self._mark_at = time.monotonic() + self._mark_linger_s
-        self._unmarked.extend(sent)
+        if sent and not self._published:
+            self._delete_at = time.monotonic() + self._delete_linger_s
+        self._published.extend(sent)
         return len(sent)
 
-    def mark_sent(self, *, force: bool) -> int:
-        """Mark the rows the fast path published, once `mark_linger_s` has passed since the
+    def delete_sent(self, *, force: bool) -> int:
+        """Delete the rows the fast path published, once `delete_linger_s` has passed since the
         first of them (or many are waiting, or `force`); one statement for all of them."""
-        if not self._unmarked or not (force or len(self._unmarked) >= self._batch * 5
-                                      or time.monotonic() >= self._mark_at):
+        if not self._published or not (force or len(self._published) >= self._batch * 5
+                                        or time.monotonic() >= self._delete_at):
             return 0
-        ids = self._unmarked
+        ids = self._published
         with self._sessions() as session, session.begin():
             if self._postgres:
-                # Losing this mark in a database crash only re-publishes the rows (consumers
+                # Losing this delete in a database crash only re-publishes the rows (consumers
                 # de-duplicate), so it need not wait for the disk.
                 session.connection().exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
-            session.connection().execute(self._mark, {"ids": ids, "now": clock.now()})
-        self._unmarked = []
+            session.connection().execute(self._delete_sent_rows, {"ids": ids})
+        self._published = []
         return len(ids)
 
     def _publish(self, rows: Sequence[Any]) -> set[str]:
@@ -284,20 +288,21 @@ class OutboxRelay(threading.Thread):
         return set()
 
     def relay_once(self, min_age_s: float = 0.0) -> int:
-        """Claim unsent rows at least `min_age_s` old and publish them; returns how many.
+        """Claim rows at least `min_age_s` old and publish them; returns how many were sent.
 
-        One statement claims the batch (marks it sent, skipping rows another relay holds) and
-        returns it; the batch is published with confirms awaited together; the commit follows.
-        A failed publish rolls the claim back, so the rows are sent again later.
+        One statement claims the batch (locks it, skipping rows another relay holds) and returns
+        it; the batch is published with confirms awaited together; what the broker took is
+        deleted and the commit follows. A failed publish rolls back, so the rows are sent again
+        later; a row the broker could not route stays.
         """
         now = clock.now()
         with self._sessions() as session, session.begin():
-            rows = sorted(session.connection().execute(self._claim, {"now": now, "before": now - timedelta(seconds=min_age_s)}).all(),
-                          key=lambda r: r.id)
+            rows = session.connection().execute(self._claim, {"before": now - timedelta(seconds=min_age_s)}).all()
             refused = self._publish(rows)
-            if refused:
-                session.connection().execute(self._unmark, {"ids": [r.id for r in rows if r.message_id in refused]})
-            return len(rows) - len(refused)
+            sent = [r.id for r in rows if r.message_id not in refused]
+            if sent:
+                session.connection().execute(self._delete_sent_rows, {"ids": sent})
+            return len(sent)
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stopping.set()

@@ -68,11 +68,9 @@ class ServiceProcess:
         self._stopping = threading.Event()
 
     def add_relay(self, model: type[OutboxMixin]) -> OutboxRelay:
-        """A relay for the outbox table of `model`; its rows are deleted RETENTION_DAYS after they were sent."""
+        """A relay for the outbox table of `model` (it deletes each row once the broker has it)."""
         relay = OutboxRelay(self.sessions, model, self.settings.amqp_url, name=self.name)
         self._relays.append(relay)
-        table = model.__table__  # type: ignore[attr-defined]
-        self.retain(table, table.c.sent_at)
         return relay
 
     def retain(self, table: Any, column: Any) -> None:

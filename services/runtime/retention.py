@@ -1,12 +1,13 @@
-"""Rows that only serve delivery are deleted once they cannot matter any more: outbox rows sent
-more than RETENTION_DAYS ago, and the router's record of message ids handled that long ago.
+"""Rows that only serve delivery are deleted once they cannot matter any more: the router's record
+of message ids handled more than RETENTION_DAYS ago. (Outbox rows need no pruning: the relay
+deletes each one once the broker has confirmed it, services/runtime/outbox.py.)
 
-Neither is a record of the case (those — applications and their events, cases and steps, the
-departments' registers and answers, receipts, the audit trail — are kept). An outbox row is needed
-until the broker has it; a processed message id, while a copy of that message can still arrive
-(a redelivery, a relay publishing again after a crash: seconds to hours, the days of a broker
-outage at most). Rows go in short transactions of `batch` rows, so pruning never holds many
-locks or a long transaction; several replicas may prune at once.
+That is no record of the case (those — applications and their events, cases and steps, the
+departments' registers and answers, receipts, the audit trail — are kept). A processed message id
+is needed while a copy of that message can still arrive (a redelivery, a relay publishing again
+after a crash: seconds to hours, the days of a broker outage at most). Rows go in short
+transactions of `batch` rows, so pruning never holds many locks or a long transaction; several
+replicas may prune at once.
 """
 
 from __future__ import annotations
@@ -32,9 +33,8 @@ class Pruner:
         self._table = table
         self._keep = keep
         self._batch = batch
-        (key,) = table.primary_key.columns  # one-column keys: outbox ids, message ids
-        # Old rows in key order: an outbox's ids grow with time, so the scan stops at the first
-        # young one it needs no more of; the processed message ids are read until `batch` are found.
+        (key,) = table.primary_key.columns  # one-column keys: message ids
+        # Old rows in key order (message ids are read until `batch` old ones are found).
         old = select(key).where(column < bindparam("before")).order_by(key).limit(batch)
         self._delete = delete(table).where(key.in_(old.scalar_subquery()))
 

@@ -1,7 +1,8 @@
-"""The transactional outbox relay: rows go out in id order, with confirms, once per claim; an
-unroutable row stays unsent without holding back the others; two relays never send the same row
-in one pass; committed rows go out at once through the running relay, and what it could not
-send is swept later; what the fast path published is marked sent in one statement per linger."""
+"""The transactional outbox relay: rows go out in id order, with confirms, once per claim, and are
+deleted once the broker has them; an unroutable row stays without holding back the others; two
+relays never send the same row in one pass; committed rows go out at once through the running
+relay, and what it could not send is swept later; what the fast path published is deleted in one
+statement per linger."""
 
 from __future__ import annotations
 
@@ -51,11 +52,12 @@ def drain(url: str, queue: str) -> list[str]:
 
 
 def unsent(sessions: sessionmaker[Session]) -> int:
+    """Rows in the outbox: a row stays there until the broker has confirmed it."""
     with sessions() as session:
-        return session.scalar(select(func.count()).select_from(RouterOutbox).where(RouterOutbox.sent_at.is_(None))) or 0
+        return session.scalar(select(func.count()).select_from(RouterOutbox)) or 0
 
 
-def test_relay_publishes_in_id_order_and_marks_sent(sessions, layout):
+def test_relay_publishes_in_id_order_and_deletes_what_it_sent(sessions, layout):
     enqueue(sessions, 25)
     relay = outbox.OutboxRelay(sessions, RouterOutbox, layout, name="t", batch=10)
     assert [relay.relay_once() for _ in range(4)] == [10, 10, 5, 0]
@@ -97,7 +99,7 @@ def test_two_relays_never_send_a_row_twice(sessions, layout):
 
 
 
-def test_committed_rows_are_handed_to_the_running_relay_and_marked_sent(sessions, layout):
+def test_committed_rows_are_handed_to_the_running_relay_and_deleted_once_sent(sessions, layout):
     relay = outbox.OutboxRelay(sessions, RouterOutbox, layout, name="t", poll_s=60, stale_s=60)
     relay.start()  # the sweep waits a minute: only the fast path can send these
     try:
@@ -127,25 +129,25 @@ def test_rows_the_fast_path_could_not_send_are_swept_later(sessions, layout):
         relay.stop()
 
 
-def test_what_the_fast_path_published_within_the_mark_linger_is_marked_in_one_statement(sessions, layout):
+def test_what_the_fast_path_published_within_the_linger_is_deleted_in_one_statement(sessions, layout):
     marks: list[str] = []
 
     def count_marks(conn, cursor, statement, params, context, executemany):
-        if statement.startswith("UPDATE") and "RETURNING" not in statement:  # not the sweep's claim
+        if statement.startswith("DELETE"):
             marks.append(statement)
 
     engine = sessions.kw["bind"]
     event.listen(engine, "before_cursor_execute", count_marks)
-    relay = outbox.OutboxRelay(sessions, RouterOutbox, layout, name="t", poll_s=60, stale_s=60, mark_linger_s=5)
+    relay = outbox.OutboxRelay(sessions, RouterOutbox, layout, name="t", poll_s=60, stale_s=60, delete_linger_s=5)
     relay.start()
     try:
         for i in range(3):  # three transactions, each handed to the relay and published at once
             enqueue(sessions, 1, prefix=f"t{i}")
         seen: list[str] = []
         assert wait_until(lambda: len(seen.__iadd__(drain(layout, topology.department_queue("business")))) == 3)
-        assert unsent(sessions) == 3 and marks == []  # published, not yet marked
+        assert unsent(sessions) == 3 and marks == []  # published, not yet deleted
     finally:
-        relay.stop()  # marks what it published before it stops
+        relay.stop()  # deletes what it published before it stops
         event.remove(engine, "before_cursor_execute", count_marks)
     assert unsent(sessions) == 0
     assert len(marks) == 1

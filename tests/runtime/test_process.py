@@ -140,7 +140,9 @@ def _records(url: str, queue: str):
     return records
 
 
-def test_a_process_prunes_its_outbox_of_rows_sent_longer_ago_than_the_retention(fresh_amqp_url, pg_url, tmp_path):
+def test_a_process_deletes_an_outbox_row_once_the_broker_has_it(fresh_amqp_url, pg_url, tmp_path):
+    """A row a killed process left unsent is swept, published and deleted; a row an earlier version
+    marked sent (and kept) is not sent again."""
     from datetime import timedelta
 
     from sqlalchemy import Table, insert, select
@@ -149,21 +151,22 @@ def test_a_process_prunes_its_outbox_of_rows_sent_longer_ago_than_the_retention(
     from services.runtime import clock
 
     outbox: Table = IntakeOutbox.__table__  # type: ignore[assignment]
-    with lone_intake(fresh_amqp_url, pg_url, tmp_path / "logs", RETENTION_SCAN_SECONDS="1") as suite:
+    with lone_intake(fresh_amqp_url, pg_url, tmp_path / "logs") as suite:
         suite.wait_ready(timeout=90)
         engine = make_engine(pg_url, suite.children[0].env["DATABASE_SCHEMA"])
         try:
             now = clock.now()
-            row = {"exchange": "hall", "routing_key": "k", "type": "t", "body": b"", "headers": {},
-                   "created_at": now - timedelta(days=9)}
+            row = {"exchange": topology.EXCHANGE, "routing_key": topology.RK_CASE_SUBMITTED, "type": "t", "body": b"",
+                   "headers": {}, "created_at": now - timedelta(minutes=1)}
             with engine.begin() as conn:
-                conn.execute(insert(outbox), [{**row, "message_id": "sent-8-days-ago", "sent_at": now - timedelta(days=8)},
-                                              {**row, "message_id": "sent-just-now", "sent_at": now}])
+                conn.execute(insert(outbox), [{**row, "message_id": "left-unsent", "sent_at": None},
+                                              {**row, "message_id": "sent-and-kept", "sent_at": now}])
 
             def left() -> list[str]:
                 with engine.connect() as conn:
                     return sorted(conn.execute(select(outbox.c.message_id)).scalars())
 
-            assert wait_until(lambda: left() == ["sent-just-now"], timeout=30, every=0.5), left()
+            assert wait_until(lambda: left() == ["sent-and-kept"], timeout=30, every=0.5), left()
         finally:
             engine.dispose()
+    assert [props.message_id for props, _ in rabbit_node.drain(fresh_amqp_url, topology.ROUTER_QUEUE)] == ["left-unsent"]
