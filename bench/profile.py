@@ -35,12 +35,15 @@ TOP = int(os.environ.get("PROFILE_TOP", "12"))
 GIL = os.environ.get("PROFILE_GIL", "1") != "0"  # sample only threads holding the GIL: CPU, not waits
 
 
-def pg_commits(url: str) -> int:
+def pg_counters(url: str) -> tuple[int, int]:
+    """Transactions in this database so far, and the WAL position (bytes) of the whole server."""
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
-            return int(conn.execute(text(
-                "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()")).scalar_one())
+            commits, wal = conn.execute(text(
+                "SELECT xact_commit + xact_rollback, pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0') "
+                "FROM pg_stat_database WHERE datname = current_database()")).one()
+            return int(commits), int(wal)
     finally:
         engine.dispose()
 
@@ -141,7 +144,7 @@ def main() -> None:
                 t.start()
             time.sleep(5)  # warm up
             cpu = CpuMeter({c.name: [c.proc.pid] for c in children if c.proc})
-            commits_before = pg_commits(pg)
+            commits_before, wal_before = pg_counters(pg)
             start_done, t0 = completed[0], time.perf_counter()
             spies = []
             if spy is not None:
@@ -156,7 +159,8 @@ def main() -> None:
             elapsed = time.perf_counter() - t0
             bundles = completed[0] - start_done
             spent_ms = cpu.ms()
-            commits = pg_commits(pg) - commits_before
+            commits, wal = (after - before for after, before in zip(pg_counters(pg), (commits_before, wal_before),
+                                                                     strict=True))
             stop.set()
             for _, s in spies:
                 s.wait()
@@ -169,7 +173,8 @@ def main() -> None:
                 total_ms += per
                 print(f"{name:>24} {ms / 1000 / elapsed:7.1%} {per:10.1f}")
             print(f"{'all':>24} {'':>7} {total_ms:10.1f}")
-            print(f"PostgreSQL transactions per bundle: {commits / max(bundles, 1):.1f} (whole database)")
+            print(f"PostgreSQL transactions per bundle: {commits / max(bundles, 1):.1f} (whole database); "
+                  f"WAL per bundle: {wal / 1024 / max(bundles, 1):.1f} KiB (whole server)")
             for name, _ in spies:
                 print(f"\n== {name}")
                 print("\n".join(summarize(tmp / f"{name}.txt")))
