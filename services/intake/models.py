@@ -36,7 +36,8 @@ class ApplicationEventRow(Base):
     __table_args__ = (UniqueConstraint("application_id", "sequence", name="uq_intake_event_seq"),)
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
-    application_id: Mapped[str] = mapped_column(ForeignKey("intake_applications.application_id"), index=True)
+    # (looked up through uq_intake_event_seq, whose first column it is: no index of its own)
+    application_id: Mapped[str] = mapped_column(ForeignKey("intake_applications.application_id"))
     sequence: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[int] = mapped_column(Integer)
     step_id: Mapped[str] = mapped_column(String(64))
