@@ -65,7 +65,23 @@ def create_outbox_table(name: str) -> None:
         sa.Column("created_at", UTCDateTime, nullable=False),
         sa.Column("sent_at", UTCDateTime, nullable=True),
     )
+    create_unsent_index(name)
+
+
+def create_unsent_index(name: str) -> None:
+    """Migration step: the index of unsent rows that outbox tables were first created with (when
+    sent rows were kept). Since the relay deletes what it sent, the primary key serves the sweep
+    and a revision may drop it (`drop_unsent_index`): one index entry less per message."""
+    import sqlalchemy as sa
+    from alembic import op
+
     op.create_index(f"ix_{name}_unsent", name, ["id"], postgresql_where=sa.text("sent_at IS NULL"))
+
+
+def drop_unsent_index(name: str) -> None:
+    from alembic import op
+
+    op.drop_index(f"ix_{name}_unsent", name)
 
 
 def enqueue(
