@@ -31,7 +31,13 @@ def main() -> None:
                       threads=env_int("INTAKE_CONSUMERS", 1, minimum=1),  # a second thread halves the batches
                       linger_s=env_int("INTAKE_STATUS_LINGER_MS", 200, maximum=5000) / 1000)
 
-    proc.serve(lambda server: [add_servicer(server, IntakeServicer(proc.catalogue, apps), intake_pb2_grpc)])
+    # Each open WatchApplication holds a server thread for as long as it lasts (an application that
+    # waits for an officer: hours). Beyond INTAKE_MAX_WATCHES a watch is refused, and the server
+    # has that many threads beyond GRPC_WORKERS: submissions and health checks never wait behind
+    # watchers.
+    max_watches = env_int("INTAKE_MAX_WATCHES", 200, minimum=1, maximum=5000)
+    servicer = IntakeServicer(proc.catalogue, apps, max_watches=max_watches)
+    proc.serve(lambda server: [add_servicer(server, servicer, intake_pb2_grpc)], streams=max_watches)
 
 
 if __name__ == "__main__":

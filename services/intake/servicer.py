@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 import grpc
@@ -10,15 +11,17 @@ from hall.v1 import intake_pb2, intake_pb2_grpc
 from services.catalogue import Catalogue
 from services.intake.applications import TERMINAL, Applications
 from services.runtime import clock
-from services.runtime.errors import InvalidArgument, NotFound
+from services.runtime.errors import InvalidArgument, NotFound, ResourceExhausted
 
 WATCH_POLL_S = 0.5
 
 
 class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
-    def __init__(self, catalogue: Catalogue, applications: Applications) -> None:
+    def __init__(self, catalogue: Catalogue, applications: Applications, *, max_watches: int = 200) -> None:
         self._catalogue = catalogue
         self._apps = applications
+        self._max_watches = max_watches
+        self._watch_slots = threading.BoundedSemaphore(max_watches)
 
     def ListMatters(self, request: intake_pb2.ListMattersRequest, context: grpc.ServicerContext) -> intake_pb2.ListMattersResponse:
         matters = [m for m in self._catalogue.proto.matters if not request.department or m.department == request.department]
@@ -47,6 +50,16 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
 
     def WatchApplication(self, request: intake_pb2.WatchApplicationRequest, context: grpc.ServicerContext) -> Iterator[intake_pb2.WatchApplicationResponse]:
         _require_id(request.application_id)
+        if not self._watch_slots.acquire(blocking=False):
+            raise ResourceExhausted(f"{self._max_watches} watches are open, the most this intake admits "
+                                    "(INTAKE_MAX_WATCHES); read the application with GetApplication, or watch again later",
+                                    retry_after_s=5.0)
+        try:
+            yield from self._watch(request, context)
+        finally:
+            self._watch_slots.release()
+
+    def _watch(self, request: intake_pb2.WatchApplicationRequest, context: grpc.ServicerContext) -> Iterator[intake_pb2.WatchApplicationResponse]:
         row = self._apps.get(request.application_id)
         last = -1
         while context.is_active():

@@ -78,6 +78,7 @@ class Settings:
     database_schema: str | None
     grpc_port: int
     grpc_grace_s: float
+    grpc_workers: int
     log_level: str
     prefetch: int
     audit_enabled: bool
@@ -105,6 +106,7 @@ def load(service: str, *, default_grpc_port: int = 0) -> Settings:
         database_schema=schema,
         grpc_port=env_int("GRPC_PORT", default_grpc_port, maximum=65535),
         grpc_grace_s=env_float("GRPC_GRACE_SECONDS", 5.0),
+        grpc_workers=env_int("GRPC_WORKERS", 32, minimum=2, maximum=1024),
         log_level=env_choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")),
         prefetch=env_int("AMQP_PREFETCH", 50, minimum=1, maximum=10000),
         audit_enabled=env_choice("AUDIT_ENABLED", "true", ("true", "false")) == "true",

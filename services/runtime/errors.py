@@ -2,7 +2,7 @@
 
 Business code raises these; it never touches grpc. Clients read the details with
 `grpc_status.rpc_status.from_call(error)` (google.rpc.BadRequest, PreconditionFailure,
-ResourceInfo).
+ResourceInfo, RetryInfo).
 """
 
 from __future__ import annotations
@@ -72,6 +72,21 @@ class NotFound(ServiceError):
     def details(self) -> list[any_pb2.Any]:
         packed = any_pb2.Any()
         packed.Pack(error_details_pb2.ResourceInfo(resource_type=self.resource_type, resource_name=self.resource_name))
+        return [packed]
+
+
+@dataclass
+class ResourceExhausted(ServiceError):
+    """A limit of the service is reached; `retry_after_s` tells the client when to try again."""
+
+    retry_after_s: float = 1.0
+    code: grpc.StatusCode = grpc.StatusCode.RESOURCE_EXHAUSTED
+
+    def details(self) -> list[any_pb2.Any]:
+        info = error_details_pb2.RetryInfo()
+        info.retry_delay.FromMilliseconds(int(self.retry_after_s * 1000))
+        packed = any_pb2.Any()
+        packed.Pack(info)
         return [packed]
 
 

@@ -4,45 +4,20 @@ Killed with -9, it loses none of the call records it had not sent: the next one 
 
 from __future__ import annotations
 
-import os
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from urllib.parse import quote
 
 import pika
 import pytest
-from sqlalchemy import text
 
 from services.counter.client import Counter, Endpoints, company_registration
 from services.runtime import topology
 from services.runtime.db import make_engine
-from services.suite import Suite, plan
 from tests.support import rabbit_node
-from tests.support.ports import free_port
+from tests.support.processes import lone_intake
 from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
-
-
-@contextmanager
-def lone_intake(amqp_url: str, pg_url: str, log_dir: Path, **settings: str) -> Iterator[Suite]:
-    """Intake alone, on a schema of its own (dropped after), talking to `amqp_url`."""
-    prefix = f"lone_{uuid.uuid4().hex[:8]}"
-    env = {**os.environ, "AMQP_URL": amqp_url, "HALL_DATABASE_URL": pg_url, "HALL_SCHEMA_PREFIX": prefix,
-           "HALL_INTAKE_PORT": str(free_port()), "LOG_LEVEL": "info", **settings}
-    intake = next(c for c in plan(env) if c.name == "intake")
-    suite = Suite([intake], log_dir, echo=False)
-    suite.start()
-    try:
-        yield suite
-    finally:
-        suite.stop()
-        engine = make_engine(pg_url)
-        with engine.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{prefix}_intake" CASCADE'))
-        engine.dispose()
 
 
 @pytest.fixture

@@ -1,0 +1,95 @@
+"""Open watches never starve intake: each WatchApplication holds a server thread for as long as it
+lasts (an application that waits for an officer: hours), so intake admits INTAKE_MAX_WATCHES of
+them, refuses the next with RESOURCE_EXHAUSTED and a retry delay, and keeps GRPC_WORKERS threads
+for submissions and health checks. (Before, the 33rd watch took the last of 32 threads and intake
+stopped answering anything.) A real intake process; with no router, its applications stay open."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import grpc
+import pytest
+from google.rpc import error_details_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_status import rpc_status
+
+from hall.v1 import intake_pb2, intake_pb2_grpc
+from services.counter.client import company_registration
+from tests.support.processes import lone_intake
+from tests.support.waiting import wait_until
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
+
+
+class Watch:
+    """A WatchApplication call read by a thread of its own; `events` grows as they come."""
+
+    def __init__(self, stub: intake_pb2_grpc.IntakeServiceStub, application_id: str) -> None:
+        self.call = stub.WatchApplication(intake_pb2.WatchApplicationRequest(application_id=application_id), timeout=120)
+        self.events: list[intake_pb2.WatchApplicationResponse] = []
+        self.error: grpc.RpcError | None = None
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        try:
+            for event in self.call:
+                self.events.append(event)
+        except grpc.RpcError as err:
+            self.error = err
+
+    def finished(self) -> bool:
+        return not self._thread.is_alive()
+
+    def cancel(self) -> None:
+        self.call.cancel()
+        self._thread.join(30)
+
+
+@pytest.fixture
+def intake(fresh_amqp_url, pg_url, tmp_path) -> Iterator[tuple[intake_pb2_grpc.IntakeServiceStub, grpc.Channel]]:
+    with lone_intake(fresh_amqp_url, pg_url, tmp_path / "logs", INTAKE_MAX_WATCHES="2", GRPC_WORKERS="2") as suite:
+        suite.wait_ready(timeout=90)
+        channel = grpc.insecure_channel(f"127.0.0.1:{suite.children[0].port}")
+        yield intake_pb2_grpc.IntakeServiceStub(channel), channel
+        channel.close()
+
+
+def test_watches_beyond_the_limit_are_refused_and_submissions_still_answered(intake):
+    stub, channel = intake
+    apps = [stub.SubmitApplication(company_registration(), timeout=30).application for _ in range(3)]
+    watches = [Watch(stub, app.application_id) for app in apps[:2]]
+    assert wait_until(lambda: all(w.events for w in watches))  # both open, each holding a thread
+
+    refused = Watch(stub, apps[2].application_id)
+    assert wait_until(refused.finished)
+    assert refused.error is not None and refused.error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    status = rpc_status.from_call(refused.call)
+    assert status is not None
+    retry = error_details_pb2.RetryInfo()
+    assert status.details[0].Unpack(retry) and retry.retry_delay.seconds > 0
+
+    # Short calls and health checks find threads of their own, however many watches are open.
+    for _ in range(4):
+        assert stub.SubmitApplication(company_registration(), timeout=30).application.application_id
+        assert stub.GetApplication(intake_pb2.GetApplicationRequest(application_id=apps[2].application_id),
+                                   timeout=30).application.application_id == apps[2].application_id
+    health = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=30)
+    assert health.status == health_pb2.HealthCheckResponse.SERVING
+    assert all(not w.finished() for w in watches)  # the open watches are untouched
+
+    # A closed watch gives its place back.
+    watches[0].cancel()
+
+    def admitted() -> bool:
+        again = Watch(stub, apps[2].application_id)
+        if wait_until(lambda: again.events or again.finished()) and again.events:
+            watches.append(again)
+            return True
+        return False
+
+    assert wait_until(admitted, timeout=30, every=0.5)
+    for w in watches[1:]:
+        w.cancel()
