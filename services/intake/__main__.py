@@ -6,10 +6,12 @@ from pathlib import Path
 
 from hall.v1 import approval_pb2, intake_pb2_grpc
 from services.intake.applications import Applications
+from services.intake.changes import ChangeListener, Changes, channel
 from services.intake.models import IntakeOutbox
 from services.intake.servicer import IntakeServicer
 from services.runtime import topology
-from services.runtime.config import env_int
+from services.runtime.config import env_float, env_int
+from services.runtime.db import is_postgres
 from services.runtime.grpc_server import add_servicer
 from services.runtime.process import ServiceProcess
 from services.runtime.wire import Envelope
@@ -20,7 +22,13 @@ DEFAULT_PORT = 50051
 def main() -> None:
     proc = ServiceProcess("intake", default_grpc_port=DEFAULT_PORT, migrations=Path(__file__).with_name("migrations"))
     proc.add_relay(IntakeOutbox)  # started by serve(); commits hand it their outbox rows
-    apps = Applications(proc.sessions, proc.catalogue)
+    # Watchers are woken by whichever replica records a change (PostgreSQL LISTEN/NOTIFY, changes.py).
+    changes = Changes()
+    notify_channel = None
+    if is_postgres(proc.engine):
+        notify_channel = channel(proc.settings.database_schema)
+        ChangeListener(proc.engine, notify_channel, changes).start()
+    apps = Applications(proc.sessions, proc.catalogue, changes=changes, notify_channel=notify_channel)
 
     def on_status(envelopes: list[Envelope]) -> None:
         apps.apply_statuses([e.message for e in envelopes if isinstance(e.message, approval_pb2.CaseStatusChanged)])
@@ -36,7 +44,8 @@ def main() -> None:
     # has that many threads beyond GRPC_WORKERS: submissions and health checks never wait behind
     # watchers.
     max_watches = env_int("INTAKE_MAX_WATCHES", 200, minimum=1, maximum=5000)
-    servicer = IntakeServicer(proc.catalogue, apps, max_watches=max_watches)
+    servicer = IntakeServicer(proc.catalogue, apps, max_watches=max_watches,
+                              watch_poll_s=env_float("INTAKE_WATCH_POLL_SECONDS", 5.0, minimum=0.1))
     proc.serve(lambda server: [add_servicer(server, servicer, intake_pb2_grpc)], streams=max_watches)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import threading
 import uuid
 
 import grpc
@@ -15,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from hall.v1 import approval_pb2, common_pb2, intake_pb2
 from services.catalogue import Catalogue
 from services.domain import workdays
+from services.intake.changes import Changes, announce
 from services.intake.models import ApplicationEventRow, ApplicationRow, IntakeOutbox
 from services.intake.validation import check_submission
 from services.runtime import clock, context, outbox, topology
@@ -63,11 +63,14 @@ def fingerprint(req: intake_pb2.SubmitApplicationRequest) -> str:
 
 
 class Applications:
-    def __init__(self, sessions: sessionmaker[Session], catalogue: Catalogue) -> None:
+    def __init__(self, sessions: sessionmaker[Session], catalogue: Catalogue, *, changes: Changes | None = None,
+                 notify_channel: str | None = None) -> None:
+        """`notify_channel`: where this replica announces the applications it changed to the
+        other replicas (PostgreSQL; see changes.py), None where there are none (SQLite)."""
         self._sessions = sessions
         self._catalogue = catalogue
-        self._changed = threading.Condition()
-        self._change_counts: dict[str, int] = {}  # application id -> status events seen by this process
+        self.changes = changes or Changes()
+        self._notify_channel = notify_channel
 
     # ---- accept ------------------------------------------------------------------------------
     def submit(self, req: intake_pb2.SubmitApplicationRequest) -> tuple[intake_pb2.Application, bool]:
@@ -159,16 +162,6 @@ class Applications:
                 .where(ApplicationEventRow.application_id == application_id, ApplicationEventRow.sequence > sequence)
                 .order_by(ApplicationEventRow.sequence)))
 
-    def change_count(self, application_id: str) -> int:
-        with self._changed:
-            return self._change_counts.get(application_id, 0)
-
-    def wait_for_change(self, application_id: str, seen: int, timeout: float) -> None:
-        """Wait until this process records a status event of the application (or `timeout`:
-        another replica may have recorded it, so the watcher then reads the database anyway)."""
-        with self._changed:
-            self._changed.wait_for(lambda: self._change_counts.get(application_id, 0) != seen, timeout)
-
     # ---- withdraw ----------------------------------------------------------------------------
     def withdraw(self, application_id: str, reason: str) -> intake_pb2.Application:
         with self._sessions() as session, session.begin():
@@ -229,10 +222,9 @@ class Applications:
                 conn.execute(_INSERT_EVENTS, new_events)
             if latest:
                 conn.execute(_UPDATE_STATUS, list(latest.values()))
-        with self._changed:
-            for application_id in changed:
-                self._change_counts[application_id] = self._change_counts.get(application_id, 0) + 1
-            self._changed.notify_all()
+            if changed and self._notify_channel:  # the other replicas' watchers, at commit
+                announce(conn, self._notify_channel, sorted(set(changed)))
+        self.changes.changed(changed)  # this replica's watchers, at once
 
 
 def _note(event: approval_pb2.CaseStatusChanged) -> str:

@@ -13,13 +13,15 @@ from services.intake.applications import TERMINAL, Applications
 from services.runtime import clock
 from services.runtime.errors import InvalidArgument, NotFound, ResourceExhausted
 
-WATCH_POLL_S = 0.5
-
 
 class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
-    def __init__(self, catalogue: Catalogue, applications: Applications, *, max_watches: int = 200) -> None:
+    def __init__(self, catalogue: Catalogue, applications: Applications, *, max_watches: int = 200,
+                 watch_poll_s: float = 5.0) -> None:
+        """`watch_poll_s`: how often a watcher reads the database without having been woken
+        (a notification lost while the listener reconnected: see changes.py)."""
         self._catalogue = catalogue
         self._apps = applications
+        self._watch_poll_s = watch_poll_s
         self._max_watches = max_watches
         self._watch_slots = threading.BoundedSemaphore(max_watches)
 
@@ -55,15 +57,18 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
                                     "(INTAKE_MAX_WATCHES); read the application with GetApplication, or watch again later",
                                     retry_after_s=5.0)
         try:
-            yield from self._watch(request, context)
+            with self._apps.changes.watching(request.application_id):
+                yield from self._watch(request, context)
         finally:
             self._watch_slots.release()
 
     def _watch(self, request: intake_pb2.WatchApplicationRequest, context: grpc.ServicerContext) -> Iterator[intake_pb2.WatchApplicationResponse]:
         row = self._apps.get(request.application_id)
+        ended = threading.Event()
+        context.add_callback(lambda: self._apps.changes.end(ended))
         last = -1
-        while context.is_active():
-            seen = self._apps.change_count(row.application_id)
+        while context.is_active() and not ended.is_set():
+            seen = self._apps.changes.version(row.application_id)
             for event in self._apps.events_after(row.application_id, last):
                 last = event.sequence
                 row = self._apps.get(row.application_id)
@@ -74,7 +79,9 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
             row = self._apps.get(row.application_id)
             if row.status in TERMINAL and row.last_sequence <= last:
                 return
-            self._apps.wait_for_change(row.application_id, seen, WATCH_POLL_S)
+            # Woken when any replica records a change, or when the call ends (a client that
+            # cancels gets its thread and its place back at once).
+            self._apps.changes.wait(row.application_id, seen, self._watch_poll_s, ended)
 
     def WithdrawApplication(self, request: intake_pb2.WithdrawApplicationRequest, context: grpc.ServicerContext) -> intake_pb2.WithdrawApplicationResponse:
         _require_id(request.application_id)

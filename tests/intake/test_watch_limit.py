@@ -6,7 +6,6 @@ stopped answering anything.) A real intake process; with no router, its applicat
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 
 import grpc
@@ -19,33 +18,9 @@ from hall.v1 import intake_pb2, intake_pb2_grpc
 from services.counter.client import company_registration
 from tests.support.processes import lone_intake
 from tests.support.waiting import wait_until
+from tests.support.watch import Watch
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
-
-
-class Watch:
-    """A WatchApplication call read by a thread of its own; `events` grows as they come."""
-
-    def __init__(self, stub: intake_pb2_grpc.IntakeServiceStub, application_id: str) -> None:
-        self.call = stub.WatchApplication(intake_pb2.WatchApplicationRequest(application_id=application_id), timeout=120)
-        self.events: list[intake_pb2.WatchApplicationResponse] = []
-        self.error: grpc.RpcError | None = None
-        self._thread = threading.Thread(target=self._read, daemon=True)
-        self._thread.start()
-
-    def _read(self) -> None:
-        try:
-            for event in self.call:
-                self.events.append(event)
-        except grpc.RpcError as err:
-            self.error = err
-
-    def finished(self) -> bool:
-        return not self._thread.is_alive()
-
-    def cancel(self) -> None:
-        self.call.cancel()
-        self._thread.join(30)
 
 
 @pytest.fixture
