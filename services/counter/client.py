@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import grpc
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
 
 from hall.v1 import (
     audit_pb2,
@@ -50,9 +52,25 @@ class Counter:
         return self.intake.SubmitApplication(request, timeout=timeout, metadata=self.metadata())  # type: ignore[no-any-return]
 
     def watch(self, application_id: str, timeout: float = 120) -> Iterator[intake_pb2.WatchApplicationResponse]:
-        return iter(self.intake.WatchApplication(
-            intake_pb2.WatchApplicationRequest(application_id=application_id), timeout=timeout,
-            metadata=self.metadata()))
+        """Every status change of the application until it ends (or `timeout`). When intake has no
+        room for another watch (RESOURCE_EXHAUSTED), waits as long as its RetryInfo says and tries
+        again, without repeating what was already streamed."""
+        deadline = time.monotonic() + timeout
+        last = -1
+        while True:
+            call = self.intake.WatchApplication(
+                intake_pb2.WatchApplicationRequest(application_id=application_id),
+                timeout=max(0.1, deadline - time.monotonic()), metadata=self.metadata())
+            try:
+                for event in call:
+                    if event.sequence > last:
+                        last = event.sequence
+                        yield event
+                return
+            except grpc.RpcError as err:
+                if err.code() != grpc.StatusCode.RESOURCE_EXHAUSTED or time.monotonic() >= deadline:
+                    raise
+                time.sleep(min(_retry_delay(call), max(0.0, deadline - time.monotonic())))
 
     def wait_receipt(self, application_id: str, timeout: float = 30) -> fees_pb2.Receipt:
         deadline = time.monotonic() + timeout
@@ -102,3 +120,13 @@ def company_registration(company_name: str | None = None, *, request_id: str | N
         },
         clerk_id=clerk_id,
     )
+
+
+def _retry_delay(call: grpc.Call, default_s: float = 1.0) -> float:
+    """The delay a refusal's google.rpc.RetryInfo asks for (seconds), else `default_s`."""
+    status = rpc_status.from_call(call)
+    for detail in status.details if status is not None else ():
+        info = error_details_pb2.RetryInfo()
+        if detail.Unpack(info):
+            return info.retry_delay.ToTimedelta().total_seconds()
+    return default_s

@@ -2,11 +2,14 @@
 lasts (an application that waits for an officer: hours), so intake admits INTAKE_MAX_WATCHES of
 them, refuses the next with RESOURCE_EXHAUSTED and a retry delay, and keeps GRPC_WORKERS threads
 for submissions and health checks. (Before, the 33rd watch took the last of 32 threads and intake
-stopped answering anything.) A real intake process; with no router, its applications stay open."""
+stopped answering anything.) The counter client waits out a refusal and watches once a place is
+free. A real intake process; with no router, its applications stay open."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import grpc
 import pytest
@@ -15,7 +18,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
 
 from hall.v1 import intake_pb2, intake_pb2_grpc
-from services.counter.client import company_registration
+from services.counter.client import Counter, Endpoints, company_registration
 from tests.support.processes import lone_intake
 from tests.support.waiting import wait_until
 from tests.support.watch import Watch
@@ -30,6 +33,37 @@ def intake(fresh_amqp_url, pg_url, tmp_path) -> Iterator[tuple[intake_pb2_grpc.I
         channel = grpc.insecure_channel(f"127.0.0.1:{suite.children[0].port}")
         yield intake_pb2_grpc.IntakeServiceStub(channel), channel
         channel.close()
+
+
+@pytest.fixture
+def intake_address(intake, tmp_path) -> tuple[str, Path]:
+    """The address of the `intake` fixture's process, and its log."""
+    return intake[1]._channel.target().decode(), tmp_path / "logs" / "intake.log"
+
+
+def test_the_counter_client_waits_for_a_place_and_then_watches(intake, intake_address):
+    stub, _ = intake
+    target, log = intake_address
+    apps = [stub.SubmitApplication(company_registration(), timeout=30).application for _ in range(3)]
+    watches = [Watch(stub, app.application_id) for app in apps[:2]]
+    assert wait_until(lambda: all(w.events for w in watches))  # intake is full
+    counter = Counter(Endpoints(intake=target))
+    seen: list[intake_pb2.WatchApplicationResponse] = []
+
+    def counter_watch() -> None:
+        try:
+            for event in counter.watch(apps[2].application_id, timeout=120):
+                seen.append(event)
+        except grpc.RpcError:
+            pass  # the channel closed at the end of the test
+
+    threading.Thread(target=counter_watch, daemon=True).start()
+    assert wait_until(lambda: "RESOURCE_EXHAUSTED" in log.read_text(), timeout=30)  # refused once
+    watches[0].cancel()  # a place comes free; the client's retry takes it
+    assert wait_until(lambda: seen, timeout=60)
+    assert seen[0].sequence == 0 and seen[0].application.application_id == apps[2].application_id
+    watches[1].cancel()
+    counter.close()
 
 
 def test_watches_beyond_the_limit_are_refused_and_submissions_still_answered(intake):
