@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.runtime import db
-from tests.support import rabbit_node, servers
+from tests.support import pg_cluster, rabbit_node, servers
 from tests.support.db import schema
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,6 +63,21 @@ def throwaway_rabbit() -> Iterator[rabbit_node.RabbitNode]:
         yield node
     finally:
         node.cleanup()
+
+
+@pytest.fixture(scope="module")
+def throwaway_pg() -> Iterator[pg_cluster.PgCluster]:
+    """A PostgreSQL cluster of its own (temporary directory, own port), for tests that restart
+    the database; shared by a module's tests."""
+    reason = pg_cluster.available()
+    if reason:
+        pytest.skip(reason)
+    cluster = pg_cluster.PgCluster()
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.cleanup()
 
 
 @pytest.fixture

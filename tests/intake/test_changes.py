@@ -3,7 +3,9 @@
 Unit: only watched applications are tracked; a change, an `end`, or "anything may have changed"
 wakes a waiter. Integration: a real intake process whose watchers would read the database only
 once a minute (INTAKE_WATCH_POLL_SECONDS=60) streams a change that another replica (here, this
-test's own `Applications` on the same schema) recorded: PostgreSQL's NOTIFY woke it."""
+test's own `Applications` on the same schema) recorded: PostgreSQL's NOTIFY woke it. And the
+listener, on a throwaway cluster that restarts under it, reconnects, wakes every watcher once
+(what was announced meanwhile went unheard), and hears the next announcement."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from hall.v1 import approval_pb2, intake_pb2_grpc
 from services.catalogue import load
 from services.counter.client import company_registration
 from services.intake.applications import Applications
-from services.intake.changes import Changes, channel
+from services.intake.changes import ChangeListener, Changes, announce, channel
 from services.runtime import clock
 from services.runtime.db import make_engine, session_factory
 from tests.support.processes import lone_intake
@@ -83,4 +85,29 @@ def test_a_watch_streams_what_another_replica_recorded(intake, pg_url):
         assert watch.events[1].sequence == 1 and watch.events[1].step_id == "licence"
     finally:
         watch.cancel()
+        engine.dispose()
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(300)
+def test_the_listener_reconnects_after_a_database_restart_and_wakes_every_watcher(throwaway_pg):
+    engine = make_engine(throwaway_pg.url)
+    changes = Changes()
+    listener = ChangeListener(engine, channel("restart"), changes)
+    listener.start()
+    try:
+        assert listener.listening.wait(30)
+        assert wait_until(lambda: changes.version("a")[0] == 1)  # its first connection's wake-up
+        with changes.watching("a"):
+            before = changes.version("a")
+            throwaway_pg.restart()
+            # Reconnected: every watcher looks again (what was announced meanwhile was not heard).
+            assert wait_until(lambda: listener.listening.is_set() and changes.version("a")[0] > before[0],
+                              timeout=60, every=0.1)
+            after_restart = changes.version("a")
+            with engine.begin() as conn:
+                announce(conn, channel("restart"), ["a"])
+            assert wait_until(lambda: changes.version("a")[1] > after_restart[1], timeout=30)  # listening again
+    finally:
+        listener.stop()
         engine.dispose()

@@ -17,20 +17,9 @@ from tests.support import pg_cluster
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[pg_cluster.PgCluster]:
-    reason = pg_cluster.available()
-    if reason:
-        pytest.skip(reason)
-    c = pg_cluster.PgCluster()
-    c.start()
-    yield c
-    c.cleanup()
-
-
 @pytest.fixture
-def engine(cluster: pg_cluster.PgCluster) -> Iterator[Engine]:
-    e = db.make_engine(cluster.url, "restart_test", pool_size=2)
+def engine(throwaway_pg: pg_cluster.PgCluster) -> Iterator[Engine]:
+    e = db.make_engine(throwaway_pg.url, "restart_test", pool_size=2)
     yield e
     e.dispose()
 
@@ -40,9 +29,9 @@ def backend_pid(engine: Engine) -> int:
         return int(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
 
 
-def test_an_idle_connection_is_checked_and_replaced_after_a_restart(engine, cluster, monkeypatch):
+def test_an_idle_connection_is_checked_and_replaced_after_a_restart(engine, throwaway_pg, monkeypatch):
     before = backend_pid(engine)
-    cluster.restart()
+    throwaway_pg.restart()
     monkeypatch.setattr(db, "PING_AFTER_IDLE_S", 0.0)  # the pooled connection counts as idle now
     assert backend_pid(engine) != before  # no error: the dead connection was replaced
 
@@ -65,9 +54,9 @@ def test_a_connection_in_steady_use_is_not_pinged(engine, monkeypatch):
     assert pings == ["ping"]
 
 
-def test_a_restart_under_a_busy_connection_fails_one_transaction_then_recovers(engine, cluster):
+def test_a_restart_under_a_busy_connection_fails_one_transaction_then_recovers(engine, throwaway_pg):
     backend_pid(engine)
-    cluster.restart()  # well within PING_AFTER_IDLE_S: the pooled connection is used unchecked
+    throwaway_pg.restart()  # well within PING_AFTER_IDLE_S: the pooled connection is used unchecked
     with pytest.raises(DBAPIError) as failed:
         backend_pid(engine)
     assert failed.value.connection_invalidated
