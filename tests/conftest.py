@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 import pytest
 from sqlalchemy import Engine
@@ -51,33 +52,38 @@ def fresh_amqp_url(broker_url: str) -> Iterator[str]:
         yield url
 
 
+class _Throwaway(Protocol):
+    def start(self) -> None: ...
+    def cleanup(self) -> None: ...
+
+
+_T = TypeVar("_T", bound=_Throwaway)
+
+
+def _throwaway(available: Callable[[], str | None], make: Callable[[], _T]) -> Iterator[_T]:
+    """A server of a test's own, started, and removed afterwards; skipped where it cannot run."""
+    reason = available()
+    if reason:
+        pytest.skip(reason)
+    server = make()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.cleanup()
+
+
 @pytest.fixture
 def throwaway_rabbit() -> Iterator[rabbit_node.RabbitNode]:
     """A RabbitMQ node of its own (own ports and node name), for tests that restart the broker."""
-    reason = rabbit_node.available()
-    if reason:
-        pytest.skip(reason)
-    node = rabbit_node.RabbitNode()
-    node.start()
-    try:
-        yield node
-    finally:
-        node.cleanup()
+    yield from _throwaway(rabbit_node.available, rabbit_node.RabbitNode)
 
 
 @pytest.fixture(scope="module")
 def throwaway_pg() -> Iterator[pg_cluster.PgCluster]:
     """A PostgreSQL cluster of its own (temporary directory, own port), for tests that restart
     the database; shared by a module's tests."""
-    reason = pg_cluster.available()
-    if reason:
-        pytest.skip(reason)
-    cluster = pg_cluster.PgCluster()
-    cluster.start()
-    try:
-        yield cluster
-    finally:
-        cluster.cleanup()
+    yield from _throwaway(pg_cluster.available, pg_cluster.PgCluster)
 
 
 @pytest.fixture
