@@ -274,11 +274,13 @@ def commit_label() -> str:
     label = git("rev-parse", "--short", "HEAD")
     if git("status", "--porcelain", "--untracked-files=no", "--", "services", "bench", "protos"):
         label += "+"
-    tuned = sorted(f"{k}={v}" for k, v in os.environ.items() if k.split("_", 1)[0] in TUNABLE_PREFIXES)
+    tuned = sorted(f"{k}={v}" for k, v in os.environ.items()
+                   if k.split("_", 1)[0] in TUNABLE_PREFIXES or k in TUNABLE_NAMES)
     return " ".join([label, *tuned])
 
 
-TUNABLE_PREFIXES = ("ADAPTER", "ROUTER", "INTAKE", "AUDIT", "FEES", "OUTBOX")
+TUNABLE_PREFIXES = ("ADAPTER", "ROUTER", "INTAKE", "AUDIT", "FEES", "OUTBOX", "CPU")
+TUNABLE_NAMES = ("HALL_OFF_PATH_NICE", "BENCH_LIGHT", "BENCH_PACED_RATE")
 
 
 def main() -> None:

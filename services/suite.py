@@ -9,6 +9,7 @@ tests use it too). Every process gets its own settings from the environment:
   HALL_DESKS          departments whose desk process starts (default business, planning)
   HALL_DESK_<DEPT>_PORT  desk gRPC ports (business 50061 ... family_planning 50066)
   HALL_LOG_DIR        where each process writes <name>.log (default var/log)
+  HALL_OFF_PATH_NICE  CPU_NICE of audit and fees, off the case's path (default 10; 0: none)
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ PLATFORM = (("audit", 50054), ("fees", 50053), ("router", 50052), ("intake", 500
 ADAPTERS = ("business", "quality", "national_tax", "local_tax", "planning", "family_planning")
 # Departments whose desk process runs: officers' decisions, and the business register's lookups.
 DESKS = ("business", "planning")
+# The record keepers: a case's path does not wait for them, so they yield the CPU to it
+# (services/runtime/priority.py).
+OFF_PATH = ("audit", "fees")
 
 
 
@@ -71,9 +75,12 @@ def plan(env: dict[str, str] | None = None) -> list[Child]:
         return env
 
     children = []
+    off_path_nice = base.get("HALL_OFF_PATH_NICE", "10")
     for name, port in ports(base).items():
         env = with_db(name)
         env["GRPC_PORT"] = str(port)
+        if name in OFF_PATH:
+            env.setdefault("CPU_NICE", off_path_nice)
         children.append(Child(name, [sys.executable, "-m", f"services.{name}"], env, port))
     adapters = [a for a in base.get("HALL_ADAPTERS", ",".join(ADAPTERS)).split(",") if a]
     desks = [d for d in base.get("HALL_DESKS", ",".join(DESKS)).split(",") if d in adapters]

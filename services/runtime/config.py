@@ -84,6 +84,7 @@ class Settings:
     audit_enabled: bool
     audit_linger_ms: int = 50
     audit_spool_dir: str = ""  # "": call records in memory only
+    cpu_nice: int = 0  # steps below normal CPU priority (services/runtime/priority.py)
 
 
 def load(service: str, *, default_grpc_port: int = 0) -> Settings:
@@ -112,6 +113,7 @@ def load(service: str, *, default_grpc_port: int = 0) -> Settings:
         audit_enabled=env_choice("AUDIT_ENABLED", "true", ("true", "false")) == "true",
         audit_linger_ms=env_int("AUDIT_LINGER_MS", 50, maximum=5000),
         audit_spool_dir=audit_spool_dir(amqp_url),
+        cpu_nice=env_int("CPU_NICE", 0, maximum=19),
     )
 
 

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hall.v1 import audit_pb2
 from services.catalogue import load as load_catalogue
-from services.runtime import amqp, config, db, logging, metrics, topology
+from services.runtime import amqp, config, db, logging, metrics, priority, topology
 from services.runtime.amqp import BatchHandler, Consumer, Handler
 from services.runtime.audit_emitter import AuditEmitter
 from services.runtime.audit_spool import open_spool
@@ -44,6 +44,7 @@ class ServiceProcess:
         whose broker user may not configure (a department's desk) passes declare_layout=False."""
         self.name = name or service
         self.settings = config.load(service, default_grpc_port=default_grpc_port)
+        priority.lower(self.settings.cpu_nice)  # before any thread starts: threads inherit it
         self.log = logging.configure(self.name, self.settings.log_level)
         self.catalogue = load_catalogue()
         self.engine = db.make_engine(self.settings.database_url, self.settings.database_schema)

@@ -42,3 +42,14 @@ def test_grpc_services_have_numeric_grpc_probes(documents):
         if d["kind"] == "Deployment" and not d["metadata"]["name"].startswith("adapter-"):
             c = d["spec"]["template"]["spec"]["containers"][0]
             assert isinstance(c["readinessProbe"]["grpc"]["port"], int)
+
+
+def test_record_keepers_yield_the_cpu_to_the_case_path(documents):
+    """On a contended node CPU is shared by request: audit and fees ask for less than any service
+    a case waits for."""
+    requests = {d["metadata"]["name"]: d["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]["cpu"]
+                for d in documents if d["kind"] == "Deployment"}
+    millicores = {name: int(cpu.removesuffix("m")) for name, cpu in requests.items()}
+    off_path = {name: m for name, m in millicores.items() if name in ("audit", "fees")}
+    on_path = {name: m for name, m in millicores.items() if name not in off_path}
+    assert len(off_path) == 2 and max(off_path.values()) < min(on_path.values())

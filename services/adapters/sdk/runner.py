@@ -10,7 +10,7 @@ from typing import Any
 from services.adapters.sdk.codec import SERIALIZERS
 from services.adapters.sdk.core import AdapterCore
 from services.adapters.sdk.registry import load_department
-from services.runtime import config, db, logging, metrics
+from services.runtime import config, db, logging, metrics, priority
 
 
 def nameko_config(amqp_url: str, max_workers: int, audit_linger_ms: int = 50, committers: int = 2,
@@ -31,6 +31,7 @@ def nameko_config(amqp_url: str, max_workers: int, audit_linger_ms: int = 50, co
 def prepare(code: str) -> tuple[AdapterCore, config.Settings]:
     department = load_department(code)
     settings = config.load(f"adapter_{code}")
+    priority.lower(settings.cpu_nice)
     logging.configure(f"adapter-{code}", settings.log_level)
     # One connection per worker (nameko workers and the desk's gRPC threads): no pool overflow churn.
     workers = config.env_int("ADAPTER_MAX_WORKERS", 8, minimum=1, maximum=256)
