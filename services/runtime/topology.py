@@ -2,12 +2,18 @@
 
 All traffic goes through the durable topic exchange `hall`. Every consuming queue is a durable
 quorum queue that dead-letters to `hall.parked` once a message has been delivered
-MAX_DELIVERIES times, so a poison message never blocks its queue.
+MAX_DELIVERIES times (or is rejected as undecodable), so a poison message never blocks its queue.
+Parking is at least once: the message leaves its queue only when `hall.parked` has confirmed it,
+across broker restarts.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+import structlog
+
+log = structlog.get_logger(__name__)
 
 EXCHANGE = "hall"
 PARKED_EXCHANGE = "hall.parked"
@@ -50,12 +56,33 @@ def department_queue(department: str) -> str:
 
 
 def queue_arguments() -> dict[str, Any]:
-    """Arguments every consuming queue is declared with (must be identical everywhere)."""
-    return {
-        "x-queue-type": "quorum",
-        "x-dead-letter-exchange": PARKED_EXCHANGE,
-        "x-delivery-limit": MAX_DELIVERIES,
-    }
+    """Arguments every consuming queue is declared with (must be identical everywhere).
+
+    At-least-once dead-lettering (RabbitMQ 3.10+, quorum queues) requires the reject-publish
+    overflow; the queues have no length limit, so it never refuses a message."""
+    return {**LEGACY_QUEUE_ARGUMENTS, "x-dead-letter-strategy": "at-least-once", "x-overflow": "reject-publish"}
+
+
+# What versions before at-least-once parking declared. Arguments are fixed at declaration, so a
+# broker that holds queues declared so keeps them (see `declare_queue`).
+LEGACY_QUEUE_ARGUMENTS: dict[str, Any] = {
+    "x-queue-type": "quorum",
+    "x-dead-letter-exchange": PARKED_EXCHANGE,
+    "x-delivery-limit": MAX_DELIVERIES,
+}
+LEGACY_FIX = 'set the policy in docs/operations.md ("Parked messages"), or drain and delete the queue'
+
+
+def warn_legacy(queue: str) -> None:
+    log.warning("queue declared by an earlier version: parking from it is at most once", queue=queue, fix=LEGACY_FIX)
+
+PRECONDITION_FAILED = 406
+
+
+def refused_arguments(exc: BaseException) -> bool:
+    """True when the broker refused a declaration because the queue exists with other arguments
+    (AMQP 406 PRECONDITION_FAILED; pika and py-amqp both carry `reply_code`)."""
+    return getattr(exc, "reply_code", None) == PRECONDITION_FAILED
 
 
 # queue -> binding keys
@@ -78,10 +105,21 @@ def declare_exchanges(channel: Any) -> None:
     channel.queue_bind(PARKED_QUEUE, PARKED_EXCHANGE)
 
 
-def declare_queue(channel: Any, queue: str, keys: list[str]) -> None:
-    channel.queue_declare(queue, durable=True, arguments=queue_arguments())
+def declare_queue(channel: Any, queue: str, keys: list[str]) -> Any:
+    """Declare `queue` and its bindings (pika). A queue an earlier version declared with other
+    arguments is used as it is, with a warning at every start; the broker closes the channel
+    that asked, so this returns the channel to go on with."""
+    try:
+        channel.queue_declare(queue, durable=True, arguments=queue_arguments())
+    except Exception as exc:
+        if not refused_arguments(exc):
+            raise
+        channel = channel.connection.channel()
+        channel.queue_declare(queue, durable=True, passive=True)
+        warn_legacy(queue)
     for key in keys:
         channel.queue_bind(queue, EXCHANGE, routing_key=key)
+    return channel
 
 
 # Retry delays (seconds) for a step whose adapter failed technically; attempt n waits RETRY_DELAYS[n-1].
@@ -127,4 +165,4 @@ def declare_all(channel: Any, departments: list[str]) -> None:
     declare_exchanges(channel)
     declare_delays(channel)
     for queue, keys in bindings(departments).items():
-        declare_queue(channel, queue, keys)
+        channel = declare_queue(channel, queue, keys)

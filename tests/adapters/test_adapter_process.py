@@ -30,9 +30,14 @@ def test_adapter_processes_never_import_grpc():
     subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=ROOT)
 
 
-@pytest.fixture
-def adapter(fresh_amqp_url, pg_url, pg_schema, tmp_path):
-    pub = Publisher(fresh_amqp_url, name="test")
+def _running_adapter(url, pg_url, pg_schema, tmp_path, *, legacy_queue=False):
+    if legacy_queue:  # as an earlier version declared it (parking at most once)
+        with pika.BlockingConnection(pika.URLParameters(url)) as conn:
+            ch = conn.channel()
+            topology.declare_exchanges(ch)
+            ch.queue_declare(topology.department_queue("business"), durable=True,
+                             arguments=topology.LEGACY_QUEUE_ARGUMENTS)
+    pub = Publisher(url, name="test")
     pub.declare(lambda ch: topology.declare_all(ch, ["business"]))
 
     def listen(ch):
@@ -40,17 +45,27 @@ def adapter(fresh_amqp_url, pg_url, pg_schema, tmp_path):
         ch.queue_bind("test.decisions", topology.EXCHANGE, "decision.business")
 
     pub.declare(listen)
-    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'gen'}", "AMQP_URL": fresh_amqp_url,
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'gen'}", "AMQP_URL": url,
            "DATABASE_URL": pg_url, "DATABASE_SCHEMA": pg_schema}
     log = open(tmp_path / "adapter.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen([sys.executable, "-m", "services.adapters", "business"], env=env, cwd=ROOT,
                             stdout=log, stderr=subprocess.STDOUT)
-    yield pub, fresh_amqp_url, proc
+    yield pub, url, proc
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
     log.close()
     pub.close()
+
+
+@pytest.fixture
+def adapter(fresh_amqp_url, pg_url, pg_schema, tmp_path):
+    yield from _running_adapter(fresh_amqp_url, pg_url, pg_schema, tmp_path)
+
+
+@pytest.fixture
+def adapter_on_a_legacy_queue(fresh_amqp_url, pg_url, pg_schema, tmp_path):
+    yield from _running_adapter(fresh_amqp_url, pg_url, pg_schema, tmp_path, legacy_queue=True)
 
 
 def next_decision(url, timeout=30.0):
@@ -124,3 +139,17 @@ def test_call_records_of_an_adapter_killed_before_sending_them_reach_the_audit_t
             record = records[req.case_id]
             assert record.operation == "hall.v1.SubApprovalRequest" and record.outcome == "decided"  # type: ignore[attr-defined]
     assert not spool.exists()  # stopped cleanly with everything sent: nothing left
+
+
+def test_an_adapter_consumes_a_queue_an_earlier_version_declared_and_says_so(adapter_on_a_legacy_queue, tmp_path):
+    """nameko's own declaration would be refused (other arguments) and stop the adapter at every
+    start; the adapter consumes the queue as it is and warns that parking is at most once."""
+    pub, url, proc = adapter_on_a_legacy_queue
+    pub.publish(topology.rk_step_request("business"), request("business", "licence"))
+    _, decision = next_decision(url)
+    assert decision.outcome == approval_pb2.OUTCOME_APPROVED
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(30) == 0
+    warnings = [line for line in (tmp_path / "adapter.log").read_text().splitlines()
+                if "declared by an earlier version" in line]
+    assert len(warnings) == 1 and topology.department_queue("business") in warnings[0]

@@ -27,7 +27,8 @@ def available() -> str | None:
 
 
 class RabbitNode:
-    def __init__(self) -> None:
+    def __init__(self, advanced: str = "") -> None:
+        """`advanced`: an advanced.config term for this node (settings rabbitmq.conf has no key for)."""
         self.dir = Path(tempfile.mkdtemp(prefix="hall-rabbit-"))
         self.name = f"hallfaults{uuid.uuid4().hex[:6]}@localhost"
         self.port = free_port()
@@ -39,6 +40,7 @@ class RabbitNode:
         (self.dir / "plugins").write_text("[].")
         # Our own config file: the machine's /etc/rabbitmq/rabbitmq.conf pins the shared node's port.
         (self.dir / "rabbitmq.conf").write_text(f"listeners.tcp.local = 127.0.0.1:{self.port}\n")
+        (self.dir / "advanced.config").write_text(advanced or "[].")
         shutil.chown(self.dir, "rabbitmq", "rabbitmq")
         for p in self.dir.rglob("*"):
             shutil.chown(p, "rabbitmq", "rabbitmq")
@@ -48,7 +50,8 @@ class RabbitNode:
                 "RABBITMQ_DIST_PORT": str(self.dist_port), "RABBITMQ_MNESIA_BASE": str(self.dir / "mnesia"),
                 "RABBITMQ_LOG_BASE": str(self.dir / "log"),
                 "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.dir / "plugins"),
-                "RABBITMQ_PID_FILE": str(self.dir / "pid"), "RABBITMQ_CONFIG_FILE": str(self.dir / "rabbitmq.conf"), "RABBITMQ_FEATURE_FLAGS_FILE": str(self.dir / "ff")}
+                "RABBITMQ_PID_FILE": str(self.dir / "pid"), "RABBITMQ_CONFIG_FILE": str(self.dir / "rabbitmq.conf"), "RABBITMQ_FEATURE_FLAGS_FILE": str(self.dir / "ff"),
+                "RABBITMQ_ADVANCED_CONFIG_FILE": str(self.dir / "advanced.config")}
 
     def start(self, timeout: float = 90) -> None:
         self._proc = subprocess.Popen(["rabbitmq-server"], env=self._env(), stdout=subprocess.DEVNULL,

@@ -45,7 +45,7 @@ def run(code: str) -> None:
     import eventlet
     from nameko.runners import ServiceRunner
 
-    from services.adapters.sdk.service import build_service
+    from services.adapters.sdk.service import build_service, declare_department_queue
 
     core, settings = prepare(code)
     sqlite = settings.database_url.startswith("sqlite")
@@ -56,6 +56,8 @@ def run(code: str) -> None:
     runner = ServiceRunner(nameko_config(settings.amqp_url, workers, settings.audit_linger_ms, committers,
                                          settings.audit_spool_dir))
     declare = config.env_choice("ADAPTER_DECLARE", "true", ("true", "false")) == "true"
+    if declare and not declare_department_queue(settings.amqp_url, code):
+        declare = False  # the queue exists with an earlier version's arguments: consumed as it is
     runner.add_service(build_service(core, declare=declare))
 
     def shutdown(signum: int, frame: Any) -> None:

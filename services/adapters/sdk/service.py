@@ -318,6 +318,27 @@ def department_queue(code: str, *, declare: bool = True) -> Queue:
                  durable=True, queue_arguments=topology.queue_arguments(), no_declare=not declare)
 
 
+def declare_department_queue(amqp_url: str, code: str) -> bool:
+    """Declare the department's queue (exchange, queue, binding) before nameko consumes it.
+    False when the broker holds the queue with an earlier version's arguments (parking at most
+    once): it is then consumed as it is, with a warning, since nameko's own declaration would
+    fail on every start. A broker not reachable yet leaves the declaration to nameko."""
+    from kombu import Connection
+
+    try:
+        with Connection(amqp_url, connect_timeout=5) as conn:
+            department_queue(code)(conn.channel()).declare()
+    except Exception as exc:
+        if topology.refused_arguments(exc):
+            topology.warn_legacy(topology.department_queue(code))
+            return False
+        if isinstance(exc, (OSError, *CONNECTION_ERRORS)):
+            log.warning("broker not reachable to declare the queue; nameko will", error=repr(exc))
+            return True
+        raise
+    return True
+
+
 def build_service(core: AdapterCore, *, declare: bool = True) -> type:
     """A nameko service class for one department: one consumer, one dependency, no logic."""
     queue = department_queue(core.code, declare=declare)
