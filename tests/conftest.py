@@ -92,7 +92,7 @@ def pg_schema(pg_url: str) -> Iterator[str]:
         yield name
 
 
-def migrated(pg_url: str, schema_name: str, migrations: Path, version_table: str) -> tuple[Engine, sessionmaker[Session]]:
+def migrated(pg_url: str, schema_name: str | None, migrations: Path, version_table: str) -> tuple[Engine, sessionmaker[Session]]:
     engine = db.make_engine(pg_url, schema_name)
     db.migrate(engine, migrations, version_table)
     return engine, db.session_factory(engine)

@@ -73,20 +73,24 @@ class Engine:
     def handle_batch(self, envelopes: list[Envelope]) -> None:
         """Handle messages that arrived together in one transaction (cases locked in id order,
         so concurrent batches never deadlock). If anything fails, the whole batch rolls back and
-        the consumer retries its messages one by one."""
+        the consumer retries its messages one by one. On PostgreSQL the transaction is two round
+        trips (state.py): the claim and the reads, then the writes and the commit."""
         handlers: dict[type, Callable[[Session, Any], None]] = {
             approval_pb2.CaseSubmitted: self._submitted,
             approval_pb2.SubApprovalDecision: self._decision,
             approval_pb2.CaseWithdrawn: self._withdrawn,
         }
         ordered = sorted(envelopes, key=lambda e: getattr(e.message, "case_id", ""))
-        with self._sessions() as session, session.begin():
+        message_ids = sorted({e.message_id for e in ordered})
+        case_ids = [cid for e in ordered if (cid := getattr(e.message, "case_id", ""))]
+        with self._sessions() as session:  # closing it without a commit rolls back
             now = clock.now()
-            fresh = set(session.connection().execute(self._claim_messages, [
-                {"message_id": m, "processed_at": now} for m in sorted({e.message_id for e in ordered})
-            ]).scalars())
-            batch = state.load(session, [getattr(e.message, "case_id", "") for e in ordered if
-                                         getattr(e.message, "case_id", "")], lock=self._lock)
+            if self._lock:  # PostgreSQL
+                fresh, batch = state.claim_and_load(session, message_ids, case_ids, now, lock=True)
+            else:
+                fresh = set(session.connection().execute(self._claim_messages, [
+                    {"message_id": m, "processed_at": now} for m in message_ids]).scalars())
+                batch = state.load(session, case_ids, lock=False)
             session.info["batch"] = batch
             for envelope in ordered:
                 handler = handlers.get(type(envelope.message))
@@ -99,7 +103,9 @@ class Engine:
                 fresh.discard(envelope.message_id)  # the same message twice in one batch
                 with context.scope(case_id=envelope.case_id, actor_id=envelope.actor_id):
                     handler(session, envelope.message)
-            state.save(session, batch)
+            with state.pipelined(session, self._lock):
+                state.save(session, batch)
+                session.commit()  # the outbox rows are written just before (outbox.py)
 
     # ---- handlers --------------------------------------------------------------------------------
     def _submitted(self, session: Session, msg: approval_pb2.CaseSubmitted) -> None:

@@ -6,16 +6,25 @@ writes back what changed in at most four (new cases, new steps, changed cases, c
 whatever the batch's size. Built once, the statements skip SQLAlchemy's per-call construction and
 cache-key work: measured 0.16 ms per statement against 0.30 ms rebuilt, and a load-update-commit
 transaction 1.75 ms against 2.4 ms through the ORM (docs/benchmarks.md).
+
+On PostgreSQL a transaction takes two round trips (psycopg's pipeline mode): one carries BEGIN,
+the claim of the batch's message ids and both reads (`claim_and_load`); the other the writes, the
+outbox rows and COMMIT (`pipelined`). Sent one by one they were seven or more, each a wake-up of
+the router and of its database backend.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from services.router.models import CaseRow, StepRow
+from services.router.models import CaseRow, ProcessedMessage, StepRow
+from services.runtime.db import UTCDateTime
 
 CASES: Table = CaseRow.__table__  # type: ignore[assignment]
 STEPS: Table = StepRow.__table__  # type: ignore[assignment]
@@ -101,3 +110,80 @@ def save(session: Session, loaded: Loaded) -> None:
         conn.execute(_UPDATE_CASE, cases)
     if steps:
         conn.execute(_UPDATE_STEP, steps)
+
+
+# ---- PostgreSQL: pipeline mode -------------------------------------------------------------------
+# SQLAlchemy cannot read results in psycopg's pipeline mode (a result is not there when it looks
+# for its columns), so the reads are plain SQL on the session's psycopg connection, built from the
+# same table definitions. The writes stay SQLAlchemy statements (they return nothing).
+PROCESSED: Table = ProcessedMessage.__table__  # type: ignore[assignment]
+
+
+def _columns(table: Table) -> str:
+    return ", ".join(f'"{c.name}"' for c in table.c)
+
+
+# The ids are inserted in sorted order, so concurrent batches never deadlock on them.
+_PG_CLAIM = (f"INSERT INTO {PROCESSED.name} (message_id, processed_at) "
+             "SELECT m, %(now)s FROM unnest(%(ids)s::text[]) AS m ORDER BY m "
+             "ON CONFLICT (message_id) DO NOTHING RETURNING message_id")
+_PG_CASES = f"SELECT {_columns(CASES)} FROM {CASES.name} WHERE case_id = ANY(%(cases)s) ORDER BY case_id"
+_PG_LOCK_CASES = _PG_CASES + " FOR UPDATE"
+_PG_STEPS = (f"SELECT {_columns(STEPS)} FROM {STEPS.name} WHERE case_id = ANY(%(cases)s) "
+             "ORDER BY case_id, position")
+_TIMES = {t.name: [c.name for c in t.c if isinstance(c.type, UTCDateTime)] for t in (CASES, STEPS)}
+
+
+def _record(row: dict[str, Any], times: list[str]) -> Record:
+    for name in times:  # as SQLAlchemy's UTCDateTime returns them: aware, in UTC
+        if row[name] is not None:
+            row[name] = row[name].astimezone(UTC)
+    return Record(row)
+
+
+def claim_and_load(session: Session, message_ids: list[str], case_ids: list[str], now: datetime, *,
+                   lock: bool) -> tuple[set[str], Loaded]:
+    """PostgreSQL: record the batch's message ids (returning those not seen before), then load
+    its cases (locked when `lock`) and their steps, in one round trip. The server runs the
+    statements in order, each on a fresh snapshot, so the steps are read after the case locks
+    are granted (see `load`)."""
+    import psycopg
+    from psycopg.rows import dict_row
+
+    connection = session.connection()
+    raw: Any = connection.connection.driver_connection
+    ids = sorted(set(case_ids))
+    claim, cases, steps = raw.cursor(), raw.cursor(row_factory=dict_row), raw.cursor(row_factory=dict_row)
+    try:
+        with raw.pipeline():
+            claim.execute(_PG_CLAIM, {"ids": sorted(set(message_ids)), "now": now})
+            cases.execute(_PG_LOCK_CASES if lock else _PG_CASES, {"cases": ids})
+            steps.execute(_PG_STEPS, {"cases": ids})
+        fresh = {r[0] for r in claim.fetchall()}
+        loaded_cases = {r["case_id"]: _record(r, _TIMES[CASES.name]) for r in cases.fetchall()}
+        loaded_steps: dict[str, list[Record]] = {cid: [] for cid in loaded_cases}
+        for r in steps.fetchall():
+            if r["case_id"] in loaded_steps:
+                loaded_steps[r["case_id"]].append(_record(r, _TIMES[STEPS.name]))
+    except psycopg.OperationalError:
+        # A connection the database dropped (a restart): discard it rather than return it to the
+        # pool, as SQLAlchemy does when its own statements meet one. The batch is retried.
+        connection.invalidate()
+        raise
+    finally:
+        for cur in (claim, cases, steps):
+            cur.close()
+    return fresh, {cid: (case, loaded_steps[cid]) for cid, case in loaded_cases.items()}
+
+
+@contextlib.contextmanager
+def pipelined(session: Session, enabled: bool) -> Iterator[None]:
+    """Statements the block runs through the session, and the commit it ends with, go to
+    PostgreSQL in one round trip (psycopg's pipeline mode); statements that return rows must not
+    be among them. With `enabled` False (SQLite) the block runs as it is."""
+    if not enabled:
+        yield
+        return
+    raw: Any = session.connection().connection.driver_connection
+    with raw.pipeline():
+        yield

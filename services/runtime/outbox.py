@@ -116,24 +116,23 @@ _RELAYS: dict[Any, OutboxRelay] = {}
 
 
 @functools.cache
-def _inserts(table: Any) -> tuple[Any, Any]:
-    """The outbox table's INSERT, plain and returning ids in row order (built once per table)."""
-    return insert(table), insert(table).returning(table.c.id, sort_by_parameter_order=True)
+def _insert(table: Any) -> Any:
+    """The outbox table's INSERT (built once per table). It returns nothing, not even the new id
+    (`inline`): the relay knows its rows by message id, so the statement can travel in a
+    pipeline with the rest of the commit."""
+    return insert(table).inline()
 
 
 @event.listens_for(Session, "before_commit")
 def _write_pending(session: Session) -> None:
     pending = session.info.pop(_PENDING, None)
     for table, rows in (pending or {}).items():
+        session.connection().execute(_insert(table), rows)
         relay = _RELAYS.get(table)
-        plain, returning = _inserts(table)
-        if relay is None:
-            session.connection().execute(plain, rows)
-            continue
-        ids = session.connection().execute(returning, rows).scalars()
-        handed = [Claimed(id_, r["message_id"], r["exchange"], r["routing_key"], r["type"], r["body"], r["headers"])
-                  for id_, r in zip(ids, rows, strict=True)]
-        session.info.setdefault(_COMMITTED, []).append((relay, handed))
+        if relay is not None:
+            handed = [Claimed(r["message_id"], r["exchange"], r["routing_key"], r["type"], r["body"], r["headers"])
+                      for r in rows]
+            session.info.setdefault(_COMMITTED, []).append((relay, handed))
 
 
 @event.listens_for(Session, "after_commit")
@@ -150,9 +149,8 @@ def _forget_pending(session: Session, _previous: Any) -> None:
 
 @dataclass(frozen=True)
 class Claimed:
-    """An outbox row on its way to the broker."""
+    """An outbox row on its way to the broker (known by its message id, unique in the table)."""
 
-    id: int
     message_id: str
     exchange: str
     routing_key: str
@@ -199,18 +197,18 @@ class OutboxRelay(threading.Thread):
         self._handed: list[Claimed] = []
         self._handed_lock = threading.Lock()
         self._delete_linger_s = delete_linger_s
-        self._published: list[int] = []  # published by the fast path, not yet deleted
+        self._published: list[str] = []  # message ids published by the fast path, not yet deleted
         self._delete_at = 0.0
         table = model.__table__  # type: ignore[attr-defined]
         self._table = table
         # (`sent_at IS NULL`: rows an earlier version marked sent and kept are not sent again.)
-        claim = (select(table.c.id, table.c.message_id, table.c.exchange, table.c.routing_key, table.c.type,
+        claim = (select(table.c.message_id, table.c.exchange, table.c.routing_key, table.c.type,
                         table.c.body, table.c.headers)
                  .where(table.c.sent_at.is_(None), table.c.created_at <= bindparam("before"))
                  .order_by(table.c.id).limit(batch))
         self._postgres = is_postgres(sessions.kw["bind"])
         self._claim = claim.with_for_update(skip_locked=True) if self._postgres else claim
-        self._delete_sent_rows = delete(table).where(table.c.id.in_(bindparam("ids", expanding=True)))
+        self._delete_sent_rows = delete(table).where(table.c.message_id.in_(bindparam("ids", expanding=True)))
 
     def hand_over(self, rows: list[Claimed]) -> None:
         """Rows just committed by this process: publish them now."""
@@ -269,7 +267,7 @@ class OutboxRelay(threading.Thread):
         if not rows:
             return 0
         refused = self._publish(rows)
-        sent = [r.id for r in rows if r.message_id not in refused]
+        sent = [r.message_id for r in rows if r.message_id not in refused]
         if sent and not self._published:
             self._delete_at = time.monotonic() + self._delete_linger_s
         self._published.extend(sent)
@@ -315,7 +313,7 @@ class OutboxRelay(threading.Thread):
         with self._sessions() as session, session.begin():
             rows = session.connection().execute(self._claim, {"before": now - timedelta(seconds=min_age_s)}).all()
             refused = self._publish(rows)
-            sent = [r.id for r in rows if r.message_id not in refused]
+            sent = [r.message_id for r in rows if r.message_id not in refused]
             if sent:
                 session.connection().execute(self._delete_sent_rows, {"ids": sent})
             return len(sent)

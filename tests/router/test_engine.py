@@ -20,9 +20,15 @@ from tests.conftest import migrated
 MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "router" / "migrations"
 
 
-@pytest.fixture
-def engine(pg_url, pg_schema):
-    db_engine, sessions = migrated(pg_url, pg_schema, MIGRATIONS, "alembic_version_router")
+@pytest.fixture(params=["postgresql", "sqlite"])
+def engine(request, tmp_path):
+    """The engine on PostgreSQL (its transactions in psycopg's pipeline mode) and on SQLite (the
+    local run's database: plain statements)."""
+    if request.param == "sqlite":
+        url, schema_name = f"sqlite:///{tmp_path / 'router.db'}", None
+    else:
+        url, schema_name = request.getfixturevalue("pg_url"), request.getfixturevalue("pg_schema")
+    db_engine, sessions = migrated(url, schema_name, MIGRATIONS, "alembic_version_router")
     yield Engine(sessions, load(), max_attempts=3), sessions
     db_engine.dispose()
 
