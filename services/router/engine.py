@@ -103,7 +103,7 @@ class Engine:
                 fresh.discard(envelope.message_id)  # the same message twice in one batch
                 with context.scope(case_id=envelope.case_id, actor_id=envelope.actor_id):
                     handler(session, envelope.message)
-            with state.pipelined(session, self._lock):
+            with db.pipelined(session):
                 state.save(session, batch)
                 session.commit()  # the outbox rows are written just before (outbox.py)
 

@@ -9,14 +9,12 @@ transaction 1.75 ms against 2.4 ms through the ORM (docs/benchmarks.md).
 
 On PostgreSQL a transaction takes two round trips (psycopg's pipeline mode): one carries BEGIN,
 the claim of the batch's message ids and both reads (`claim_and_load`); the other the writes, the
-outbox rows and COMMIT (`pipelined`). Sent one by one they were seven or more, each a wake-up of
+outbox rows and COMMIT (`services.runtime.db.pipelined`). Sent one by one they were seven or more, each a wake-up of
 the router and of its database backend.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,6 +22,7 @@ from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from services.router.models import CaseRow, ProcessedMessage, StepRow
+from services.runtime import db
 from services.runtime.db import UTCDateTime
 
 CASES: Table = CaseRow.__table__  # type: ignore[assignment]
@@ -151,7 +150,7 @@ def claim_and_load(session: Session, message_ids: list[str], case_ids: list[str]
     from psycopg.rows import dict_row
 
     connection = session.connection()
-    raw: Any = connection.connection.driver_connection
+    raw: Any = db.driver_connection(session)
     ids = sorted(set(case_ids))
     claim, cases, steps = raw.cursor(), raw.cursor(row_factory=dict_row), raw.cursor(row_factory=dict_row)
     try:
@@ -174,16 +173,3 @@ def claim_and_load(session: Session, message_ids: list[str], case_ids: list[str]
         for cur in (claim, cases, steps):
             cur.close()
     return fresh, {cid: (case, loaded_steps[cid]) for cid, case in loaded_cases.items()}
-
-
-@contextlib.contextmanager
-def pipelined(session: Session, enabled: bool) -> Iterator[None]:
-    """Statements the block runs through the session, and the commit it ends with, go to
-    PostgreSQL in one round trip (psycopg's pipeline mode); statements that return rows must not
-    be among them. With `enabled` False (SQLite) the block runs as it is."""
-    if not enabled:
-        yield
-        return
-    raw: Any = session.connection().connection.driver_connection
-    with raw.pipeline():
-        yield

@@ -151,6 +151,26 @@ def next_number(table: Table, key: str, counter: str) -> dict[str, Executable]:
                        .returning(table.c[counter]))
 
 
+def driver_connection(session: Session) -> Any:
+    """The psycopg connection under the session's transaction (PostgreSQL only)."""
+    return session.connection().connection.driver_connection
+
+
+@contextmanager
+def pipelined(session: Session) -> Iterator[None]:
+    """On PostgreSQL, what the block sends through the session, and the `session.commit()` it may
+    end with, travel in one round trip (psycopg's pipeline mode) instead of one each. Only
+    statements that return no rows belong in it: SQLAlchemy cannot read a result in pipeline mode
+    (and a Core INSERT must then be `.inline()`, or it asks for the new primary key). Pending ORM
+    objects are flushed before, outside it. Elsewhere (SQLite) the block runs as it is."""
+    if session.get_bind().dialect.name != "postgresql":
+        yield
+        return
+    session.flush()
+    with driver_connection(session).pipeline():
+        yield
+
+
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 

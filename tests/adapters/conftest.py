@@ -11,12 +11,18 @@ from services.runtime.wire import Envelope
 
 
 @pytest.fixture
-def make_core(pg_url, pg_schema):
+def make_core(request, tmp_path):
+    """Cores on PostgreSQL; on SQLite (the local run's database) where a module asks for it with
+    `pytest.mark.parametrize("make_core", ["postgresql", "sqlite"], indirect=True)`."""
+    if getattr(request, "param", "postgresql") == "sqlite":
+        url, schema_name = f"sqlite:///{tmp_path / 'registers.db'}", None
+    else:
+        url, schema_name = request.getfixturevalue("pg_url"), request.getfixturevalue("pg_schema")
     engines = []
 
     def make(code: str) -> AdapterCore:
         department = load_department(code)
-        engine = db.make_engine(pg_url, pg_schema)
+        engine = db.make_engine(url, schema_name)
         assert department.migrations is not None
         engines.append(engine)
         db.migrate(engine, department.migrations, f"alembic_version_adapter_{code}")

@@ -1,11 +1,14 @@
-"""Requests decided together (the adapter's group commit): each gets the answer it would get alone."""
+"""Requests decided together (the adapter's group commit): each gets the answer it would get alone,
+on PostgreSQL (the transaction's reads and its commit pipelined) and on SQLite."""
 
+import pytest
 from sqlalchemy import text
 
 from hall.v1 import approval_pb2
 from services.domain import identifiers
 from tests.adapters.conftest import decision, envelope, request
 
+pytestmark = pytest.mark.parametrize("make_core", ["postgresql", "sqlite"], indirect=True)
 APPROVED, REFUSED, FAILED = approval_pb2.OUTCOME_APPROVED, approval_pb2.OUTCOME_REFUSED, approval_pb2.OUTCOME_FAILED
 
 

@@ -17,7 +17,7 @@ def approvable() -> approval_pb2.SubApprovalRequest:
     return approval_pb2.SubApprovalRequest(
         department="business", step_id="licence", matter_code="150602-GS-0001",
         applicant=common_pb2.Applicant(kind=common_pb2.Applicant.KIND_PERSON, name="王建军", id_number=_rep_id()),
-        fields={"company_name": f"东胜区样例{uuid.uuid4().hex[:6].upper()}商贸有限公司",
+        fields={"company_name": f"东胜区样例{uuid.uuid4().hex[:12].upper()}商贸有限公司",
                 "registered_capital_fen": "10000000", "business_scope": "日用百货销售",
                 "legal_rep_name": "王建军", "legal_rep_id": _rep_id(), "address": "东胜区天骄北路1号"})
 
