@@ -83,7 +83,9 @@ class Engine:
         ordered = sorted(envelopes, key=lambda e: getattr(e.message, "case_id", ""))
         message_ids = sorted({e.message_id for e in ordered})
         case_ids = [cid for e in ordered if (cid := getattr(e.message, "case_id", ""))]
-        with self._sessions() as session:  # closing it without a commit rolls back
+        # A connection of its own until the block ends (the commit is in a pipeline); closing the
+        # session without a commit rolls back.
+        with db.pinned_session(self._sessions) as session:
             now = clock.now()
             if self._lock:  # PostgreSQL
                 fresh, batch = state.claim_and_load(session, message_ids, case_ids, now, lock=True)

@@ -7,9 +7,10 @@ whatever the batch's size. Built once, the statements skip SQLAlchemy's per-call
 cache-key work: measured 0.16 ms per statement against 0.30 ms rebuilt, and a load-update-commit
 transaction 1.75 ms against 2.4 ms through the ORM (docs/benchmarks.md).
 
-On PostgreSQL a transaction takes two round trips (psycopg's pipeline mode): one carries BEGIN,
-the claim of the batch's message ids and both reads (`claim_and_load`); the other the writes, the
-outbox rows and COMMIT (`services.runtime.db.pipelined`). Sent one by one they were seven or more, each a wake-up of
+On PostgreSQL a transaction takes three round trips (psycopg's pipeline mode): BEGIN (psycopg
+waits for it on its own), then the claim of the batch's message ids and both reads together
+(`claim_and_load`), then the writes, the outbox rows and COMMIT together
+(`services.runtime.db.pipelined`). Sent one by one they were seven or more, each a wake-up of
 the router and of its database backend.
 """
 
@@ -143,7 +144,7 @@ def _record(row: dict[str, Any], times: list[str]) -> Record:
 def claim_and_load(session: Session, message_ids: list[str], case_ids: list[str], now: datetime, *,
                    lock: bool) -> tuple[set[str], Loaded]:
     """PostgreSQL: record the batch's message ids (returning those not seen before), then load
-    its cases (locked when `lock`) and their steps, in one round trip. The server runs the
+    its cases (locked when `lock`) and their steps, in one round trip after BEGIN. The server runs the
     statements in order, each on a fresh snapshot, so the steps are read after the case locks
     are granted (see `load`)."""
     import psycopg

@@ -157,18 +157,40 @@ def driver_connection(session: Session) -> Any:
 
 
 @contextmanager
+def pinned_session(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A session on a connection of its own, checked out until the block ends, not when the
+    session commits. Use it with `pipelined`: a session from `factory` returns its connection to
+    the pool inside `commit()`, where another thread could take it while this one still ends its
+    pipeline on it."""
+    engine = factory.kw["bind"]
+    with engine.connect() as connection, factory(bind=connection) as session:
+        yield session
+
+
+@contextmanager
 def pipelined(session: Session) -> Iterator[None]:
     """On PostgreSQL, what the block sends through the session, and the `session.commit()` it may
-    end with, travel in one round trip (psycopg's pipeline mode) instead of one each. Only
+    end with, travel in one round trip (psycopg's pipeline mode) instead of one each (psycopg
+    waits for a transaction's BEGIN on its own before: one more round trip at the start). Only
     statements that return no rows belong in it: SQLAlchemy cannot read a result in pipeline mode
     (and a Core INSERT must then be `.inline()`, or it asks for the new primary key). Pending ORM
-    objects are flushed before, outside it. Elsewhere (SQLite) the block runs as it is."""
+    objects are flushed before, outside it. The session must come from `pinned_session`.
+    Elsewhere (SQLite) the block runs as it is."""
     if session.get_bind().dialect.name != "postgresql":
         yield
         return
     session.flush()
-    with driver_connection(session).pipeline():
-        yield
+    connection = session.connection()
+    raw: Any = connection.connection.driver_connection
+    try:
+        with raw.pipeline():
+            yield
+    except BaseException:
+        # An error in a pipeline (a unique key refused, a dropped connection) can leave the
+        # connection inside an aborted transaction that the session's rollback does not see: a
+        # connection that failed here is discarded rather than returned to the pool.
+        connection.invalidate()
+        raise
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
