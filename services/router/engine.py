@@ -73,8 +73,8 @@ class Engine:
     def handle_batch(self, envelopes: list[Envelope]) -> None:
         """Handle messages that arrived together in one transaction (cases locked in id order,
         so concurrent batches never deadlock). If anything fails, the whole batch rolls back and
-        the consumer retries its messages one by one. On PostgreSQL the transaction is two round
-        trips (state.py): the claim and the reads, then the writes and the commit."""
+        the consumer retries its messages one by one. On PostgreSQL the transaction is three round
+        trips (state.py): BEGIN, the claim and the reads, then the writes and the commit."""
         handlers: dict[type, Callable[[Session, Any], None]] = {
             approval_pb2.CaseSubmitted: self._submitted,
             approval_pb2.SubApprovalDecision: self._decision,

@@ -147,30 +147,19 @@ def claim_and_load(session: Session, message_ids: list[str], case_ids: list[str]
     its cases (locked when `lock`) and their steps, in one round trip after BEGIN. The server runs the
     statements in order, each on a fresh snapshot, so the steps are read after the case locks
     are granted (see `load`)."""
-    import psycopg
     from psycopg.rows import dict_row
 
-    connection = session.connection()
-    raw: Any = db.driver_connection(session)
     ids = sorted(set(case_ids))
-    claim, cases, steps = raw.cursor(), raw.cursor(row_factory=dict_row), raw.cursor(row_factory=dict_row)
-    try:
-        with raw.pipeline():
-            claim.execute(_PG_CLAIM, {"ids": sorted(set(message_ids)), "now": now})
-            cases.execute(_PG_LOCK_CASES if lock else _PG_CASES, {"cases": ids})
-            steps.execute(_PG_STEPS, {"cases": ids})
+    with db.pipelined(session) as raw:  # (a connection that fails in it is not reused)
+        claim, cases, steps = raw.cursor(), raw.cursor(row_factory=dict_row), raw.cursor(row_factory=dict_row)
+        claim.execute(_PG_CLAIM, {"ids": sorted(set(message_ids)), "now": now})
+        cases.execute(_PG_LOCK_CASES if lock else _PG_CASES, {"cases": ids})
+        steps.execute(_PG_STEPS, {"cases": ids})
+    with claim, cases, steps:
         fresh = {r[0] for r in claim.fetchall()}
         loaded_cases = {r["case_id"]: _record(r, _TIMES[CASES.name]) for r in cases.fetchall()}
         loaded_steps: dict[str, list[Record]] = {cid: [] for cid in loaded_cases}
         for r in steps.fetchall():
             if r["case_id"] in loaded_steps:
                 loaded_steps[r["case_id"]].append(_record(r, _TIMES[STEPS.name]))
-    except psycopg.OperationalError:
-        # A connection the database dropped (a restart): discard it rather than return it to the
-        # pool, as SQLAlchemy does when its own statements meet one. The batch is retried.
-        connection.invalidate()
-        raise
-    finally:
-        for cur in (claim, cases, steps):
-            cur.close()
     return fresh, {cid: (case, loaded_steps[cid]) for cid, case in loaded_cases.items()}

@@ -168,23 +168,25 @@ def pinned_session(factory: sessionmaker[Session]) -> Iterator[Session]:
 
 
 @contextmanager
-def pipelined(session: Session) -> Iterator[None]:
+def pipelined(session: Session) -> Iterator[Any]:
     """On PostgreSQL, what the block sends through the session, and the `session.commit()` it may
     end with, travel in one round trip (psycopg's pipeline mode) instead of one each (psycopg
-    waits for a transaction's BEGIN on its own before: one more round trip at the start). Only
-    statements that return no rows belong in it: SQLAlchemy cannot read a result in pipeline mode
-    (and a Core INSERT must then be `.inline()`, or it asks for the new primary key). Pending ORM
-    objects are flushed before, outside it. The session must come from `pinned_session`.
-    Elsewhere (SQLite) the block runs as it is."""
+    waits for a transaction's BEGIN on its own before: one more round trip at the start).
+    Statements sent through the session must return no rows: SQLAlchemy cannot read a result in
+    pipeline mode (and a Core INSERT must then be `.inline()`, or it asks for the new primary
+    key). Reads go on the psycopg connection the block is given, on cursors of their own, and
+    their rows are there once the block has ended. Pending ORM objects are flushed before,
+    outside it. The session must come from `pinned_session`. Elsewhere (SQLite) the block is
+    given None and runs as it is."""
     if session.get_bind().dialect.name != "postgresql":
-        yield
+        yield None
         return
     session.flush()
     connection = session.connection()
     raw: Any = connection.connection.driver_connection
     try:
         with raw.pipeline():
-            yield
+            yield raw
     except BaseException:
         # An error in a pipeline (a unique key refused, a dropped connection) can leave the
         # connection inside an aborted transaction that the session's rollback does not see: a
