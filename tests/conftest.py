@@ -120,9 +120,15 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 _REAL = {"broker_url", "pg_url", "amqp_url", "fresh_amqp_url", "pg_schema"}
+# Fixtures that reach PostgreSQL at run time (request.getfixturevalue) unless parametrized "sqlite".
+_REAL_UNLESS_SQLITE = {"make_core"}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
-        if _REAL & set(getattr(item, "fixturenames", ())):
+        names = set(getattr(item, "fixturenames", ()))
+        params = set(getattr(getattr(item, "callspec", None), "params", {}).values())
+        # A fixture parametrized over databases ("postgresql", "sqlite") runs its PostgreSQL
+        # variant against the real server.
+        if _REAL & names or "postgresql" in params or (_REAL_UNLESS_SQLITE & names and "sqlite" not in params):
             item.add_marker(pytest.mark.integration)
