@@ -151,11 +151,6 @@ def next_number(table: Table, key: str, counter: str) -> dict[str, Executable]:
                        .returning(table.c[counter]))
 
 
-def driver_connection(session: Session) -> Any:
-    """The psycopg connection under the session's transaction (PostgreSQL only)."""
-    return session.connection().connection.driver_connection
-
-
 @contextmanager
 def pinned_session(factory: sessionmaker[Session]) -> Iterator[Session]:
     """A session on a connection of its own, checked out until the block ends, not when the
