@@ -17,11 +17,11 @@ import collections
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import psycopg
 import structlog
-from sqlalchemy import Engine, func, select
-from sqlalchemy.engine import Connection
+from sqlalchemy import Engine
 
 log = structlog.get_logger(__name__)
 
@@ -87,10 +87,12 @@ def channel(schema: str | None) -> str:
     return f"intake_changes_{schema or 'public'}"[:63]
 
 
-def announce(conn: Connection, channel_name: str, application_ids: list[str]) -> None:
-    """NOTIFY the listeners that these applications changed, when the caller's transaction commits."""
+def announce(conn: psycopg.Connection[Any], channel_name: str, application_ids: list[str]) -> None:
+    """NOTIFY the listeners that these applications changed, when the caller's transaction commits.
+    `conn` is the psycopg connection of that transaction (what `db.pipelined` gives): the
+    notifications can then travel in its pipeline."""
     for i in range(0, len(application_ids), _IDS_PER_NOTIFY):
-        conn.execute(select(func.pg_notify(channel_name, ",".join(application_ids[i:i + _IDS_PER_NOTIFY]))))
+        conn.execute("SELECT pg_notify(%s, %s)", (channel_name, ",".join(application_ids[i:i + _IDS_PER_NOTIFY])))
 
 
 class ChangeListener(threading.Thread):

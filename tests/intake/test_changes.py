@@ -106,7 +106,9 @@ def test_the_listener_reconnects_after_a_database_restart_and_wakes_every_watche
                               timeout=60, every=0.1)
             after_restart = changes.version("a")
             with engine.begin() as conn:
-                announce(conn, channel("restart"), ["a"])
+                raw = conn.connection.driver_connection
+                assert raw is not None
+                announce(raw, channel("restart"), ["a"])
             assert wait_until(lambda: changes.version("a")[1] > after_restart[1], timeout=30)  # listening again
     finally:
         listener.stop()
