@@ -9,7 +9,7 @@ export PYTHONPATH := $(CURDIR):$(CURDIR)/$(GEN)
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help install protos run demo test lint bench profile bench-timeline bench-adapter bench-router bench-driver clean new-adapter
+.PHONY: help install protos run demo test lint bench profile bench-timeline bench-adapter bench-router bench-stores bench-driver clean new-adapter
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -65,6 +65,9 @@ bench-adapter: protos ## one adapter process alone through its queue: make bench
 
 bench-router: protos ## the router process alone, departments answered by a bare pika stand-in
 	$(PY) -m bench.router
+
+bench-stores: protos ## intake's and audit's transactions alone, in one process: CPU and wall time per call
+	$(PY) -m bench.stores
 
 bench-driver: protos ## a router-shaped transaction through SQLAlchemy, psycopg alone and psycopg's pipeline mode
 	$(PY) -m bench.driver
