@@ -9,7 +9,8 @@ from hall.v1 import approval_pb2, intake_pb2
 from services.catalogue import load
 from services.counter.client import company_registration
 from services.intake.applications import Applications, RequestIdReused
-from services.runtime import clock
+from services.intake.changes import channel
+from services.runtime import clock, db
 from tests.conftest import migrated
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "intake" / "migrations"
@@ -59,3 +60,22 @@ def test_status_of_an_unknown_case_is_refused_for_a_retry(apps):
     with pytest.raises(LookupError):
         apps.apply_statuses([status(app, 1), ghost])
     assert apps.get(app.application_id).last_sequence == 0  # the batch changed nothing
+
+
+def test_a_database_restart_under_a_status_batch_fails_it_once_then_it_applies_once(throwaway_pg):
+    """The batch's writes, NOTIFY and COMMIT travel in one pipeline: a restart under it fails the
+    batch whole (the consumer requeues it), and the redelivery is applied once on a new connection."""
+    engine = db.make_engine(throwaway_pg.url, "intake_restart", pool_size=2)
+    try:
+        db.migrate(engine, MIGRATIONS, "alembic_version_intake")
+        apps = Applications(db.session_factory(engine), load(), notify_channel=channel("intake_restart"))
+        app, _ = apps.submit(company_registration())
+        throwaway_pg.restart()  # the pooled connection was in use a moment ago: not pinged
+        with pytest.raises(Exception):  # noqa: B017 - whichever driver error: the consumer requeues
+            apps.apply_statuses([status(app, 1)])
+        apps.apply_statuses([status(app, 1), status(app, 2, step_id="org_code")])
+        apps.apply_statuses([status(app, 1)])  # redelivered once more: nothing changes
+        assert [e.sequence for e in apps.events_after(app.application_id, -1)] == [0, 1, 2]
+        assert apps.get(app.application_id).last_sequence == 2
+    finally:
+        engine.dispose()
