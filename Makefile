@@ -9,7 +9,7 @@ export PYTHONPATH := $(CURDIR):$(CURDIR)/$(GEN)
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help install protos run demo test lint bench profile bench-timeline bench-adapter bench-router bench-stores bench-driver clean new-adapter
+.PHONY: help install protos run demo test lint bench profile bench-timeline bench-adapter bench-router bench-stores bench-tail bench-driver clean new-adapter
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -68,6 +68,9 @@ bench-router: protos ## the router process alone, departments answered by a bare
 
 bench-stores: protos ## intake's and audit's transactions alone, in one process: CPU and wall time per call
 	$(PY) -m bench.stores
+
+bench-tail: protos ## a paced run's median and slowest bundles, stage by stage: waiting before each handler, and its run
+	$(PY) -m bench.tail
 
 bench-driver: protos ## a router-shaped transaction through SQLAlchemy, psycopg alone and psycopg's pipeline mode
 	$(PY) -m bench.driver
