@@ -24,8 +24,7 @@ from pathlib import Path
 from sqlalchemy import text
 
 from bench.cpu import CpuMeter
-from bench.run import calibration_ms, running_suite
-from services.counter.client import company_registration
+from bench.run import calibration_ms, company_registrations, running_suite
 from services.runtime.db import make_engine
 from tests.support import servers
 
@@ -127,6 +126,7 @@ def main() -> None:
     calibration = calibration_ms()  # before the suite starts: the host's own speed
     with (servers.rabbitmq() as broker, servers.postgres() as pg, servers.vhost(broker) as amqp_url,
           running_suite(amqp_url, pg, "profile") as (children, counter, done)):
+        submit = company_registrations(counter)
         try:
             stop = threading.Event()
             completed = [0]
@@ -134,7 +134,7 @@ def main() -> None:
 
             def client() -> None:
                 while not stop.is_set():
-                    key = str(counter.submit(company_registration()).application.case_id)
+                    key = submit(0)
                     done.wait(key)
                     with lock:
                         completed[0] += 1

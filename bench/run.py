@@ -134,14 +134,21 @@ def closed_loop(clients: int, total: int, submit: Callable[[int], str], done: Co
 def paced(rate: float, seconds: float, submit: Callable[[int], str], done: Completions) -> list[float]:
     """Open loop: bundle i is due at start + i/rate and its latency runs from then to completion,
     so a submission held up by a busy suite (or a full client pool) counts against the suite."""
-    latencies: list[float] = []
+    return [latency for _, _, latency in paced_bundles(rate, seconds, submit, done)]
+
+
+def paced_bundles(rate: float, seconds: float, submit: Callable[[int], str],
+                  done: Completions) -> list[tuple[str, float, float]]:
+    """`paced`, bundle by bundle: (its key, when it was due on the `time.perf_counter` clock, its
+    latency in ms), in the order they completed."""
+    bundles: list[tuple[str, float, float]] = []
     lock = threading.Lock()
 
     def job(i: int, due: float) -> None:
         key = submit(i)
         end = done.wait(key)
         with lock:
-            latencies.append((end - due) * 1000)
+            bundles.append((key, due, (end - due) * 1000))
 
     start = time.perf_counter() + 0.05
     with ThreadPoolExecutor(64) as pool:
@@ -152,7 +159,7 @@ def paced(rate: float, seconds: float, submit: Callable[[int], str], done: Compl
             jobs.append(pool.submit(job, i, due))
         for f in jobs:
             f.result()
-    return latencies
+    return bundles
 
 
 def calibration_ms() -> float:
@@ -172,6 +179,15 @@ def calibration_ms() -> float:
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def company_registrations(counter: Counter) -> Callable[[int], str]:
+    """A client's submit: one company registration through intake; returns its case id (the key
+    `Completions` waits for)."""
+    def submit(_: int) -> str:
+        return str(counter.submit(company_registration()).application.case_id)
+
+    return submit
 
 
 @contextlib.contextmanager
@@ -234,10 +250,7 @@ def bench(suite_url: str, floor_url: str, pg_url: str) -> dict[str, Any]:
     off the case's path, audit and fees catching up, must not run during the floor's turn)."""
     with running_suite(suite_url, pg_url, "bench") as (children, counter, done), \
             running_floor(floor_url) as (floor_submit, floor_done):
-
-        def submit(i: int) -> str:
-            return str(counter.submit(company_registration()).application.case_id)
-
+        submit = company_registrations(counter)
         closed_loop(4, 20, floor_submit, floor_done)  # warm-up
         closed_loop(4, 20, submit, done)
         floor_light, _ = closed_loop(1, LIGHT, floor_submit, floor_done)

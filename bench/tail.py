@@ -17,13 +17,10 @@ from __future__ import annotations
 import collections
 import os
 import statistics
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from bench.run import closed_loop, running_suite
-from services.counter.client import company_registration
+from bench.run import closed_loop, company_registrations, paced_bundles, running_suite
 from tests.support import servers
 
 SECONDS = float(os.environ.get("BENCH_TAIL_SECONDS", "20"))
@@ -62,34 +59,15 @@ def stages(entries: list[Any], t0_ns: int) -> list[tuple[str, float, float]]:
 def main() -> None:
     with servers.rabbitmq() as broker, servers.postgres() as pg, servers.vhost(broker) as amqp_url, \
             running_suite(amqp_url, pg, "tail") as (_children, counter, done):
-
-        def submit(_: int) -> str:
-            return str(counter.submit(company_registration()).application.case_id)
-
+        submit = company_registrations(counter)
         closed_loop(4, 20, submit, done)  # warm-up
         rate = RATE
         if not rate:
             _, seconds = closed_loop(32, 300, submit, done)
             rate = round(300 / seconds * SHARE, 1)
-        bundles: list[tuple[str, int, float]] = []  # case, due (wall ns), latency ms
-        lock = threading.Lock()
-        wall_offset_ns = time.time_ns() - time.perf_counter_ns()
-
-        def job(due: float) -> None:
-            case_id = submit(0)
-            latency = (done.wait(case_id) - due) * 1000
-            with lock:
-                bundles.append((case_id, int(due * 1e9) + wall_offset_ns, latency))
-
-        start = time.perf_counter() + 0.05
-        with ThreadPoolExecutor(64) as pool:
-            jobs = []
-            for i in range(max(1, int(rate * SECONDS))):
-                due = start + i / rate
-                time.sleep(max(0.0, due - time.perf_counter()))
-                jobs.append(pool.submit(job, due))
-            for f in jobs:
-                f.result()
+        wall_offset_ns = time.time_ns() - time.perf_counter_ns()  # the audit trail's times are wall clock
+        bundles = [(case_id, int(due * 1e9) + wall_offset_ns, latency)
+                   for case_id, due, latency in paced_bundles(rate, SECONDS, submit, done)]
         time.sleep(1.0)  # the last audit batches (they linger)
 
         bundles.sort(key=lambda b: b[2])

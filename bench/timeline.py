@@ -14,8 +14,7 @@ import statistics
 import time
 
 from bench.cpu import CpuMeter
-from bench.run import closed_loop, running_suite
-from services.counter.client import company_registration
+from bench.run import closed_loop, company_registrations, running_suite
 from tests.support import servers
 
 BUNDLES = int(os.environ.get("BENCH_TIMELINE", "30"))
@@ -27,10 +26,7 @@ OFF_PATH = {("intake", "hall.v1.CaseStatusChanged"), ("fees", "hall.v1.CaseStatu
 def main() -> None:
     with servers.rabbitmq() as broker, servers.postgres() as pg, servers.vhost(broker) as amqp_url, \
             running_suite(amqp_url, pg, "timeline") as (children, counter, done):
-
-        def submit(i: int) -> str:
-            return str(counter.submit(company_registration()).application.case_id)
-
+        submit = company_registrations(counter)
         closed_loop(2, 10, submit, done)  # warm-up
         cpu = CpuMeter({c.name: [c.proc.pid] for c in children if c.proc})
         cases: list[str] = []
@@ -50,7 +46,7 @@ def main() -> None:
         print("CPU per bundle at light load (ms): "
               + ", ".join(f"{name} {ms}" for name, ms in per_bundle.items() if ms))
         time.sleep(1.0)  # the last audit batches (they linger)
-        for case_id, t0, latency in list(zip(cases, submitted_ns, latencies, strict=True))[-SHOW:]:
+        for case_id, t0, latency in list(zip(cases, submitted_ns, latencies, strict=True))[len(cases) - SHOW:]:
             entries = sorted(counter.timeline(case_id), key=lambda e: e.record.started_at.ToNanoseconds())
             print(f"\ncase {case_id}: the client saw it complete {latency:.1f} ms after it called SubmitApplication")
             for entry in entries:
