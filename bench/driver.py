@@ -10,6 +10,11 @@ one connection each, BENCH_DRIVER_TRANSACTIONS times after a warm-up:
 
 Prints the wall time and this process's CPU per transaction: what the driver layer and the round
 trips cost, without anything else of the suite.
+
+Then a batch of BENCH_DRIVER_ROWS (20) rows of the audit trail's shape inserted three ways, each in
+its transaction: psycopg's executemany (how the services insert a batch: one round trip, one
+execution per row), one multi-row VALUES statement, and one `INSERT … SELECT FROM unnest(…)` of
+one array per column; with the CPU of this process and of its server backend (from /proc).
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ import os
 import time
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -30,6 +37,7 @@ from tests.support import servers
 from tests.support.db import schema
 
 TRANSACTIONS = int(os.environ.get("BENCH_DRIVER_TRANSACTIONS", "1500"))
+ROWS = int(os.environ.get("BENCH_DRIVER_ROWS", "20"))
 
 TABLES = """
 CREATE TABLE cases (case_id text PRIMARY KEY, status int, event_seq int, results json, updated_at timestamptz);
@@ -37,7 +45,23 @@ CREATE TABLE steps (case_id text, step_id text, status text, attempt int, result
 CREATE TABLE processed (message_id text PRIMARY KEY, processed_at timestamptz);
 CREATE TABLE outbox (id bigserial PRIMARY KEY, message_id text UNIQUE, routing_key text, body bytea, headers json,
                      created_at timestamptz, sent_at timestamptz);
+CREATE TABLE records (seq bigserial PRIMARY KEY, record_id text UNIQUE, case_id text, service text, kind int,
+                      operation text, started_at timestamptz, duration_us bigint, detail text, hash text);
+CREATE INDEX ON records (case_id);
 """
+RECORD_COLUMNS = "record_id, case_id, service, kind, operation, started_at, duration_us, detail, hash"
+RECORD_TYPES = ("text", "text", "text", "int", "text", "timestamptz", "bigint", "text", "text")
+_ONE_ROW = "(" + ", ".join(["%s"] * len(RECORD_TYPES)) + ")"
+INSERT_WAYS: dict[str, Callable[[Any, list[tuple[Any, ...]]], None]] = {
+    "executemany": lambda conn, rows: conn.cursor().executemany(
+        f"INSERT INTO records ({RECORD_COLUMNS}) VALUES {_ONE_ROW}", rows),
+    "multi-row VALUES": lambda conn, rows: conn.execute(
+        f"INSERT INTO records ({RECORD_COLUMNS}) VALUES {', '.join([_ONE_ROW] * len(rows))}",
+        [v for row in rows for v in row]),
+    "unnest": lambda conn, rows: conn.execute(
+        f"INSERT INTO records ({RECORD_COLUMNS}) SELECT * FROM unnest("
+        + ", ".join(f"%s::{t}[]" for t in RECORD_TYPES) + ")", [list(column) for column in zip(*rows, strict=True)]),
+}
 STATEMENTS = {
     "claim": "INSERT INTO processed (message_id, processed_at) VALUES (%(m)s, now()) "
              "ON CONFLICT DO NOTHING RETURNING message_id",
@@ -104,13 +128,43 @@ def with_psycopg(dsn: str, name: str, *, pipeline: bool) -> tuple[Callable[[int]
     return (pipelined if pipeline else sequential), conn.close
 
 
-def measure(run: Callable[[int], None]) -> tuple[float, float]:
+def measure(run: Callable[[int], None], times: int = TRANSACTIONS) -> tuple[float, float]:
     for i in range(100):
         run(i)
     wall, cpu = time.perf_counter(), time.process_time()
-    for i in range(TRANSACTIONS):
+    for i in range(times):
         run(i)
-    return ((time.perf_counter() - wall) / TRANSACTIONS * 1000, (time.process_time() - cpu) / TRANSACTIONS * 1000)
+    return ((time.perf_counter() - wall) / times * 1000, (time.process_time() - cpu) / times * 1000)
+
+
+def record_row() -> tuple[Any, ...]:
+    return (uuid.uuid4().hex, "15060220261126BENCH", "router", 2, "hall.v1.SubApprovalDecision",
+            datetime.now(UTC), 1500, "", "0" * 64)
+
+
+def backend_cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def batch_inserts(dsn: str, name: str) -> None:
+    print(f"a batch of {ROWS} rows of the audit trail's shape, inserted and committed, "
+          f"{TRANSACTIONS // 10} times each, twice:")
+    with psycopg.connect(dsn) as conn:
+        conn.execute(f'SET search_path TO "{name}"')
+        conn.commit()
+        local = Path(f"/proc/{conn.info.backend_pid}/stat").exists()  # the server on this machine
+        for _ in range(2):
+            for label, insert in INSERT_WAYS.items():
+                def run(_: int, insert: Callable[[Any, list[tuple[Any, ...]]], None] = insert) -> None:
+                    insert(conn, [record_row() for _ in range(ROWS)])
+                    conn.commit()
+
+                before = backend_cpu_s(conn.info.backend_pid) if local else 0.0
+                wall, cpu = measure(run, TRANSACTIONS // 10)
+                backend = (f"   CPU of its backend {(backend_cpu_s(conn.info.backend_pid) - before) * 1000 / (TRANSACTIONS // 10 + 100):.3f} ms"
+                           if local else "")
+                print(f"  {label:17s} wall {wall:.3f} ms   CPU of this process {cpu:.3f} ms{backend}   per batch")
 
 
 def main() -> None:
@@ -136,6 +190,7 @@ def main() -> None:
                 finally:
                     close()
                 print(f"  {label:17s} wall {wall:.3f} ms   CPU of this process {cpu:.3f} ms   per transaction")
+        batch_inserts(dsn, name)
 
 
 if __name__ == "__main__":
