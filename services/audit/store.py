@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Table, bindparam, insert, select, update
@@ -69,7 +68,7 @@ class AuditStore:
                     "recorded_at": now, "prev_hash": prev,
                 }
                 # Hash what is stored (microsecond times), so the chain can be recomputed from the rows.
-                prev = row["hash"] = chain_hash(prev, to_record(SimpleNamespace(**row)))
+                prev = row["hash"] = chain_hash(prev, as_stored(rec))
                 rows.append(row)
             if rows:
                 conn.execute(_INSERT, rows)  # executemany: psycopg pipelines the rows in one round trip
@@ -94,6 +93,16 @@ class AuditStore:
                 prev = row.hash
                 n += 1
             return True, n
+
+
+def as_stored(rec: audit_pb2.CallRecord) -> audit_pb2.CallRecord:
+    """`rec` as `to_record` gives it back from its row: the start time to the microsecond (what
+    the database keeps), and present even when it was not set."""
+    stored = audit_pb2.CallRecord()
+    stored.CopyFrom(rec)
+    stored.started_at.SetInParent()
+    stored.started_at.nanos -= stored.started_at.nanos % 1000
+    return stored
 
 
 def to_record(r: RecordRow | Any) -> audit_pb2.CallRecord:
