@@ -7,7 +7,9 @@ the submission, then the four departments' approvals), and the audit trail's app
 other process: wall time and this process's CPU per call, for batches of BENCH_STORES_SIZES
 events or records. What one transaction of theirs costs, round trips included, without the rest
 of the suite competing for the cores (`make bench-router` and `make bench-adapter` run the
-processes whole). BENCH_STORES_PROFILE=1 also prints where the CPU went (cProfile, own time).
+processes whole). Last, the audit trail's chain check (`VerifyChain`) over what was appended and
+BENCH_STORES_VERIFY_RECORDS (10,000) more records: its time per record. BENCH_STORES_PROFILE=1
+also prints where the CPU went (cProfile, own time).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ SIZES = [int(s) for s in os.environ.get("BENCH_STORES_SIZES", "1,5,20").split(",
 PLAN = (("licence", "business"), ("org_code", "quality"), ("national_tax", "national_tax"),
         ("local_tax", "local_tax"))
 PROFILE = os.environ.get("BENCH_STORES_PROFILE", "0") == "1"
+VERIFY_RECORDS = int(os.environ.get("BENCH_STORES_VERIFY_RECORDS", "10000"))  # added before the chain check
 
 
 def measure(label: str, calls: int, call: Callable[[int], object], *, per: int = 1) -> None:
@@ -140,6 +143,13 @@ def audit(pg: str) -> None:
                 store.append([record() for _ in range(size)])
 
             measure(f"append, batches of {size}", max(20, CALLS // size), append)
+        for _ in range(VERIFY_RECORDS // 100):
+            store.append([record() for _ in range(100)])
+        wall, cpu = time.perf_counter(), time.process_time()
+        check = store.check_chain()
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        print(f"  verify the chain: {check.checked} records, intact {check.intact}: "
+              f"{wall / check.checked * 1e6:.0f} µs wall {cpu / check.checked * 1e6:.0f} µs CPU per record")
         engine.dispose()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Table, bindparam, insert, select, update
@@ -84,15 +85,48 @@ class AuditStore:
 
     def verify_chain(self) -> tuple[bool, int]:
         """Recompute the whole chain; returns (intact, records checked)."""
+        check = self.check_chain()
+        return check.intact, check.checked
+
+    def check_chain(self) -> ChainCheck:
+        """Recompute the chain from the first record to the one the chain's head names, and
+        compare its end with the head. The head is read first: records appended meanwhile come
+        after it (appends hold the head's lock, so the sequence is the chain's order) and are left
+        for the next check."""
         with self._sessions() as session:
-            prev = GENESIS
-            n = 0
-            for row in session.scalars(select(RecordRow).order_by(RecordRow.seq)).yield_per(1000):
-                if row.prev_hash != prev or chain_hash(prev, to_record(row)) != row.hash:
-                    return False, n
+            head = session.connection().execute(_READ_HEAD).first()
+            assert head is not None, "audit_chain_head missing: run migrations"
+            head_hash, head_count = head
+            prev, checked = GENESIS, 0
+            rows = session.scalars(select(RecordRow).order_by(RecordRow.seq).limit(head_count)).yield_per(1000)
+            for row in rows:
+                if row.prev_hash != prev:
+                    return ChainCheck(False, checked, row.seq, f"record {row.seq} does not name the record before it",
+                                      head_hash, head_count)
+                if chain_hash(prev, to_record(row)) != row.hash:
+                    return ChainCheck(False, checked, row.seq, f"record {row.seq} does not hash to its stored hash",
+                                      head_hash, head_count)
                 prev = row.hash
-                n += 1
-            return True, n
+                checked += 1
+        if checked < head_count:
+            return ChainCheck(False, checked, 0, f"the head counts {head_count} records, the trail holds {checked}",
+                              head_hash, head_count)
+        if prev != head_hash:
+            return ChainCheck(False, checked, 0, "the last record is not the one the head names", head_hash,
+                              head_count)
+        return ChainCheck(True, checked, 0, "", head_hash, head_count)
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    """What `check_chain` found (`VerifyChainResponse`)."""
+
+    intact: bool
+    checked: int
+    first_broken_sequence: int  # 0: no record is broken (it may still fall short of the head)
+    problem: str
+    head_hash: str
+    head_count: int
 
 
 def as_stored(rec: audit_pb2.CallRecord) -> audit_pb2.CallRecord:

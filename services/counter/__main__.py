@@ -1,4 +1,4 @@
-"""Counter CLI: python -m services.counter {demo,matters,timeline,receipt} (see --help)."""
+"""Counter CLI: python -m services.counter {demo,matters,timeline,verify-audit} (see --help)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import cast
 import grpc
 from grpc_status import rpc_status
 
-from hall.v1 import intake_pb2
+from hall.v1 import audit_pb2, intake_pb2
 from services.counter.client import Counter, Endpoints, company_registration
 from services.domain.identifiers import validate_credit_code
 from services.domain.money import format_yuan
@@ -67,7 +67,17 @@ def demo(counter: Counter) -> int:
             break
         timeline = newer
     print(f"电子监察时间线：{len(timeline)} 条记录（{len({e.record.service for e in timeline})} 个服务）")
-    return 0
+    return print_chain_check(counter.verify_audit_chain())
+
+
+def print_chain_check(check: audit_pb2.VerifyChainResponse) -> int:
+    """One line on the audit trail's hash chain; 0 when intact, 1 when not."""
+    if check.intact:
+        print(f"监察记录哈希链完整：已核验 {check.records_checked} 条（链头 {check.head_hash[:16]}…）")
+        return 0
+    where = f"，第 {check.first_broken_sequence} 条起" if check.first_broken_sequence else ""
+    print(f"监察记录哈希链不完整{where}：{check.problem}（已核验 {check.records_checked} 条，链头记 {check.head_count} 条）")
+    return 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("matters", help="list the catalogue")
     p = sub.add_parser("timeline", help="print a case's audit timeline")
     p.add_argument("case_id")
+    v = sub.add_parser("verify-audit", help="check the audit trail's hash chain (exit 1 if it is not intact)")
+    v.add_argument("--timeout", type=float, default=120.0, help="seconds to allow (it reads every record)")
     args = parser.parse_args(argv)
     counter = Counter(endpoints())
     try:
@@ -87,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
                 fee = "不收费" if not m.fees.charged else ", ".join(f"{i.name} {format_yuan(i.standard.fen)}" for i in m.fees.items)
                 print(f"{m.code}  {m.name}  [{m.department}]  承诺{m.promised_limit.amount}日  {fee}")
             return 0
+        if args.command == "verify-audit":
+            return print_chain_check(counter.verify_audit_chain(args.timeout))
         if args.command == "timeline":
             for e in counter.timeline(args.case_id):
                 r = e.record

@@ -87,6 +87,13 @@ class Counter:
         return list(self.audit.GetCaseTimeline(audit_pb2.GetCaseTimelineRequest(case_id=case_id), timeout=10,
                                                metadata=self.metadata()).entries)
 
+    def verify_audit_chain(self, timeout_s: float = 120.0) -> audit_pb2.VerifyChainResponse:
+        """Whether the audit trail is as it was written (the audit service recomputes its hash
+        chain; it reads every record, hence the long deadline)."""
+        response: audit_pb2.VerifyChainResponse = self.audit.VerifyChain(
+            audit_pb2.VerifyChainRequest(), timeout=timeout_s, metadata=self.metadata())
+        return response
+
     def close(self) -> None:
         for ch in self._channels:
             ch.close()

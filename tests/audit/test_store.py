@@ -42,3 +42,33 @@ def test_chain_verifies_and_rows_cannot_be_changed_or_deleted(store):
     for statement in ("UPDATE audit_records SET outcome = 'FORGED'", "DELETE FROM audit_records"):
         with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
             conn.execute(text(statement))
+
+
+def test_a_record_changed_behind_the_trigger_is_found_with_its_sequence(store):
+    """What an administrator could still do (disable the trigger, edit a row) the chain shows:
+    the first record that no longer recomputes, and how many before it do."""
+    s, engine = store
+    s.append([record() for _ in range(5)])
+    intact = s.check_chain()
+    assert (intact.intact, intact.checked, intact.first_broken_sequence, intact.head_count) == (True, 5, 0, 5)
+    third = sorted(e.sequence for e in s.timeline("C1"))[2]
+    with engine.begin() as conn:
+        conn.execute(text("ALTER TABLE audit_records DISABLE TRIGGER USER"))
+        conn.execute(text("UPDATE audit_records SET outcome = 'FORGED' WHERE seq = :seq"), {"seq": third})
+        conn.execute(text("ALTER TABLE audit_records ENABLE TRIGGER USER"))
+    broken = s.check_chain()
+    assert (broken.intact, broken.checked, broken.first_broken_sequence) == (False, 2, third)
+    assert "hash" in broken.problem
+    assert s.verify_chain() == (False, 2)
+
+
+def test_records_missing_at_the_end_are_found_against_the_head(store):
+    s, engine = store
+    s.append([record() for _ in range(4)])
+    with engine.begin() as conn:
+        conn.execute(text("ALTER TABLE audit_records DISABLE TRIGGER USER"))
+        conn.execute(text("DELETE FROM audit_records WHERE seq = (SELECT max(seq) FROM audit_records)"))
+        conn.execute(text("ALTER TABLE audit_records ENABLE TRIGGER USER"))
+    check = s.check_chain()
+    assert (check.intact, check.checked, check.first_broken_sequence, check.head_count) == (False, 3, 0, 4)
+    assert "counts 4" in check.problem

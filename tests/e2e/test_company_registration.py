@@ -75,6 +75,9 @@ def test_company_registration_completes_with_codes_receipt_and_timeline(counter)
     assert all(e.record.case_id == app.case_id for e in complete)
     stamps = [e.record.started_at.ToNanoseconds() for e in complete]
     assert stamps == sorted(stamps)
+    # the whole trail, this case's records among it, recomputes over gRPC
+    check = counter.verify_audit_chain()
+    assert check.intact and check.problem == "" and check.records_checked == check.head_count >= len(complete)
 
 
 def test_wrong_id_check_digit_is_invalid_argument_naming_the_field(counter):
