@@ -40,9 +40,6 @@ from tests.support.db import schema
 ROOT = Path(__file__).resolve().parent.parent
 CALLS = int(os.environ.get("BENCH_STORES_CALLS", "300"))
 SIZES = [int(s) for s in os.environ.get("BENCH_STORES_SIZES", "1,5,20").split(",")]
-# The company registration's plan: its steps in the order they are dispatched, and their departments.
-PLAN = (("licence", "business"), ("org_code", "quality"), ("national_tax", "national_tax"),
-        ("local_tax", "local_tax"))
 PROFILE = os.environ.get("BENCH_STORES_PROFILE", "0") == "1"
 VERIFY_RECORDS = int(os.environ.get("BENCH_STORES_VERIFY_RECORDS", "10000"))  # added before the chain check
 
@@ -103,6 +100,7 @@ def router(pg: str) -> None:
         catalogue = load()
         router_engine = Engine(db.session_factory(engine), catalogue)
         form = company_registration()
+        steps = catalogue.plan(bundle_code=form.bundle_code).steps  # in the catalogue's order: each after its `after`
         print("router")
 
         def message(msg: Message) -> Envelope:
@@ -114,12 +112,13 @@ def router(pg: str) -> None:
                 case_id=case_id, application_id=uuid.uuid4().hex, bundle_code=form.bundle_code,
                 catalogue_version=catalogue.version, applicant=form.applicant, materials=list(form.materials),
                 fields=dict(form.fields), clerk_id=form.clerk_id)))
-            for step_id, department in PLAN:
+            for step in steps:
                 router_engine.handle(message(approval_pb2.SubApprovalDecision(
-                    case_id=case_id, step_id=step_id, department=department, outcome=approval_pb2.OUTCOME_APPROVED,
-                    results={"k": "v"}, request_message_id=f"req-{case_id}-{step_id}-1", attempt=1)))
+                    case_id=case_id, step_id=step.step_id, department=step.department,
+                    outcome=approval_pb2.OUTCOME_APPROVED, results={"k": "v"},
+                    request_message_id=f"req-{case_id}-{step.step_id}-1", attempt=1)))
 
-        measure("a case's messages, one at a time", max(20, CALLS // 5), case, per=1 + len(PLAN))
+        measure("a case's messages, one at a time", max(20, CALLS // 5), case, per=1 + len(steps))
         engine.dispose()
 
 
