@@ -119,7 +119,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     out.write_text(json.dumps({**_counts, "exitstatus": int(exitstatus)}))
 
 
-_REAL = {"broker_url", "pg_url", "amqp_url", "fresh_amqp_url", "pg_schema"}
+# Tests on a server of their own (a throwaway RabbitMQ node or PostgreSQL cluster, restarted or
+# killed under the code) are integration tests too: .ci/run fails if they were skipped.
+_REAL = {"broker_url", "pg_url", "amqp_url", "fresh_amqp_url", "pg_schema", "throwaway_rabbit", "throwaway_pg"}
 # Fixtures that reach PostgreSQL at run time (request.getfixturevalue) unless parametrized "sqlite".
 _REAL_UNLESS_SQLITE = {"make_core"}
 
