@@ -65,8 +65,15 @@ class CpuMeter:
         after, tick = self._read(), os.sysconf("SC_CLK_TCK")
         return {n: (after[n] - self._before[n]) * 1000 / tick for n in after}
 
-    def per(self, bundles: int) -> dict[str, float]:
-        per = {n: round(ms / bundles, 1) for n, ms in self.ms().items()}
+    def per(self, bundles: int, *, without: tuple[str, ...] = ()) -> dict[str, float]:
+        """Milliseconds of CPU per bundle by process, largest first, and "all" (`without`: names
+        left out, such as PostgreSQL for the floor, which has no database)."""
+        per = {n: round(ms / bundles, 1) for n, ms in self.ms().items() if n not in without}
         per = dict(sorted(per.items(), key=lambda kv: -kv[1]))
         per["all"] = round(sum(per.values()), 1)
         return per
+
+
+def cores(cpu_ms_per_bundle: float, bundles_per_s: float) -> float:
+    """How many cores a run kept busy: CPU per bundle times bundles per second."""
+    return round(cpu_ms_per_bundle * bundles_per_s / 1000, 2)

@@ -9,7 +9,12 @@ Starts its own suite (separate processes, PostgreSQL, a fresh RabbitMQ vhost), t
      just measured) -> p50 and p99 latency below saturation, counted from each bundle's scheduled
      time (a late submission counts as latency: no coordinated omission);
   4. each of these runs right after the same run against the broker floor (bench/floor.py, on a
-     vhost of its own, paced at the same rate), so the ratios compare neighbours in time.
+     vhost of its own, paced at the same rate), so the ratios compare neighbours in time;
+  5. after the floor's closed loop, the batched floor (bench/floor.py: its clients batch confirms
+     and acks as the suite's consumers do) in the closed loop, then paced at issue 3's 200
+     bundles/s: what the broker itself allows on this machine.
+  The CPU per bundle of each process (and cores kept busy) is measured in the closed loops: the
+  suite's, the floors' (broker and clients) and the load generator's own.
 Writes bench/results/latest.json and appends a line to docs/benchmarks.md.
 """
 
@@ -32,7 +37,7 @@ from typing import Any
 import pika
 from sqlalchemy import text
 
-from bench.cpu import CpuMeter
+from bench.cpu import CpuMeter, cores
 from hall.v1 import approval_pb2
 from services.counter.client import Counter, Endpoints, company_registration
 from services.runtime import topology
@@ -49,6 +54,7 @@ LIGHT = int(os.environ.get("BENCH_LIGHT", "40"))
 PACED_SECONDS = float(os.environ.get("BENCH_PACED_SECONDS", "15"))
 PACED_SHARE = float(os.environ.get("BENCH_PACED_SHARE", "0.5"))
 PACED_RATE = float(os.environ.get("BENCH_PACED_RATE", "0"))  # 0: PACED_SHARE of the measured throughput
+ISSUE_RATE = 200.0  # bundles/s: issue 3's "p99 ≤ 50 ms at 200 bundles/s", asked of the batched floor
 
 
 class Completions:
@@ -222,11 +228,11 @@ def running_suite(amqp_url: str, pg_url: str, name: str) -> Iterator[tuple[list[
 
 
 @contextlib.contextmanager
-def running_floor(amqp_url: str) -> Iterator[tuple[Callable[[int], str], Completions]]:
+def running_floor(amqp_url: str, *, batched: bool = False) -> Iterator[tuple[Callable[[int], str], Completions]]:
     """The broker floor (bench/floor.py) running in this process: a submit function and its observer."""
     from bench.floor import EX, Floor, submitter
 
-    floor = Floor(amqp_url)
+    floor = Floor(amqp_url, batched=batched)
     floor.start()
     submit_case, close = submitter(amqp_url)
     done = Completions(amqp_url, "floor.done", EX, "done", lambda props, body: body.decode())
@@ -244,7 +250,24 @@ def running_floor(amqp_url: str) -> Iterator[tuple[Callable[[int], str], Complet
         floor.stop()
 
 
-def bench(suite_url: str, floor_url: str, pg_url: str) -> dict[str, Any]:
+def batched_floor(amqp_url: str) -> dict[str, Any]:
+    """The floor answering as the suite's consumers do (bench/floor.py): in the closed loop, what
+    the broker carries when the clients batch their confirms and acks; paced at issue 3's
+    rate (ISSUE_RATE bundles/s), the latency the broker allows there."""
+    with running_floor(amqp_url, batched=True) as (submit, done):
+        closed_loop(4, 20, submit, done)  # warm-up
+        cpu = CpuMeter({"floor clients": [os.getpid()]})
+        latencies, seconds = closed_loop(CLIENTS, BUNDLES, submit, done)
+        per = cpu.per(BUNDLES, without=("postgres",))
+        time.sleep(1)
+        at_rate = paced(ISSUE_RATE, PACED_SECONDS, submit, done)
+    return {"floor_batched_bundles_per_s": BUNDLES / seconds, "floor_batched_p50_ms": pct(latencies, 50),
+            "floor_batched_cpu_ms_per_bundle": per, "floor_batched_cores": cores(per["all"], BUNDLES / seconds),
+            "floor_batched_at_issue_rate_p50_ms": pct(at_rate, 50),
+            "floor_batched_at_issue_rate_p99_ms": pct(at_rate, 99)}
+
+
+def bench(suite_url: str, floor_url: str, pg_url: str, batched_floor_url: str) -> dict[str, Any]:
     """Suite and floor side by side, each figure measured right after its floor counterpart, so a
     change of the host's speed during the run moves both (the floor goes first: the suite's work
     off the case's path, audit and fees catching up, must not run during the floor's turn)."""
@@ -255,10 +278,16 @@ def bench(suite_url: str, floor_url: str, pg_url: str) -> dict[str, Any]:
         closed_loop(4, 20, submit, done)
         floor_light, _ = closed_loop(1, LIGHT, floor_submit, floor_done)
         light, _ = closed_loop(1, LIGHT, submit, done)
+        # The floor's clients run in this process, beside the load generator: both are counted.
+        floor_cpu = CpuMeter({"floor clients": [os.getpid()]})
         floor_loaded, floor_seconds = closed_loop(CLIENTS, BUNDLES, floor_submit, floor_done)
+        floor_cpu_per = floor_cpu.per(BUNDLES, without=("postgres",))
+        floor_batched = batched_floor(batched_floor_url)
         cpu = CpuMeter({c.name: [c.proc.pid] for c in children if c.proc})
+        load_generator = CpuMeter({"load generator": [os.getpid()]})
         loaded, seconds = closed_loop(CLIENTS, BUNDLES, submit, done)
         cpu_per = cpu.per(BUNDLES)
+        load_generator_per = load_generator.per(BUNDLES)["load generator"]
         rate = PACED_RATE or max(0.1, round(PACED_SHARE * BUNDLES / seconds, 1))
         time.sleep(2)  # what the saturated run left behind (audit, fees) settles: a steady state
         floor_paced = paced(rate, PACED_SECONDS, floor_submit, floor_done)
@@ -273,9 +302,16 @@ def bench(suite_url: str, floor_url: str, pg_url: str) -> dict[str, Any]:
             "light_p50_ms": pct(light, 50), "paced_bundles_per_s": rate, "paced_p50_ms": pct(at_rate, 50),
             "paced_p99_ms": pct(at_rate, 99), "cpu_ms_per_bundle": cpu_per,
             "paced_cpu_ms_per_bundle": paced_cpu_all,
+            # Cores kept busy in the closed loop (2 on this machine): the suite's services and
+            # servers, and the floor's broker and pika clients with the load generator.
+            "cores": cores(cpu_per.get("all", 0.0), BUNDLES / seconds),
+            "load_generator_cpu_ms_per_bundle": load_generator_per,
+            "floor_cpu_ms_per_bundle": floor_cpu_per,
+            "floor_cores": cores(floor_cpu_per.get("all", 0.0), BUNDLES / floor_seconds),
             "floor_bundles_per_s": BUNDLES / floor_seconds, "floor_p50_ms": pct(floor_loaded, 50),
             "floor_p99_ms": pct(floor_loaded, 99), "floor_light_p50_ms": pct(floor_light, 50),
-            "floor_paced_p50_ms": pct(floor_paced, 50), "floor_paced_p99_ms": pct(floor_paced, 99)}
+            "floor_paced_p50_ms": pct(floor_paced, 50), "floor_paced_p99_ms": pct(floor_paced, 99),
+            **floor_batched}
 
 
 def commit_label() -> str:
@@ -298,10 +334,11 @@ TUNABLE_NAMES = ("HALL_OFF_PATH_NICE", "BENCH_LIGHT", "BENCH_PACED_RATE")
 
 def main() -> None:
     with servers.rabbitmq() as broker, servers.postgres() as pg, servers.vhost(broker) as suite_url, \
-            servers.vhost(broker) as floor_url:
-        measured = bench(suite_url, floor_url, pg)
+            servers.vhost(broker) as floor_url, servers.vhost(broker) as batched_floor_url:
+        measured = bench(suite_url, floor_url, pg, batched_floor_url)
     result: dict[str, Any] = {**measured, "calibration_ms": calibration_ms()}
     result["throughput_ratio"] = result["bundles_per_s"] / result["floor_bundles_per_s"]
+    result["throughput_ratio_batched_floor"] = result["bundles_per_s"] / result["floor_batched_bundles_per_s"]
     result["latency_ratio"] = result["light_p50_ms"] / result["floor_light_p50_ms"]
     result.update({
         "clients": CLIENTS, "bundles": BUNDLES, "light_bundles": LIGHT,
