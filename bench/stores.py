@@ -1,7 +1,8 @@
 """`make bench-stores`: the services' transactions alone, in this process, on PostgreSQL.
 
 Intake's submission and its status-event batches (`Applications.submit`, `apply_statuses`), the
-router's engine taking a company registration's five messages one at a time (`Engine.handle`:
+router's engine taking a company registration's five messages one at a time, and several cases'
+messages side by side in batches of `BENCH_STORES_SIZES` (`Engine.handle_batch`:
 the submission, then the four departments' approvals), and the audit trail's appends
 (`AuditStore.append`), each on a fresh schema, called one after another with no broker and no
 other process: wall time and this process's CPU per call, for batches of BENCH_STORES_SIZES
@@ -106,19 +107,24 @@ def router(pg: str) -> None:
         def message(msg: Message) -> Envelope:
             return Envelope(message=msg, message_id=uuid.uuid4().hex, type=wire.type_name(msg), routing_key="")
 
-        def case(_: int) -> None:
-            case_id = f"bench{uuid.uuid4().hex[:20]}"
-            router_engine.handle(message(approval_pb2.CaseSubmitted(
+        def cases(size: int) -> None:
+            """`size` cases side by side: each stage's messages of all of them in one batch."""
+            ids = [f"bench{uuid.uuid4().hex[:20]}" for _ in range(size)]
+            router_engine.handle_batch([message(approval_pb2.CaseSubmitted(
                 case_id=case_id, application_id=uuid.uuid4().hex, bundle_code=form.bundle_code,
                 catalogue_version=catalogue.version, applicant=form.applicant, materials=list(form.materials),
-                fields=dict(form.fields), clerk_id=form.clerk_id)))
+                fields=dict(form.fields), clerk_id=form.clerk_id)) for case_id in ids])
             for step in steps:
-                router_engine.handle(message(approval_pb2.SubApprovalDecision(
+                router_engine.handle_batch([message(approval_pb2.SubApprovalDecision(
                     case_id=case_id, step_id=step.step_id, department=step.department,
                     outcome=approval_pb2.OUTCOME_APPROVED, results={"k": "v"},
-                    request_message_id=f"req-{case_id}-{step.step_id}-1", attempt=1)))
+                    request_message_id=f"req-{case_id}-{step.step_id}-1", attempt=1)) for case_id in ids])
 
-        measure("a case's messages, one at a time", max(20, CALLS // 5), case, per=1 + len(steps))
+        measure("a case's messages, one at a time", max(20, CALLS // 5), lambda _: cases(1), per=1 + len(steps))
+        for size in SIZES:
+            if size > 1:
+                measure(f"{size} cases' messages, batches of {size}", max(10, CALLS // 5 // size),
+                        lambda _, size=size: cases(size), per=size * (1 + len(steps)))
         engine.dispose()
 
 
