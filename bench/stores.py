@@ -22,6 +22,7 @@ import pstats
 import time
 import uuid
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import structlog
@@ -124,7 +125,7 @@ def router(pg: str) -> None:
         for size in SIZES:
             if size > 1:
                 measure(f"{size} cases' messages, batches of {size}", max(10, CALLS // 5 // size),
-                        lambda _, size=size: cases(size), per=size * (1 + len(steps)))
+                        partial(lambda size, _: cases(size), size), per=size * (1 + len(steps)))
         engine.dispose()
 
 
