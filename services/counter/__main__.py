@@ -1,4 +1,5 @@
-"""Counter CLI: python -m services.counter {demo,matters,timeline,verify-audit} (see --help)."""
+"""Counter CLI: python -m services.counter {demo,matters,timeline,verify-audit,case,incidents,retry-incident}
+(see --help). The servers: HALL_HOST and HALL_<SERVICE>_PORT; the caller: --actor or HALL_ACTOR_ID."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import cast
 import grpc
 from grpc_status import rpc_status
 
-from hall.v1 import audit_pb2, intake_pb2
+from hall.v1 import approval_pb2, audit_pb2, intake_pb2, router_pb2
 from services.counter.client import Counter, Endpoints, company_registration
 from services.domain.identifiers import validate_credit_code
 from services.domain.money import format_yuan
@@ -80,8 +81,31 @@ def print_chain_check(check: audit_pb2.VerifyChainResponse) -> int:
     return 1
 
 
+def print_case(case: router_pb2.GetCaseResponse) -> int:
+    print(f"案件 {case.case_id}：{approval_pb2.CaseStatus.Name(case.status).removeprefix('CASE_STATUS_')}"
+          f"（目录版本 {case.catalogue_version}）")
+    for step in case.steps:
+        reasons = "；".join(r.message for r in step.reasons)
+        print(f"  {step.step_id:<16} {step.department:<16} {step.status:<11} {reasons}")
+    return 0
+
+
+def print_incidents(incidents: list[router_pb2.Incident]) -> int:
+    if not incidents:
+        print("没有待处理的故障环节")
+        return 0
+    print(f"待处理的故障环节：{len(incidents)} 个（排除原因后用 retry-incident 重新派发）")
+    for i in incidents:
+        opened = clock.from_timestamp(i.opened_at).astimezone(clock.SHANGHAI)
+        print(f"  {i.case_id}  {i.step_id:<16} {i.department:<16} 已尝试 {i.attempts} 次  "
+              f"{opened:%Y-%m-%d %H:%M:%S}  {i.last_error}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m services.counter", description=__doc__)
+    parser.add_argument("--actor", default=os.environ.get("HALL_ACTOR_ID", "clerk-0001"),
+                        help="who is calling (recorded in the audit trail; default $HALL_ACTOR_ID or clerk-0001)")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("demo", help="register a company end to end and print each step and the receipt")
     sub.add_parser("matters", help="list the catalogue")
@@ -89,8 +113,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("case_id")
     v = sub.add_parser("verify-audit", help="check the audit trail's hash chain (exit 1 if it is not intact)")
     v.add_argument("--timeout", type=float, default=120.0, help="seconds to allow (it reads every record)")
+    case = sub.add_parser("case", help="the router's view of a case: its status and each step's")
+    case.add_argument("case_id")
+    sub.add_parser("incidents", help="steps whose technical failures outlasted the router's retries")
+    retry = sub.add_parser("retry-incident", help="dispatch an incident's step again, once its cause is mended")
+    retry.add_argument("case_id")
+    retry.add_argument("step_id")
     args = parser.parse_args(argv)
-    counter = Counter(endpoints())
+    counter = Counter(endpoints(), clerk_id=args.actor)
     try:
         if args.command == "demo":
             return demo(counter)
@@ -101,6 +131,14 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "verify-audit":
             return print_chain_check(counter.verify_audit_chain(args.timeout))
+        if args.command == "case":
+            return print_case(counter.case(args.case_id))
+        if args.command == "incidents":
+            return print_incidents(counter.incidents())
+        if args.command == "retry-incident":
+            step = counter.retry_incident(args.case_id, args.step_id)
+            print(f"已重新派发：{step.case_id} {step.step_id}（{step.department}，第 {step.attempts} 次）")
+            return 0
         if args.command == "timeline":
             for e in counter.timeline(args.case_id):
                 r = e.record

@@ -19,9 +19,11 @@ from hall.v1 import (
     fees_pb2_grpc,
     intake_pb2,
     intake_pb2_grpc,
+    router_pb2,
     router_pb2_grpc,
 )
 from services.domain.identifiers import resident_id_check_digit
+from services.runtime import context
 from services.runtime.grpc_client import channel
 
 COMPANY_BUNDLE = "150602-YJS-0001"
@@ -45,8 +47,10 @@ class Counter:
         self.audit = audit_pb2_grpc.AuditServiceStub(self._channels[2])
         self.router = router_pb2_grpc.RouterServiceStub(self._channels[3])
 
-    def metadata(self) -> tuple[tuple[str, str | bytes], ...]:
-        return (("x-actor-id", self.clerk_id),)
+    def metadata(self, case_id: str = "") -> tuple[tuple[str, str | bytes], ...]:
+        """The caller (and the case a call is about: its audit record joins the case's timeline)."""
+        actor: tuple[tuple[str, str | bytes], ...] = ((context.ACTOR_HEADER, self.clerk_id),)
+        return actor + ((context.CASE_HEADER, case_id),) if case_id else actor
 
     def submit(self, request: intake_pb2.SubmitApplicationRequest, timeout: float = 10) -> intake_pb2.SubmitApplicationResponse:
         return self.intake.SubmitApplication(request, timeout=timeout, metadata=self.metadata())  # type: ignore[no-any-return]
@@ -93,6 +97,22 @@ class Counter:
         response: audit_pb2.VerifyChainResponse = self.audit.VerifyChain(
             audit_pb2.VerifyChainRequest(), timeout=timeout_s, metadata=self.metadata())
         return response
+
+    def case(self, case_id: str, timeout: float = 10) -> router_pb2.GetCaseResponse:
+        """The router's view of a case: its status and each step's."""
+        return self.router.GetCase(router_pb2.GetCaseRequest(case_id=case_id), timeout=timeout,  # type: ignore[no-any-return]
+                                   metadata=self.metadata(case_id))
+
+    def incidents(self, timeout: float = 10) -> list[router_pb2.Incident]:
+        """Steps whose technical failures outlasted the router's retries, oldest first."""
+        return list(self.router.ListIncidents(router_pb2.ListIncidentsRequest(), timeout=timeout,
+                                              metadata=self.metadata()).incidents)
+
+    def retry_incident(self, case_id: str, step_id: str, timeout: float = 10) -> router_pb2.Incident:
+        """Dispatch an incident's step again (once its cause is mended); recorded in the case's
+        timeline with this client's actor id."""
+        return self.router.RetryIncident(router_pb2.RetryIncidentRequest(case_id=case_id, step_id=step_id),  # type: ignore[no-any-return]
+                                         timeout=timeout, metadata=self.metadata(case_id)).incident
 
     def close(self) -> None:
         for ch in self._channels:

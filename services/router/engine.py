@@ -131,7 +131,7 @@ class Engine:
                         matter_code=ps.matter_code, status=PENDING, attempt=0, request_message_id="", results={},
                         reasons=[], last_error="", dispatched_at=None, decided_at=None, due_at=None,
                         after=list(ps.after), limit_days=catalogue.matters[ps.matter_code].promised_limit.amount,
-                        overdue_reported_at=None), new=True)
+                        overdue_reported_at=None, retried_after=0), new=True)
             for i, ps in enumerate(plan.steps)
         ]
         batch[msg.case_id] = (case, steps)
@@ -159,12 +159,13 @@ class Engine:
             self._end(session, case, steps, CS.CASE_STATUS_REFUSED, step.reasons, step, "其他部门不予许可，本事项终止")
         elif msg.outcome == approval_pb2.OUTCOME_FAILED:
             step.last_error = "；".join(r.message for r in msg.reasons) or "technical failure"
-            if step.attempt >= self._max_attempts:
+            tries = step.attempt - step.retried_after  # since the operator's last retry, if any
+            if tries >= self._max_attempts:
                 step.status = INCIDENT
                 log.error("step became an incident", step_id=step.step_id, attempts=step.attempt, error=step.last_error)
                 self._emit(session, case, steps, step)
             else:
-                delay = topology.retry_delay(step.attempt)
+                delay = topology.retry_delay(tries)
                 log.warning("step failed; retrying", step_id=step.step_id, attempt=step.attempt, delay_s=delay)
                 self._dispatch(session, case, step, steps, delay_s=delay)
         else:
@@ -192,6 +193,10 @@ class Engine:
             if step.status != INCIDENT or case.status != CS.CASE_STATUS_IN_PROGRESS:
                 raise FailedPrecondition("only an open incident can be retried",
                                          violations=[("NOT_AN_INCIDENT", f"{case_id}/{step_id}", step.status)])
+            # A fresh set of attempts, backing off from the first delay again: the cause may take
+            # a moment to clear everywhere (a client's reconnect backoff), and one failure then
+            # must not make it an incident again at once.
+            step.retried_after = step.attempt
             self._dispatch(session, case, step, steps, delay_s=0)
             self._emit(session, case, steps, step)
             state.save(session, batch)

@@ -61,6 +61,9 @@ class StepRow(Base):
     after: Mapped[list[str]] = mapped_column(JSON, default=list)
     limit_days: Mapped[int] = mapped_column(Integer, default=0)
     overdue_reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The attempt count when an operator last retried the step (RetryIncident; 0: never): the
+    # attempts since then count against ROUTER_MAX_ATTEMPTS.
+    retried_after: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class ProcessedMessage(Base):

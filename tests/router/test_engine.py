@@ -126,7 +126,7 @@ def test_withdrawal_cancels_and_ends_the_case(engine):
     assert any(isinstance(m, approval_pb2.CancelStep) for _, m, _ in outbox(sessions, "step."))
 
 
-def test_technical_failures_back_off_then_become_an_incident_that_can_be_retried(engine):
+def test_technical_failures_back_off_then_become_an_incident_that_can_be_retried_with_fresh_attempts(engine):
     eng, sessions = engine
     eng.handle(envelope(submitted()))
     for attempt in (1, 2, 3):
@@ -141,6 +141,15 @@ def test_technical_failures_back_off_then_become_an_incident_that_can_be_retried
     assert requests(sessions)[-1].attempt == 4
     with pytest.raises(FailedPrecondition):
         eng.retry_incident("C1", "licence")
+    # The retried step has a fresh set of attempts, backing off from the first delay again.
+    for attempt in (4, 5, 6):
+        req = requests(sessions)[-1]
+        assert req.attempt == attempt
+        assert eng.incidents() == []
+        decide(eng, req, approval_pb2.OUTCOME_FAILED)
+    exchanges = [ex for rk, m, ex in outbox(sessions, "step.")]
+    assert exchanges[3:] == ["hall", "hall.retry.1s", "hall.retry.4s"]
+    assert [(i.step_id, i.attempt) for i in eng.incidents()] == [("licence", 6)]
 
 
 def test_single_department_matter_is_one_step(engine):
