@@ -7,9 +7,12 @@ import argparse
 import os
 import sys
 import time
+from collections.abc import Iterable
 from typing import cast
 
 import grpc
+from google.protobuf import any_pb2, text_format
+from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from hall.v1 import approval_pb2, audit_pb2, intake_pb2, router_pb2
@@ -102,6 +105,25 @@ def print_incidents(incidents: list[router_pb2.Incident]) -> int:
     return 0
 
 
+_DETAILS = (error_details_pb2.BadRequest, error_details_pb2.PreconditionFailure, error_details_pb2.ResourceInfo,
+            error_details_pb2.ErrorInfo, error_details_pb2.RetryInfo)
+
+
+def describe_details(details: Iterable[any_pb2.Any]) -> list[str]:
+    """A status's details as one line each (field violations, failed preconditions, the resource)."""
+    lines = []
+    for detail in details:
+        for kind in _DETAILS:
+            if detail.Is(kind.DESCRIPTOR):
+                message = kind()
+                detail.Unpack(message)
+                lines.append(f"{kind.__name__}: {text_format.MessageToString(message, as_one_line=True, as_utf8=True)}")
+                break
+        else:
+            lines.append(detail.type_url)
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m services.counter", description=__doc__)
     parser.add_argument("--actor", default=os.environ.get("HALL_ACTOR_ID", "clerk-0001"),
@@ -149,8 +171,8 @@ def main(argv: list[str] | None = None) -> int:
         status = rpc_status.from_call(cast(grpc.Call, err))
         print(f"error: {err.code().name}: {err.details()}", file=sys.stderr)
         if status is not None:
-            for detail in status.details:
-                print(f"  {detail}", file=sys.stderr)
+            for line in describe_details(status.details):
+                print(f"  {line}", file=sys.stderr)
         return 2
     finally:
         counter.close()
