@@ -35,17 +35,16 @@ from pathlib import Path
 from typing import Any
 
 import pika
-from sqlalchemy import text
 
 from bench.cpu import CpuMeter, cores
 from hall.v1 import approval_pb2
 from services.counter.client import Counter, Endpoints, company_registration
 from services.runtime import topology
 from services.runtime.amqp import connection_parameters
-from services.runtime.db import make_engine
-from services.suite import Child, Suite, plan
+from services.suite import Child, plan
 from tests.support import servers
 from tests.support.ports import suite_ports
+from tests.support.processes import started
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "32"))
@@ -203,10 +202,7 @@ def running_suite(amqp_url: str, pg_url: str, name: str) -> Iterator[tuple[list[
     env = {**os.environ, "AMQP_URL": amqp_url, "HALL_DATABASE_URL": pg_url,
            "HALL_SCHEMA_PREFIX": f"{name}_{uuid.uuid4().hex[:8]}", "LOG_LEVEL": "warning", **suite_ports()}
     children = plan(env)
-    suite = Suite(children, ROOT / "var" / "bench-logs", echo=False)
-    suite.start()
-    try:
-        suite.wait_ready(timeout=120)
+    with started(children, pg_url, ROOT / "var" / "bench-logs", ready_timeout=120):
         ports = {c.name: c.port for c in children if c.port}
         counter = Counter(Endpoints(**{n: f"127.0.0.1:{ports[n]}" for n in ("intake", "router", "fees", "audit")}))
         done = Completions(amqp_url, f"{name}.completed", topology.EXCHANGE, topology.rk_case_status("completed"),
@@ -217,14 +213,6 @@ def running_suite(amqp_url: str, pg_url: str, name: str) -> Iterator[tuple[list[
         finally:
             done.close()
             counter.close()
-    finally:
-        suite.stop()
-        engine = make_engine(pg_url)
-        with engine.begin() as conn:
-            for c in children:
-                if "DATABASE_SCHEMA" in c.env:
-                    conn.execute(text(f'DROP SCHEMA IF EXISTS "{c.env["DATABASE_SCHEMA"]}" CASCADE'))
-        engine.dispose()
 
 
 @contextlib.contextmanager

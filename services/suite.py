@@ -103,6 +103,7 @@ class Suite:
         self.children = children
         self.log_dir = log_dir
         self.echo = echo
+        self.exit_codes: dict[str, int | None] = {}  # set by stop()
 
     def start(self) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -163,6 +164,7 @@ class Suite:
         for child in self.children:
             for pump in child.pumps:
                 pump.join(2)
+        self.exit_codes = codes
         return codes
 
 

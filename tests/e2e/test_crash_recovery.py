@@ -35,6 +35,7 @@ from services.runtime.db import make_engine
 from services.suite import Suite, plan
 from tests.support import rabbit_node
 from tests.support.ports import free_port, suite_ports
+from tests.support.processes import started
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.timeout(600)]
 BUNDLES = int(os.environ.get("HALL_CRASH_BUNDLES", "200"))
@@ -53,18 +54,8 @@ def chaos_suite(pg_url, tmp_path, throwaway_rabbit):
     router = next(c for c in children if c.name == "router")
     children.append(replace(router, name="router-2", env={**router.env, "GRPC_PORT": str(free_port())},
                             port=None, proc=None, pumps=[]))
-    suite = Suite(children, tmp_path / "logs", echo=False)
-    suite.start()
-    try:
-        suite.wait_ready(timeout=120)
+    with started(children, pg_url, tmp_path / "logs", ready_timeout=120) as suite:
         yield suite, env, node, prefix
-    finally:
-        suite.stop()
-        engine = make_engine(pg_url)
-        with engine.begin() as conn:
-            for name in {c.env["DATABASE_SCHEMA"] for c in children if "DATABASE_SCHEMA" in c.env}:
-                conn.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
-        engine.dispose()
 
 
 class Chaos(threading.Thread):

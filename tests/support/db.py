@@ -1,9 +1,10 @@
-"""A unique PostgreSQL schema per test, dropped afterwards."""
+"""A unique PostgreSQL schema per test, dropped afterwards; and dropping the schemas of a
+suite's processes."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import text
@@ -17,7 +18,12 @@ def schema(url: str, prefix: str = "t") -> Iterator[str]:
     try:
         yield name
     finally:
-        engine = make_engine(url)
-        with engine.begin() as conn:
+        drop_schemas(url, [name])
+
+
+def drop_schemas(url: str, names: Iterable[str]) -> None:
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        for name in sorted(set(names)):
             conn.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
-        engine.dispose()
+    engine.dispose()

@@ -1,4 +1,5 @@
-"""Service processes started alone for a test, as production starts them."""
+"""Service processes started for a test or a bench, as production starts them, on schemas of
+their own that are dropped afterwards."""
 
 from __future__ import annotations
 
@@ -8,11 +9,26 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import text
-
-from services.runtime.db import make_engine
-from services.suite import Suite, plan
+from services.suite import Child, Suite, plan
+from tests.support.db import drop_schemas
 from tests.support.ports import free_port
+
+
+@contextmanager
+def started(children: list[Child], pg_url: str, log_dir: Path, *,
+            ready_timeout: float | None = 90.0) -> Iterator[Suite]:
+    """`children` (from services.suite.plan, each on a schema of its own) started as production
+    starts them; with `ready_timeout`, once every gRPC server among them serves. On leaving they
+    are stopped with SIGTERM (their exit codes in `suite.exit_codes`) and their schemas dropped."""
+    suite = Suite(children, log_dir, echo=False)
+    suite.start()
+    try:
+        if ready_timeout is not None:
+            suite.wait_ready(timeout=ready_timeout)
+        yield suite
+    finally:
+        suite.stop()
+        drop_schemas(pg_url, [c.env["DATABASE_SCHEMA"] for c in children if "DATABASE_SCHEMA" in c.env])
 
 
 @contextmanager
@@ -22,13 +38,5 @@ def lone_intake(amqp_url: str, pg_url: str, log_dir: Path, **settings: str) -> I
     env = {**os.environ, "AMQP_URL": amqp_url, "HALL_DATABASE_URL": pg_url, "HALL_SCHEMA_PREFIX": prefix,
            "HALL_INTAKE_PORT": str(free_port()), "LOG_LEVEL": "info", **settings}
     intake = next(c for c in plan(env) if c.name == "intake")
-    suite = Suite([intake], log_dir, echo=False)
-    suite.start()
-    try:
+    with started([intake], pg_url, log_dir, ready_timeout=None) as suite:
         yield suite
-    finally:
-        suite.stop()
-        engine = make_engine(pg_url)
-        with engine.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{prefix}_intake" CASCADE'))
-        engine.dispose()
