@@ -38,13 +38,13 @@ import pika
 
 from bench.cpu import CpuMeter, cores
 from hall.v1 import approval_pb2
-from services.counter.client import Counter, Endpoints, company_registration
+from services.counter.client import Counter, company_registration
 from services.runtime import topology
 from services.runtime.amqp import connection_parameters
 from services.suite import Child, plan
 from tests.support import servers
 from tests.support.ports import suite_ports
-from tests.support.processes import started
+from tests.support.processes import counter_of, started
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "32"))
@@ -203,8 +203,7 @@ def running_suite(amqp_url: str, pg_url: str, name: str) -> Iterator[tuple[list[
            "HALL_SCHEMA_PREFIX": f"{name}_{uuid.uuid4().hex[:8]}", "LOG_LEVEL": "warning", **suite_ports()}
     children = plan(env)
     with started(children, pg_url, ROOT / "var" / "bench-logs", ready_timeout=120):
-        ports = {c.name: c.port for c in children if c.port}
-        counter = Counter(Endpoints(**{n: f"127.0.0.1:{ports[n]}" for n in ("intake", "router", "fees", "audit")}))
+        counter = counter_of(env)
         done = Completions(amqp_url, f"{name}.completed", topology.EXCHANGE, topology.rk_case_status("completed"),
                            lambda props, body: approval_pb2.CaseStatusChanged.FromString(body).case_id,
                            also_ending=(topology.rk_case_status("refused"), topology.rk_case_status("withdrawn")))

@@ -29,13 +29,13 @@ import pytest
 from sqlalchemy import text
 
 from hall.v1 import intake_pb2
-from services.counter.client import Counter, Endpoints, company_registration
+from services.counter.client import Counter, company_registration
 from services.runtime import topology
 from services.runtime.db import make_engine
 from services.suite import Suite, plan
 from tests.support import rabbit_node
 from tests.support.ports import free_port, suite_ports
-from tests.support.processes import started
+from tests.support.processes import counter_of, started
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.timeout(600)]
 BUNDLES = int(os.environ.get("HALL_CRASH_BUNDLES", "200"))
@@ -207,8 +207,7 @@ def scalar(engine, sql):
 
 def test_kill_routers_adapters_and_the_broker_under_load(chaos_suite, pg_url):
     suite, env, node, prefix = chaos_suite
-    counter = Counter(Endpoints(**{n: f"127.0.0.1:{env[f'HALL_{n.upper()}_PORT']}"
-                                   for n in ("intake", "router", "fees", "audit")}))
+    counter = counter_of(env)
     chaos = Chaos(suite, node, seed=int(os.environ.get("HALL_CRASH_SEED", "7")))
     chaos.start()
     app_ids, retried = submit_all(counter, BUNDLES, lambda: chaos.kill_edge(chaos.intake), chaos.revive)

@@ -12,7 +12,7 @@ import pytest
 from hall.v1 import approval_pb2
 from services.counter.__main__ import main as counter_cli
 from services.counter.client import company_registration
-from tests.e2e.conftest import counter_of, running_suite
+from tests.support.processes import counter_of, whole_suite
 from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
@@ -22,7 +22,7 @@ TAX_STEPS = {"national_tax", "local_tax"}
 @pytest.fixture(scope="module")
 def suite(broker_url, pg_url, tmp_path_factory):
     # Two attempts (the first retry after 1 s), so the incident comes within seconds.
-    with running_suite(broker_url, pg_url, tmp_path_factory.mktemp("logs"), ROUTER_MAX_ATTEMPTS="2") as running:
+    with whole_suite(broker_url, pg_url, tmp_path_factory.mktemp("logs"), ROUTER_MAX_ATTEMPTS="2") as running:
         yield running
 
 

@@ -9,7 +9,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from services.counter.client import Counter, Endpoints
 from services.suite import Child, Suite, plan
+from tests.support import ports, servers
 from tests.support.db import drop_schemas
 from tests.support.ports import free_port
 
@@ -40,3 +42,24 @@ def lone_intake(amqp_url: str, pg_url: str, log_dir: Path, **settings: str) -> I
     intake = next(c for c in plan(env) if c.name == "intake")
     with started([intake], pg_url, log_dir, ready_timeout=None) as suite:
         yield suite
+
+
+@contextmanager
+def whole_suite(broker_url: str, pg_url: str, log_dir: Path, **settings: str) -> Iterator[tuple[Suite, dict[str, str]]]:
+    """The suite with `settings` added to its environment; on leaving, every process must stop
+    cleanly on SIGTERM, and its vhost and schemas are removed."""
+    with servers.vhost(broker_url) as amqp_url:
+        env = dict(os.environ)
+        env.update({"AMQP_URL": amqp_url, "HALL_DATABASE_URL": pg_url,
+                    "HALL_SCHEMA_PREFIX": f"e2e_{uuid.uuid4().hex[:8]}", "LOG_LEVEL": "info", **settings})
+        env.update(ports.suite_ports())
+        with started(plan(env), pg_url, log_dir) as running:
+            yield running, env
+    bad = {k: v for k, v in running.exit_codes.items() if v != 0}
+    assert not bad, f"processes did not stop cleanly on SIGTERM: {bad}; logs in {log_dir}"
+
+
+def counter_of(env: dict[str, str], **kwargs: str) -> Counter:
+    """A counter client of the suite started with `env`."""
+    return Counter(Endpoints(**{n: f"127.0.0.1:{env[f'HALL_{n.upper()}_PORT']}"
+                                for n in ("intake", "router", "fees", "audit")}), **kwargs)
