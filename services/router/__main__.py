@@ -22,7 +22,7 @@ def main() -> None:
     proc.add_relay(RouterOutbox)  # started by serve(); commits hand it their outbox rows
     engine = Engine(proc.sessions, proc.catalogue, max_attempts=env_int("ROUTER_MAX_ATTEMPTS", 4, minimum=1),
                     versions=load_versions(proc.catalogue))
-    proc.add_periodic("overdue-scan", env_int("ROUTER_OVERDUE_SCAN_SECONDS", 30, minimum=1), engine.report_overdue)
+    proc.add_periodic("supervision", env_int("ROUTER_OVERDUE_SCAN_SECONDS", 30, minimum=1), engine.supervise)
     processed = ProcessedMessage.__table__
     proc.retain(processed, processed.c.processed_at)  # a copy of a message this old no longer comes
     # One consumer thread per replica: a second one only splits the batches and contends for the

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hall.v1 import approval_pb2, audit_pb2, common_pb2
@@ -33,7 +33,7 @@ from services.router.models import (
     StepRow,
 )
 from services.router.state import Record
-from services.runtime import clock, context, db, outbox, topology
+from services.runtime import clock, context, db, metrics, outbox, topology
 from services.runtime.errors import FailedPrecondition, NotFound
 from services.runtime.wire import Envelope
 
@@ -224,6 +224,17 @@ class Engine:
         if steps:
             log.warning("overdue steps reported", count=len(steps))
         return len(steps)
+
+    def count_incidents(self) -> int:
+        """Steps waiting for an operator's RetryIncident, in every case."""
+        with self._sessions() as session:
+            return int(session.scalar(select(func.count()).select_from(StepRow).where(StepRow.status == INCIDENT)) or 0)
+
+    def supervise(self) -> None:
+        """The router's periodic check: report steps past their limit, and publish how many
+        incidents wait (`hall_router_open_incidents`, for alerting)."""
+        metrics.OVERDUE_REPORTED.inc(self.report_overdue())
+        metrics.OPEN_INCIDENTS.set(self.count_incidents())
 
     def incidents(self) -> list[StepRow]:
         with self._sessions() as session:

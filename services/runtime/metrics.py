@@ -5,7 +5,7 @@ Exposed on METRICS_PORT (default 0: off) by `serve()`.
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram, start_http_server
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 from services.runtime.config import env_int
 
@@ -15,6 +15,9 @@ MESSAGES = Counter("hall_messages_total", "messages consumed", ["service", "queu
 MESSAGE_SECONDS = Histogram("hall_message_seconds", "time from delivery to settlement", ["service", "queue"])
 BATCH_SIZE = Histogram("hall_batch_messages", "messages handled in one transaction", ["service"],
                        buckets=(1, 2, 4, 8, 16, 32, 64, 128))
+# The router's supervision: read from its database by every replica (alert on max, not sum).
+OPEN_INCIDENTS = Gauge("hall_router_open_incidents", "steps waiting for an operator's RetryIncident")
+OVERDUE_REPORTED = Counter("hall_router_overdue_reported_total", "running steps reported overdue to the audit trail")
 
 _started = False
 

@@ -152,6 +152,23 @@ def test_technical_failures_back_off_then_become_an_incident_that_can_be_retried
     assert [(i.step_id, i.attempt) for i in eng.incidents()] == [("licence", 6)]
 
 
+def test_the_periodic_supervision_publishes_the_open_incidents_for_alerting(engine):
+    from services.runtime import metrics
+
+    eng, sessions = engine
+    eng.supervise()
+    assert metrics.OPEN_INCIDENTS._value.get() == 0
+    eng.handle(envelope(submitted()))
+    for _ in range(3):
+        decide(eng, requests(sessions)[-1], approval_pb2.OUTCOME_FAILED)
+    assert eng.count_incidents() == 1
+    eng.supervise()
+    assert metrics.OPEN_INCIDENTS._value.get() == 1
+    eng.retry_incident("C1", "licence")
+    eng.supervise()
+    assert metrics.OPEN_INCIDENTS._value.get() == 0
+
+
 def test_single_department_matter_is_one_step(engine):
     eng, sessions = engine
     msg = submitted("C9")
