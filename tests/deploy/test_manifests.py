@@ -37,6 +37,18 @@ def test_every_pod_is_hardened_and_has_no_api_token(documents):
         assert c["securityContext"]["capabilities"]["drop"] == ["ALL"]
 
 
+def test_every_pod_is_scraped_on_the_metrics_port_its_processes_serve(documents):
+    config = next(d for d in documents if d["kind"] == "ConfigMap" and d["metadata"]["name"].startswith("hall-config"))
+    deployments = [d for d in documents if d["kind"] == "Deployment"]
+    for d in deployments:
+        annotations = d["spec"]["template"]["metadata"]["annotations"]
+        assert annotations["prometheus.io/scrape"] == "true"
+        assert annotations["prometheus.io/port"] == config["data"]["METRICS_PORT"]
+        container = d["spec"]["template"]["spec"]["containers"][0]
+        assert any(ref.get("configMapRef", {}).get("name", "").startswith("hall-config")
+                   for ref in container.get("envFrom", [])), d["metadata"]["name"]
+
+
 def test_grpc_services_have_numeric_grpc_probes(documents):
     for d in documents:
         if d["kind"] == "Deployment" and not d["metadata"]["name"].startswith("adapter-"):
