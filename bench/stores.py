@@ -5,12 +5,14 @@ router's engine taking a company registration's five messages one at a time, and
 messages side by side in batches of `BENCH_STORES_SIZES` (`Engine.handle_batch`:
 the submission, then the four departments' approvals), and the audit trail's appends
 (`AuditStore.append`), each on a fresh schema, called one after another with no broker and no
-other process: wall time and this process's CPU per call, for batches of BENCH_STORES_SIZES
-events or records. What one transaction of theirs costs, round trips included, without the rest
-of the suite competing for the cores (`make bench-router` and `make bench-adapter` run the
-processes whole). Last, the audit trail's chain check (`VerifyChain`) over what was appended and
-BENCH_STORES_VERIFY_RECORDS (10,000) more records: its time per record. BENCH_STORES_PROFILE=1
-also prints where the CPU went (cProfile, own time).
+other process: wall time, this process's CPU and PostgreSQL's per call (the server's processes
+on this machine, every one: an idle server adds its background work), for batches of
+BENCH_STORES_SIZES events or records. What one transaction of theirs costs, round trips
+included, without the rest of the suite competing for the cores (`make bench-router` and `make
+bench-adapter` run the processes whole). The audit trail's appends are measured again once the
+trail holds BENCH_STORES_VERIFY_RECORDS (10,000) records more: an append must not slow down as
+the trail grows. Last, the chain check (`VerifyChain`) over all of it: its time per record.
+BENCH_STORES_PROFILE=1 also prints where the CPU went (cProfile, own time).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from pathlib import Path
 import structlog
 from google.protobuf.message import Message
 
+from bench.cpu import postgres_ticks
 from hall.v1 import approval_pb2, audit_pb2
 from services.audit.store import AuditStore
 from services.catalogue import load
@@ -51,7 +54,7 @@ def measure(label: str, calls: int, call: Callable[[int], object], *, per: int =
     for i in range(min(20, calls)):  # warm-up: pool, prepared statements
         call(i)
     profile = cProfile.Profile() if PROFILE else None
-    wall, cpu = time.perf_counter(), time.process_time()
+    wall, cpu, server = time.perf_counter(), time.process_time(), postgres_ticks()
     if profile is not None:
         profile.enable()
     for i in range(calls):
@@ -59,8 +62,10 @@ def measure(label: str, calls: int, call: Callable[[int], object], *, per: int =
     if profile is not None:
         profile.disable()
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    server_s = (postgres_ticks() - server) / os.sysconf("SC_CLK_TCK")  # 0 when the server is not on this machine
     unit = "call" if per == 1 else "message"
-    print(f"  {label:34s} {wall / calls / per * 1000:7.2f} ms wall {cpu / calls / per * 1000:7.2f} ms CPU per {unit}")
+    print(f"  {label:34s} {wall / calls / per * 1000:7.2f} ms wall {cpu / calls / per * 1000:7.2f} ms CPU per {unit}"
+          f" + {server_s / calls / per * 1000:.2f} ms in PostgreSQL")
     if profile is not None:
         pstats.Stats(profile).sort_stats("tottime").print_stats(15)
 
@@ -151,6 +156,12 @@ def audit(pg: str) -> None:
             measure(f"append, batches of {size}", max(20, CALLS // size), append)
         for _ in range(VERIFY_RECORDS // 100):
             store.append([record() for _ in range(100)])
+        trail = VERIFY_RECORDS + sum(max(20, CALLS // size) * size + min(20, CALLS // size) * size for size in SIZES)
+        for size in SIZES:  # again, on a longer trail: the append must not slow down as the trail grows
+            def append_later(_: int, size: int = size) -> None:
+                store.append([record() for _ in range(size)])
+
+            measure(f"append, batches of {size}, {trail // 1000}k on", max(20, CALLS // size), append_later)
         wall, cpu = time.perf_counter(), time.process_time()
         check = store.check_chain()
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import structlog
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import DateTime, Engine, Executable, Table, bindparam, create_engine, event, text
@@ -22,6 +23,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+log = structlog.get_logger(__name__)
 
 _ALEMBIC_DIR = Path(__file__).with_name("alembic")
 # A pooled PostgreSQL connection idle for longer than this is checked before it is handed out.
@@ -212,3 +215,9 @@ def migrate(engine: Engine, migrations_dir: Path, version_table: str) -> None:
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": zlib.crc32(version_table.encode())})
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
+        if is_postgres(engine) and conn.execute(text("SHOW autovacuum")).scalar() != "on":
+            # Without it no table gets statistics, and lookups that PostgreSQL planned while the
+            # tables were nearly empty stay sequential scans that grow with the tables (eleventh
+            # round of docs/benchmarks.md; docs/operations.md, "PostgreSQL").
+            log.warning("autovacuum is off on this PostgreSQL server: run ANALYZE on the service's tables "
+                        "regularly, or turn autovacuum on", version_table=version_table)

@@ -182,7 +182,9 @@ def test_a_lingering_consumer_does_not_wait_once_a_batch_is_full_and_flushes_at_
     start, batches, publish = lingering
     consumer = start(prefetch=2, linger_s=60.0)
     publish("f", 5)
-    assert wait_until(lambda: len(batches) == 2)  # two full batches, long before the linger is out
+    # Two full batches, long before the linger is out; and the fifth delivered (none ready in the
+    # queue), so that it is in hand at stop (on a slow host it could still be on its way).
+    assert wait_until(lambda: len(batches) == 2 and queue_depth(layout, topology.department_queue("business")) == 0)
     consumer.stop()  # the fifth is in hand, waiting for company: handled at stop, not redelivered
     assert batches == [["f-0", "f-1"], ["f-2", "f-3"], ["f-4"]]
     assert queue_depth(layout, topology.department_queue("business")) == 0
