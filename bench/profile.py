@@ -3,6 +3,7 @@
 Starts the suite as `make bench` does, drives BENCH_CLIENTS closed-loop counter clients for
 PROFILE_SECONDS, and meanwhile
   - reads each process's CPU time from /proc (user+system, in % of one core and ms per bundle);
+  - counts PostgreSQL's transactions, WAL and rows read by sequential scans (by table) per bundle;
   - when py-spy is installed (`pip install py-spy`) and PROFILE_SPY is not 0, samples every Python process and prints the
     functions holding the most samples (own time, and time including callees under our code).
 Nothing is written to the repository; the report goes to stdout.
@@ -45,6 +46,22 @@ def pg_counters(url: str) -> tuple[int, int]:
             return int(commits), int(wal)
     finally:
         engine.dispose()
+
+
+def scanned_rows(url: str) -> collections.Counter[str]:
+    """Rows read by sequential scans so far, by table (summed over the schemas of this database).
+    A lookup the services make by key should read none; one that does grows with its table
+    (eleventh round of docs/benchmarks.md: a plan made while the table was empty)."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT relname, seq_tup_read FROM pg_stat_user_tables")).all()
+    finally:
+        engine.dispose()
+    counts: collections.Counter[str] = collections.Counter()
+    for table, read in rows:
+        counts[table] += int(read or 0)
+    return counts
 
 
 def py_spy() -> str | None:
@@ -145,6 +162,7 @@ def main() -> None:
             time.sleep(5)  # warm up
             cpu = CpuMeter({c.name: [c.proc.pid] for c in children if c.proc})
             commits_before, wal_before = pg_counters(pg)
+            scanned_before = scanned_rows(pg)
             start_done, t0 = completed[0], time.perf_counter()
             spies = []
             if spy is not None:
@@ -161,6 +179,8 @@ def main() -> None:
             spent_ms = cpu.ms()
             commits, wal = (after - before for after, before in zip(pg_counters(pg), (commits_before, wal_before),
                                                                      strict=True))
+            scanned = scanned_rows(pg)
+            scanned.subtract(scanned_before)
             stop.set()
             for _, s in spies:
                 s.wait()
@@ -175,6 +195,9 @@ def main() -> None:
             print(f"{'all':>24} {'':>7} {total_ms:10.1f}")
             print(f"PostgreSQL transactions per bundle: {commits / max(bundles, 1):.1f} (whole database); "
                   f"WAL per bundle: {wal / 1024 / max(bundles, 1):.1f} KiB (whole server)")
+            most = [(table, n) for table, n in scanned.most_common(6) if n > 0]
+            print("Rows read by sequential scans per bundle: "
+                  + (", ".join(f"{table} {n / max(bundles, 1):.0f}" for table, n in most) or "none"))
             for name, _ in spies:
                 print(f"\n== {name}")
                 print("\n".join(summarize(tmp / f"{name}.txt")))
