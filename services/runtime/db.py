@@ -218,6 +218,6 @@ def migrate(engine: Engine, migrations_dir: Path, version_table: str) -> None:
         if is_postgres(engine) and conn.execute(text("SHOW autovacuum")).scalar() != "on":
             # Without it no table gets statistics, and lookups that PostgreSQL planned while the
             # tables were nearly empty stay sequential scans that grow with the tables (eleventh
-            # round of docs/benchmarks.md; docs/operations.md, "PostgreSQL").
+            # round of docs/benchmarks.md; docs/operations.md, "PostgreSQL statistics").
             log.warning("autovacuum is off on this PostgreSQL server: run ANALYZE on the service's tables "
                         "regularly, or turn autovacuum on", version_table=version_table)
