@@ -66,7 +66,7 @@ bench-adapter: protos ## one adapter process alone through its queue: make bench
 bench-router: protos ## the router process alone, departments answered by a bare pika stand-in
 	$(PY) -m bench.router
 
-bench-stores: protos ## intake's and audit's transactions alone, in one process: CPU and wall time per call
+bench-stores: protos ## intake's, the router's and audit's transactions alone, in one process: wall time, CPU and PostgreSQL's CPU per call
 	$(PY) -m bench.stores
 
 bench-tail: protos ## a paced run's median and slowest bundles, stage by stage: waiting before each handler, and its run

@@ -35,33 +35,24 @@ TOP = int(os.environ.get("PROFILE_TOP", "12"))
 GIL = os.environ.get("PROFILE_GIL", "1") != "0"  # sample only threads holding the GIL: CPU, not waits
 
 
-def pg_counters(url: str) -> tuple[int, int]:
-    """Transactions in this database so far, and the WAL position (bytes) of the whole server."""
+def pg_counters(url: str) -> tuple[int, int, collections.Counter[str]]:
+    """Transactions in this database so far, the WAL position (bytes) of the whole server, and the
+    rows read by sequential scans so far by table (summed over the database's schemas). A lookup
+    the services make by key should read none; one that does grows with its table (eleventh round
+    of docs/benchmarks.md: a plan made while the table was empty)."""
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
             commits, wal = conn.execute(text(
                 "SELECT xact_commit + xact_rollback, pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0') "
                 "FROM pg_stat_database WHERE datname = current_database()")).one()
-            return int(commits), int(wal)
+            scans = conn.execute(text("SELECT relname, seq_tup_read FROM pg_stat_user_tables")).all()
     finally:
         engine.dispose()
-
-
-def scanned_rows(url: str) -> collections.Counter[str]:
-    """Rows read by sequential scans so far, by table (summed over the schemas of this database).
-    A lookup the services make by key should read none; one that does grows with its table
-    (eleventh round of docs/benchmarks.md: a plan made while the table was empty)."""
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            rows = conn.execute(text("SELECT relname, seq_tup_read FROM pg_stat_user_tables")).all()
-    finally:
-        engine.dispose()
-    counts: collections.Counter[str] = collections.Counter()
-    for table, read in rows:
-        counts[table] += int(read or 0)
-    return counts
+    scanned: collections.Counter[str] = collections.Counter()
+    for table, read in scans:
+        scanned[table] += int(read or 0)
+    return int(commits), int(wal), scanned
 
 
 def py_spy() -> str | None:
@@ -161,8 +152,7 @@ def main() -> None:
                 t.start()
             time.sleep(5)  # warm up
             cpu = CpuMeter({c.name: [c.proc.pid] for c in children if c.proc})
-            commits_before, wal_before = pg_counters(pg)
-            scanned_before = scanned_rows(pg)
+            commits_before, wal_before, scanned_before = pg_counters(pg)
             start_done, t0 = completed[0], time.perf_counter()
             spies = []
             if spy is not None:
@@ -177,9 +167,8 @@ def main() -> None:
             elapsed = time.perf_counter() - t0
             bundles = completed[0] - start_done
             spent_ms = cpu.ms()
-            commits, wal = (after - before for after, before in zip(pg_counters(pg), (commits_before, wal_before),
-                                                                     strict=True))
-            scanned = scanned_rows(pg)
+            commits, wal, scanned = pg_counters(pg)
+            commits, wal = commits - commits_before, wal - wal_before
             scanned.subtract(scanned_before)
             stop.set()
             for _, s in spies:

@@ -16,6 +16,12 @@ class RegisterUnavailable(RuntimeError):
 
 
 class BusinessRegisterClient:
+    """Calls wait for the register's channel to be ready, up to their deadline
+    (BUSINESS_REGISTER_TIMEOUT_SECONDS), instead of failing at once while it reconnects: right after
+    the register comes back the channel may still be in its reconnect backoff (up to 2 s), and a
+    step an operator retries then would fail again for nothing (found by tests/e2e/test_incidents.py
+    on a slow host). While the register is down a lookup fails after its deadline."""
+
     def __init__(self, address: str | None = None, timeout_s: float | None = None) -> None:
         self.address = address or os.environ.get("BUSINESS_REGISTER_ADDR", "127.0.0.1:50061")
         self.timeout_s = timeout_s or float(os.environ.get("BUSINESS_REGISTER_TIMEOUT_SECONDS", "3"))
@@ -41,7 +47,7 @@ class BusinessRegisterClient:
         try:
             company: department_pb2.Company = self._stub.GetCompany(
                 department_pb2.GetCompanyRequest(credit_code=credit_code), timeout=self.timeout_s,
-                metadata=metadata).company
+                metadata=metadata, wait_for_ready=True).company
             return company
         except grpc.RpcError as err:
             if err.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
@@ -53,7 +59,7 @@ class BusinessRegisterClient:
 
         try:
             response = self._stub.GetCompanies(department_pb2.GetCompaniesRequest(queries=queries),
-                                               timeout=self.timeout_s)
+                                               timeout=self.timeout_s, wait_for_ready=True)
             return dict(response.companies)
         except grpc.RpcError as err:
             raise RegisterUnavailable(f"business register at {self.address}: {err.code().name}") from None
