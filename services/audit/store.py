@@ -53,7 +53,7 @@ def event_record(event: approval_pb2.CaseStatusChanged, message_id: str) -> audi
 class AuditStore:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
-        self._lock = db.is_postgres(sessions.kw["bind"])
+        self._postgres = db.is_postgres(sessions.kw["bind"])
 
     def append(self, records: Sequence[audit_pb2.CallRecord]) -> int:
         """Append records not stored yet (by record id); returns how many were new.
@@ -64,7 +64,7 @@ class AuditStore:
         leaving out what is stored. (Asking first cost a lookup per batch that PostgreSQL may plan
         as a scan of the whole trail: 55 ms a batch at 60,000 records, eleventh round of
         docs/benchmarks.md.)"""
-        if self._lock:
+        if self._postgres:
             try:
                 return self._append(records, known=False)
             except UniqueViolation:
@@ -74,7 +74,7 @@ class AuditStore:
     def _append(self, records: Sequence[audit_pb2.CallRecord], *, known: bool) -> int:
         with self._sessions() as session, session.begin():
             conn = session.connection()  # Core statements: no ORM execution layer on the hot path
-            head = conn.execute(_LOCK_HEAD if self._lock else _READ_HEAD).first()
+            head = conn.execute(_LOCK_HEAD if self._postgres else _READ_HEAD).first()
             assert head is not None, "audit_chain_head missing: run migrations"
             prev, count = head  # (hash, count): Row.count would be the tuple method
             seen = set(conn.execute(_KNOWN, {"ids": [r.record_id for r in records]}).scalars()) if known else set()
@@ -102,7 +102,7 @@ class AuditStore:
     def _insert(self, conn: Any, rows: list[dict[str, object]]) -> None:
         """On PostgreSQL one COPY for the batch: less CPU per row than pipelined INSERTs, here
         and in the server (`make bench-stores`). SQLite (the local run) takes INSERTs."""
-        if not self._lock:
+        if not self._postgres:
             conn.execute(_INSERT, rows)
             return
         raw: Any = conn.connection.driver_connection  # psycopg's connection, in the session's transaction
