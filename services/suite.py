@@ -175,19 +175,20 @@ def main() -> None:
     log_dir = Path(os.environ.get("HALL_LOG_DIR", ROOT / "var" / "log"))
     suite = Suite(plan(), log_dir, echo=not args.quiet)
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    received: list[int] = []  # the handler takes no lock (see runtime.grpc_server.run_until_signal)
+    signal.signal(signal.SIGTERM, lambda signum, _: received.append(signum))
+    signal.signal(signal.SIGINT, lambda signum, _: received.append(signum))
     suite.start()
     try:
         suite.wait_ready()
         print(f"\nsuite is up: intake 127.0.0.1:{ports()['intake']}; logs in {log_dir}. "
               "In another terminal: make demo. Ctrl-C stops.\n", flush=True)
-        while not stop.is_set():
+        while not stop.is_set() and not received:
             for child in suite.children:
                 if child.proc is not None and child.proc.poll() is not None:
                     print(f"{child.name} exited with {child.proc.returncode}; stopping the suite", flush=True)
                     stop.set()
-            stop.wait(1)
+            stop.wait(0.2)  # the children hear Ctrl-C at once too: they get their SIGTERM while stopping
     finally:
         codes = suite.stop()
         print("stopped:", ", ".join(f"{k}={v}" for k, v in codes.items()), flush=True)

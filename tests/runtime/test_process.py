@@ -145,3 +145,23 @@ def test_a_process_deletes_an_outbox_row_once_the_broker_has_it(fresh_amqp_url, 
         finally:
             engine.dispose()
     assert [props.message_id for props, _ in rabbit_node.drain(fresh_amqp_url, topology.ROUTER_QUEUE)] == ["left-unsent"]
+
+
+@pytest.mark.parametrize("gap_s", [0.0, 0.005, 0.05])
+def test_ctrl_c_and_sigterm_together_stop_a_process_cleanly(fresh_amqp_url, pg_url, tmp_path, gap_s):
+    """`make run`'s Ctrl-C reaches every process, and the suite's SIGTERM follows at once. The
+    second signal used to run its handler inside the first one's logging and wait on its own lock
+    for ever, or (arriving as the interpreter exited) to kill the process: exit -15."""
+    import signal
+    import time
+
+    with lone_intake(fresh_amqp_url, pg_url, tmp_path / "logs") as suite:
+        suite.wait_ready(timeout=90)
+        intake = suite.children[0]
+        assert intake.proc is not None
+        intake.proc.send_signal(signal.SIGINT)
+        time.sleep(gap_s)
+        intake.proc.send_signal(signal.SIGTERM)
+        assert intake.proc.wait(30) == 0
+    log = (tmp_path / "logs" / "intake.log").read_text()
+    assert "signal received; shutting down" in log and '"stopped"' in log
