@@ -9,7 +9,7 @@ export PYTHONPATH := $(CURDIR):$(CURDIR)/$(GEN)
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help install protos run demo test lint bench profile bench-timeline bench-adapter bench-router bench-stores bench-tail bench-driver clean new-adapter
+.PHONY: help install protos run demo test lint bench profile bench-timeline bench-adapter bench-router bench-stores bench-tail bench-driver clean new-adapter manifests
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -35,7 +35,7 @@ run: protos ## start the whole suite as local processes (logs: terminal and var/
 	$(PY) -m services.suite
 
 demo: protos ## drive a company registration end to end through gRPC against `make run`
-	$(PY) -m services.counter demo
+	$(PY) -m tests.support.demo
 
 test: protos ## lint, unit, property and integration tests against real RabbitMQ and PostgreSQL
 	$(BIN)/buf lint
@@ -75,6 +75,9 @@ bench-tail: protos ## a paced run's median and slowest bundles, stage by stage: 
 bench-driver: protos ## a router-shaped transaction through SQLAlchemy, psycopg alone and psycopg's pipeline mode
 	$(PY) -m bench.driver
 
-new-adapter: protos ## scaffold a department adapter: make new-adapter NAME=<code>
+manifests: protos ## render the departments' Kubernetes manifests from services/adapters/departments.toml
+	$(PY) -m services.adapters.manifests
+
+new-adapter: protos ## scaffold a department adapter (folder, registry entry, manifests): make new-adapter NAME=<code>
 	@test -n "$(NAME)" || (echo "usage: make new-adapter NAME=<department code>" && exit 2)
 	$(PY) -m services.adapters.sdk.scaffold $(NAME)

@@ -28,12 +28,12 @@ from bench.profile import Sampler
 from bench.run import Completions, closed_loop
 from hall.v1 import approval_pb2
 from services.catalogue import load as load_catalogue
-from services.counter.client import company_registration
 from services.runtime import clock, topology, wire
 from services.runtime.amqp import Publisher
 from tests.support import servers
 from tests.support.db import schema
 from tests.support.ports import free_port
+from tests.support.samples import company_registration
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = int(os.environ.get("BENCH_ROUTER_CASES", "400"))

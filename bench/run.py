@@ -38,13 +38,14 @@ import pika
 
 from bench.cpu import CpuMeter, cores
 from hall.v1 import approval_pb2
-from services.counter.client import Counter, company_registration
+from services.counter.client import Counter
 from services.runtime import topology
 from services.runtime.amqp import connection_parameters
 from services.suite import Child, plan
 from tests.support import servers
 from tests.support.ports import suite_ports
 from tests.support.processes import counter_of, started
+from tests.support.samples import company_registration
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "32"))

@@ -34,13 +34,13 @@ from bench.cpu import postgres_ticks
 from hall.v1 import approval_pb2, audit_pb2
 from services.audit.store import AuditStore
 from services.catalogue import load
-from services.counter.client import company_registration
 from services.intake.applications import Applications
 from services.router.engine import Engine
 from services.runtime import clock, db, wire
 from services.runtime.wire import Envelope
 from tests.support import servers
 from tests.support.db import schema
+from tests.support.samples import company_registration
 
 ROOT = Path(__file__).resolve().parent.parent
 CALLS = int(os.environ.get("BENCH_STORES_CALLS", "300"))

@@ -4,10 +4,11 @@ tests use it too). Every process gets its own settings from the environment:
   HALL_DATABASE_URL   base database; unset -> one SQLite file per service under var/
   HALL_SCHEMA_PREFIX  with PostgreSQL, each service uses schema <prefix>_<service> (default hall)
   AMQP_URL            broker (default amqp://guest:guest@127.0.0.1:5672/%2F)
-  HALL_<SERVICE>_PORT gRPC ports (intake 50051, router 50052, fees 50053, audit 50054)
-  HALL_ADAPTERS       department adapters to start (default: all departments with an adapter)
-  HALL_DESKS          departments whose desk process starts (default business, planning)
-  HALL_DESK_<DEPT>_PORT  desk gRPC ports (business 50061 ... family_planning 50066)
+  HALL_<SERVICE>_PORT gRPC ports (default services/ports.py: intake 50051 ... audit 50054)
+  HALL_ADAPTERS       department adapters to start (default: every department in the registry,
+                      services/adapters/departments.toml)
+  HALL_DESKS          departments whose desk process starts (default: those the registry marks desk)
+  HALL_DESK_<DEPT>_PORT  desk gRPC ports (default: the registry's desk_port)
   HALL_LOG_DIR        where each process writes <name>.log (default var/log)
   HALL_OFF_PATH_NICE  CPU_NICE of audit and fees, off the case's path (default 10; 0: none)
 """
@@ -27,13 +28,12 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from services.adapters.desk import DESK_PORTS
+from services.adapters import registry
+from services.ports import PLATFORM_PORTS
 
 ROOT = Path(__file__).resolve().parent.parent
-PLATFORM = (("audit", 50054), ("fees", 50053), ("router", 50052), ("intake", 50051))
-ADAPTERS = ("business", "quality", "national_tax", "local_tax", "planning", "family_planning")
-# Departments whose desk process runs: officers' decisions, and the business register's lookups.
-DESKS = ("business", "planning")
+# Started in this order: the record keepers first, the window last.
+PLATFORM = ("audit", "fees", "router", "intake")
 # The record keepers: a case's path does not wait for them, so they yield the CPU to it
 # (services/runtime/priority.py).
 OFF_PATH = ("audit", "fees")
@@ -52,7 +52,7 @@ class Child:
 
 def ports(env: dict[str, str] | None = None) -> dict[str, int]:
     env = env if env is not None else dict(os.environ)
-    return {name: int(env.get(f"HALL_{name.upper()}_PORT", default)) for name, default in PLATFORM}
+    return {name: int(env.get(f"HALL_{name.upper()}_PORT", PLATFORM_PORTS[name])) for name in PLATFORM}
 
 
 def plan(env: dict[str, str] | None = None) -> list[Child]:
@@ -82,9 +82,10 @@ def plan(env: dict[str, str] | None = None) -> list[Child]:
         if name in OFF_PATH:
             env.setdefault("CPU_NICE", off_path_nice)
         children.append(Child(name, [sys.executable, "-m", f"services.{name}"], env, port))
-    adapters = [a for a in base.get("HALL_ADAPTERS", ",".join(ADAPTERS)).split(",") if a]
-    desks = [d for d in base.get("HALL_DESKS", ",".join(DESKS)).split(",") if d in adapters]
-    desk_ports = {code: int(base.get(f"HALL_DESK_{code.upper()}_PORT", DESK_PORTS[code])) for code in desks}
+    adapters = [a for a in base.get("HALL_ADAPTERS", ",".join(registry.codes())).split(",") if a]
+    desks = [d for d in base.get("HALL_DESKS", ",".join(e.code for e in registry.desks())).split(",") if d in adapters]
+    desk_ports = {code: int(base.get(f"HALL_DESK_{code.upper()}_PORT", registry.entry(code).desk_port))
+                  for code in desks}
     for code in desks:
         env = with_db(f"adapter_{code}")
         env["GRPC_PORT"] = str(desk_ports[code])
@@ -92,8 +93,8 @@ def plan(env: dict[str, str] | None = None) -> list[Child]:
                               desk_ports[code]))
     for code in adapters:
         env = with_db(f"adapter_{code}")
-        if "business" in desk_ports:
-            env["BUSINESS_REGISTER_ADDR"] = f"127.0.0.1:{desk_ports['business']}"
+        for desk_code, port in desk_ports.items():  # where each desk answers (its shared lookups)
+            env[registry.entry(desk_code).desk_address_setting] = f"127.0.0.1:{port}"
         children.append(Child(f"adapter-{code}", [sys.executable, "-m", "services.adapters", code], env))
     return children
 
@@ -175,7 +176,7 @@ def main() -> None:
     log_dir = Path(os.environ.get("HALL_LOG_DIR", ROOT / "var" / "log"))
     suite = Suite(plan(), log_dir, echo=not args.quiet)
     stop = threading.Event()
-    received: list[int] = []  # the handler takes no lock (see runtime.grpc_server.run_until_signal)
+    received: list[int] = []  # the handler takes no lock (see runtime.lifecycle.run_until_signal)
     signal.signal(signal.SIGTERM, lambda signum, _: received.append(signum))
     signal.signal(signal.SIGINT, lambda signum, _: received.append(signum))
     suite.start()

@@ -1,6 +1,8 @@
 """Entry point of every adapter: python -m services.adapters <department-code>
 
-eventlet is patched first, before anything else is imported. This process never imports grpcio.
+eventlet is patched first, before anything else is imported. This process hosts no gRPC server
+(eventlet never shares a process with one); it may call another department's desk as a gRPC
+client, through services/adapters/sdk/neighbours.py.
 """
 
 # psycopg waits for the database with its own C poll loop, which does not yield to eventlet's hub:

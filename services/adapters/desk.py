@@ -3,7 +3,7 @@
 Eventlet-free (it hosts gRPC): DepartmentDeskService for officers, plus whatever read-only
 services the department shares with others (the business register answers lookups). It uses the
 adapter's database and broker user (no rights to declare). Port: DESK_PORT, else GRPC_PORT, else
-the department's entry in DESK_PORTS.
+the department's `desk_port` in services/adapters/departments.toml.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 
 from hall.v1 import department_pb2_grpc
+from services.adapters import registry
 from services.adapters.sdk.desk import Desk, DeskServicer
 from services.adapters.sdk.handled import outbox_model
 from services.adapters.sdk.registry import load_department
@@ -18,17 +19,14 @@ from services.runtime.config import env_int
 from services.runtime.grpc_server import add_servicer
 from services.runtime.process import ServiceProcess
 
-DESK_PORTS = {"business": 50061, "quality": 50062, "national_tax": 50063, "local_tax": 50064,
-              "planning": 50065, "family_planning": 50066}
-
 
 def main() -> None:
     if len(sys.argv) != 2:
         sys.exit("usage: python -m services.adapters.desk <department-code>")
     code = sys.argv[1]
     department = load_department(code)
-    proc = ServiceProcess(f"adapter_{code}", default_grpc_port=env_int("DESK_PORT", DESK_PORTS.get(code, 50060)),
-                          migrations=department.migrations, name=f"desk-{code}", declare_layout=False)
+    proc = ServiceProcess(f"adapter_{code}", default_grpc_port=env_int("DESK_PORT", registry.entry(code).desk_port),
+                          migrations=department.migrations, name=f"desk-{code}")
     proc.add_relay(outbox_model(code))  # started by serve(); commits hand it their outbox rows
     desk = Desk(department, proc.sessions)
     proc.serve(lambda server: [add_servicer(server, DeskServicer(desk), department_pb2_grpc),

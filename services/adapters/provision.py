@@ -25,14 +25,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+from services.adapters import registry
 from services.runtime import topology
-
-ADAPTERS_DIR = Path(__file__).parent
 
 
 def departments() -> list[str]:
-    return sorted(p.name for p in ADAPTERS_DIR.iterdir()
-                  if (p / "__init__.py").exists() and (p / "rules.py").exists())
+    return sorted(registry.codes())
 
 
 def user(code: str, prefix: str = "hall-") -> str:

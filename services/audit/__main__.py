@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from hall.v1 import approval_pb2, audit_pb2, audit_pb2_grpc
+from services import platform
 from services.audit.servicer import AuditServicer
 from services.audit.store import AuditStore, event_record
 from services.runtime import topology
 from services.runtime.config import env_int
 from services.runtime.grpc_server import add_servicer
-from services.runtime.process import ServiceProcess
 from services.runtime.wire import Envelope
-
-DEFAULT_PORT = 50054
 
 
 def main() -> None:
-    proc = ServiceProcess("audit", default_grpc_port=DEFAULT_PORT, migrations=Path(__file__).with_name("migrations"))
+    proc = platform.process("audit")
     store = AuditStore(proc.sessions)
 
     def on_records(envelopes: list[Envelope]) -> None:

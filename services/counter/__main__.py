@@ -1,4 +1,4 @@
-"""Counter CLI: python -m services.counter {demo,matters,timeline,verify-audit,case,incidents,retry-incident}
+"""Counter CLI: python -m services.counter {matters,timeline,verify-audit,case,incidents,retry-incident}
 (see --help). The servers: HALL_HOST and HALL_<SERVICE>_PORT; the caller: --actor or HALL_ACTOR_ID."""
 
 from __future__ import annotations
@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from collections.abc import Iterable
 from typing import cast
 
@@ -16,62 +15,11 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from hall.v1 import approval_pb2, audit_pb2, intake_pb2, router_pb2
-from services.counter.client import Counter, Endpoints, company_registration
-from services.domain.identifiers import validate_credit_code
+from services.counter.client import Counter, Endpoints
 from services.domain.money import format_yuan
 from services.runtime import clock
 
 STATUS = intake_pb2.ApplicationStatus
-
-
-def endpoints() -> Endpoints:
-    host = os.environ.get("HALL_HOST", "127.0.0.1")
-    return Endpoints(
-        intake=f"{host}:{os.environ.get('HALL_INTAKE_PORT', '50051')}",
-        router=f"{host}:{os.environ.get('HALL_ROUTER_PORT', '50052')}",
-        fees=f"{host}:{os.environ.get('HALL_FEES_PORT', '50053')}",
-        audit=f"{host}:{os.environ.get('HALL_AUDIT_PORT', '50054')}",
-    )
-
-
-def demo(counter: Counter) -> int:
-    request = company_registration()
-    print(f"申请：企业开办一件事 — {request.fields['company_name']}（受理人 {request.clerk_id}）")
-    response = counter.submit(request)
-    app = response.application
-    promised = clock.from_timestamp(app.promised_by).astimezone(clock.SHANGHAI)
-    print(f"已受理：申请 {app.application_id}，案件 {app.case_id}，承诺办结时间 {promised:%Y-%m-%d %H:%M}")
-    final = app
-    for event in counter.watch(app.application_id):
-        step = f" [{event.step_id} → {event.step_status}]" if event.step_id else ""
-        print(f"  #{event.sequence:<2} {STATUS.Name(event.status).removeprefix('APPLICATION_STATUS_'):<12}{step} {event.note}")
-        final = event.application
-    if final.status != STATUS.APPLICATION_STATUS_COMPLETED:
-        print(f"未办结：{STATUS.Name(final.status)}；" + "；".join(r.message for r in final.reasons))
-        return 1
-    print("办结。证照与代码：")
-    for key, value in sorted(final.results.items()):
-        print(f"  {key:<28} {value}")
-    credit = final.results.get("credit_code", "")
-    validate_credit_code(credit)
-    print(f"  统一社会信用代码校验位正确：{credit[-1]}")
-    receipt = counter.wait_receipt(app.application_id)
-    print(f"统一收费票据 {receipt.receipt_number}（缴款人 {receipt.payer_name}）")
-    for line in receipt.lines:
-        print(f"  {line.department:<14} {line.item_name:<20} {format_yuan(line.amount.fen):>10}")
-    print(f"  {'合计':<35} {format_yuan(receipt.total.fen):>10}")
-    print(f"  校验码 {receipt.verification_code[:16]}…")
-    # Call records reach the audit service in batches, a moment after the calls: wait until the
-    # timeline stops growing (at most a few seconds) before showing it.
-    timeline, deadline = counter.timeline(app.case_id), time.monotonic() + 5
-    while time.monotonic() < deadline:
-        time.sleep(0.3)
-        newer = counter.timeline(app.case_id)
-        if len(newer) == len(timeline):
-            break
-        timeline = newer
-    print(f"电子监察时间线：{len(timeline)} 条记录（{len({e.record.service for e in timeline})} 个服务）")
-    return print_chain_check(counter.verify_audit_chain())
 
 
 def print_chain_check(check: audit_pb2.VerifyChainResponse) -> int:
@@ -99,7 +47,7 @@ def print_incidents(incidents: list[router_pb2.Incident]) -> int:
         return 0
     print(f"待处理的故障环节：{len(incidents)} 个（排除原因后用 retry-incident 重新派发）")
     for i in incidents:
-        opened = clock.from_timestamp(i.opened_at).astimezone(clock.SHANGHAI)
+        opened = clock.local(clock.from_timestamp(i.opened_at))
         print(f"  {i.case_id}  {i.step_id:<16} {i.department:<16} 已尝试 {i.attempts} 次  "
               f"{opened:%Y-%m-%d %H:%M:%S}  {i.last_error}")
     return 0
@@ -129,7 +77,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--actor", default=os.environ.get("HALL_ACTOR_ID", "clerk-0001"),
                         help="who is calling (recorded in the audit trail; default $HALL_ACTOR_ID or clerk-0001)")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("demo", help="register a company end to end and print each step and the receipt")
     sub.add_parser("matters", help="list the catalogue")
     p = sub.add_parser("timeline", help="print a case's audit timeline")
     p.add_argument("case_id")
@@ -142,10 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     retry.add_argument("case_id")
     retry.add_argument("step_id")
     args = parser.parse_args(argv)
-    counter = Counter(endpoints(), clerk_id=args.actor)
+    counter = Counter(Endpoints.from_environment(), clerk_id=args.actor)
     try:
-        if args.command == "demo":
-            return demo(counter)
         if args.command == "matters":
             for m in counter.intake.ListMatters(intake_pb2.ListMattersRequest(), timeout=5).matters:
                 fee = "不收费" if not m.fees.charged else ", ".join(f"{i.name} {format_yuan(i.standard.fen)}" for i in m.fees.items)
@@ -164,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "timeline":
             for e in counter.timeline(args.case_id):
                 r = e.record
-                at = clock.from_timestamp(r.started_at).astimezone(clock.SHANGHAI)
+                at = clock.local(clock.from_timestamp(r.started_at))
                 print(f"{at:%H:%M:%S.%f} {r.service:<24} {r.operation:<48} {r.outcome:<10} {r.step_id}")
             return 0
     except grpc.RpcError as err:

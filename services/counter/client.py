@@ -1,9 +1,10 @@
-"""A small typed client over the suite's gRPC services, used by the CLI, the demo and tests."""
+"""A small typed client over the suite's gRPC services, used by the CLI, the demo and tests.
+Client code only: sample applications are test support (tests/support/samples.py)."""
 
 from __future__ import annotations
 
+import os
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -14,7 +15,6 @@ from grpc_status import rpc_status
 from hall.v1 import (
     audit_pb2,
     audit_pb2_grpc,
-    common_pb2,
     fees_pb2,
     fees_pb2_grpc,
     intake_pb2,
@@ -22,19 +22,24 @@ from hall.v1 import (
     router_pb2,
     router_pb2_grpc,
 )
-from services.domain.identifiers import resident_id_check_digit
+from services.ports import PLATFORM_PORTS
 from services.runtime import context
 from services.runtime.grpc_client import channel
-
-COMPANY_BUNDLE = "150602-YJS-0001"
 
 
 @dataclass
 class Endpoints:
-    intake: str = "127.0.0.1:50051"
-    router: str = "127.0.0.1:50052"
-    fees: str = "127.0.0.1:50053"
-    audit: str = "127.0.0.1:50054"
+    intake: str = f"127.0.0.1:{PLATFORM_PORTS['intake']}"
+    router: str = f"127.0.0.1:{PLATFORM_PORTS['router']}"
+    fees: str = f"127.0.0.1:{PLATFORM_PORTS['fees']}"
+    audit: str = f"127.0.0.1:{PLATFORM_PORTS['audit']}"
+
+    @classmethod
+    def from_environment(cls) -> Endpoints:
+        """HALL_HOST (default 127.0.0.1) and HALL_<SERVICE>_PORT (default services/ports.py)."""
+        host = os.environ.get("HALL_HOST", "127.0.0.1")
+        return cls(**{name: f"{host}:{os.environ.get(f'HALL_{name.upper()}_PORT', port)}"
+                      for name, port in PLATFORM_PORTS.items()})
 
 
 class Counter:
@@ -117,36 +122,6 @@ class Counter:
     def close(self) -> None:
         for ch in self._channels:
             ch.close()
-
-
-def sample_resident_id(birth: str = "19880505", serial: str = "001", division: str = "150602") -> str:
-    first17 = f"{division}{birth}{serial}"
-    return first17 + resident_id_check_digit(first17)
-
-
-def company_registration(company_name: str | None = None, *, request_id: str | None = None,
-                         clerk_id: str = "clerk-0001") -> intake_pb2.SubmitApplicationRequest:
-    """A complete company-registration bundle application, as a clerk would enter it."""
-    # 48 random bits: a bench submits thousands, and two alike would be refused (NAME_TAKEN).
-    suffix = uuid.uuid4().hex[:12].upper()
-    rep_id = sample_resident_id()
-    return intake_pb2.SubmitApplicationRequest(
-        request_id=request_id or uuid.uuid4().hex,
-        bundle_code=COMPANY_BUNDLE,
-        applicant=common_pb2.Applicant(kind=common_pb2.Applicant.KIND_PERSON, name="王建军", id_number=rep_id,
-                                       phone="13904770123"),
-        materials=["M-GS-APPLY", "M-GS-ARTICLES", "M-ID-SHAREHOLDERS", "M-ID-LEGALREP", "M-GS-ADDRESS",
-                   "M-ZJ-APPLY", "M-TAX-FORM"],
-        fields={
-            "company_name": company_name or f"东胜区鑫达{suffix}商贸有限公司",
-            "registered_capital_fen": "50000000",
-            "business_scope": "日用百货、五金交电销售",
-            "legal_rep_name": "王建军",
-            "legal_rep_id": rep_id,
-            "address": "鄂尔多斯市东胜区天骄北路1号",
-        },
-        clerk_id=clerk_id,
-    )
 
 
 def _retry_delay(call: grpc.Call, default_s: float = 1.0) -> float:

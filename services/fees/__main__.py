@@ -2,29 +2,29 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import structlog
 
 from hall.v1 import approval_pb2, fees_pb2, fees_pb2_grpc
+from services import platform
+from services.catalogue import load as load_catalogue
 from services.fees.receipts import Receipts
 from services.fees.servicer import FeesServicer
 from services.runtime import topology
 from services.runtime.config import env_str
 from services.runtime.grpc_server import add_servicer
-from services.runtime.process import ServiceProcess
 from services.runtime.wire import Envelope
 
-DEFAULT_PORT = 50053
 DEV_KEY = "dev-only-receipt-key"
 
 
 def main() -> None:
-    proc = ServiceProcess("fees", default_grpc_port=DEFAULT_PORT, migrations=Path(__file__).with_name("migrations"))
+    catalogue = load_catalogue()
+    platform.check_departments(catalogue)
+    proc = platform.process("fees")
     key = env_str("FEES_RECEIPT_KEY", DEV_KEY)
     if key == DEV_KEY:
         structlog.get_logger().warning("FEES_RECEIPT_KEY not set: receipts are signed with the development key")
-    receipts = Receipts(proc.sessions, proc.catalogue, key.encode())
+    receipts = Receipts(proc.sessions, catalogue, key.encode())
 
     def on_completed(envelopes: list[Envelope]) -> None:
         receipts.issue_all([
@@ -36,7 +36,7 @@ def main() -> None:
     # Completed cases that arrive together get their receipts in one transaction.
     proc.add_consumer(topology.FEES_QUEUE, batch_handler=on_completed)
 
-    proc.serve(lambda server: [add_servicer(server, FeesServicer(proc.catalogue, receipts), fees_pb2_grpc)])
+    proc.serve(lambda server: [add_servicer(server, FeesServicer(catalogue, receipts), fees_pb2_grpc)])
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ log = structlog.get_logger(__name__)
 
 
 def verification_code(key: bytes, *, receipt_number: str, application_id: str, total_fen: int, issued_at: datetime) -> str:
-    content = f"{receipt_number}|{application_id}|{total_fen}|{issued_at.astimezone(clock.SHANGHAI).isoformat()}"
+    content = f"{receipt_number}|{application_id}|{total_fen}|{clock.local(issued_at).isoformat()}"
     return hmac.new(key, content.encode(), hashlib.sha256).hexdigest()
 
 
@@ -48,7 +48,7 @@ def _require_ids(req: fees_pb2.IssueReceiptRequest) -> None:
 
 def _year(at: datetime) -> int:
     """Receipt numbers run per calendar year in Shanghai."""
-    return at.astimezone(clock.SHANGHAI).year
+    return clock.local(at).year
 
 
 class Receipts:

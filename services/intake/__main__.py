@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from hall.v1 import approval_pb2, intake_pb2_grpc
+from services import platform
+from services.catalogue import load as load_catalogue
 from services.intake.applications import Applications
 from services.intake.changes import ChangeListener, Changes, channel
 from services.intake.models import IntakeOutbox
@@ -13,14 +13,13 @@ from services.runtime import topology
 from services.runtime.config import env_float, env_int
 from services.runtime.db import is_postgres
 from services.runtime.grpc_server import add_servicer
-from services.runtime.process import ServiceProcess
 from services.runtime.wire import Envelope
-
-DEFAULT_PORT = 50051
 
 
 def main() -> None:
-    proc = ServiceProcess("intake", default_grpc_port=DEFAULT_PORT, migrations=Path(__file__).with_name("migrations"))
+    catalogue = load_catalogue()
+    platform.check_departments(catalogue)
+    proc = platform.process("intake")
     proc.add_relay(IntakeOutbox)  # started by serve(); commits hand it their outbox rows
     # Watchers are woken by whichever replica records a change (PostgreSQL LISTEN/NOTIFY, changes.py).
     changes = Changes()
@@ -28,7 +27,7 @@ def main() -> None:
     if is_postgres(proc.engine):
         notify_channel = channel(proc.settings.database_schema)
         ChangeListener(proc.engine, notify_channel, changes).start()
-    apps = Applications(proc.sessions, proc.catalogue, changes=changes, notify_channel=notify_channel)
+    apps = Applications(proc.sessions, catalogue, changes=changes, notify_channel=notify_channel)
 
     def on_status(envelopes: list[Envelope]) -> None:
         apps.apply_statuses([e.message for e in envelopes if isinstance(e.message, approval_pb2.CaseStatusChanged)])
@@ -44,7 +43,7 @@ def main() -> None:
     # has that many threads beyond GRPC_WORKERS: submissions and health checks never wait behind
     # watchers.
     max_watches = env_int("INTAKE_MAX_WATCHES", 200, minimum=1, maximum=5000)
-    servicer = IntakeServicer(proc.catalogue, apps, max_watches=max_watches,
+    servicer = IntakeServicer(catalogue, apps, max_watches=max_watches,
                               watch_poll_s=env_float("INTAKE_WATCH_POLL_SECONDS", 5.0, minimum=0.1))
     proc.serve(lambda server: [add_servicer(server, servicer, intake_pb2_grpc)], streams=max_watches)
 

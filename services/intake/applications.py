@@ -81,7 +81,7 @@ class Applications:
         # A resubmission (same request id) is rare: insert first, and only when the unique request
         # id refuses the row, answer with the application it belongs to.
         now = clock.now()
-        case_id = f"{self._catalogue.proto.division_code}{now.astimezone(clock.SHANGHAI):%Y%m%d}{uuid.uuid4().hex[:10].upper()}"
+        case_id = f"{self._catalogue.proto.division_code}{clock.local(now):%Y%m%d}{uuid.uuid4().hex[:10].upper()}"
         application_id = uuid.uuid4().hex
         limit = self._catalogue.promised_limit(matter_code=req.matter_code, bundle_code=req.bundle_code)
         promised_by = workdays.add_working_days(now, limit.amount)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from hall.v1 import router_pb2_grpc
+from services import platform
+from services.catalogue import load as load_catalogue
 from services.catalogue import load_versions
 from services.router.engine import Engine
 from services.router.models import ProcessedMessage, RouterOutbox
@@ -12,16 +12,15 @@ from services.router.servicer import RouterServicer
 from services.runtime import topology
 from services.runtime.config import env_int
 from services.runtime.grpc_server import add_servicer
-from services.runtime.process import ServiceProcess
-
-DEFAULT_PORT = 50052
 
 
 def main() -> None:
-    proc = ServiceProcess("router", default_grpc_port=DEFAULT_PORT, migrations=Path(__file__).with_name("migrations"))
+    catalogue = load_catalogue()
+    platform.check_departments(catalogue)
+    proc = platform.process("router")
     proc.add_relay(RouterOutbox)  # started by serve(); commits hand it their outbox rows
-    engine = Engine(proc.sessions, proc.catalogue, max_attempts=env_int("ROUTER_MAX_ATTEMPTS", 4, minimum=1),
-                    versions=load_versions(proc.catalogue))
+    engine = Engine(proc.sessions, catalogue, max_attempts=env_int("ROUTER_MAX_ATTEMPTS", 4, minimum=1),
+                    versions=load_versions(catalogue))
     proc.add_periodic("supervision", env_int("ROUTER_OVERDUE_SCAN_SECONDS", 30, minimum=1), engine.supervise)
     processed = ProcessedMessage.__table__
     proc.retain(processed, processed.c.processed_at)  # a copy of a message this old no longer comes

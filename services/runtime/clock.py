@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -12,6 +12,16 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+def local(value: datetime | None = None) -> datetime:
+    """`value` (default: now) in the hall's time zone, Asia/Shanghai: what a clerk's clock says."""
+    return (now() if value is None else value).astimezone(SHANGHAI)
+
+
+def today() -> date:
+    """Today's date in Shanghai (a date of birth is checked against it, a permit numbered by its year)."""
+    return local().date()
 
 
 def to_timestamp(value: datetime | None) -> Timestamp:

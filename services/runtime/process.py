@@ -14,7 +14,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -23,12 +23,12 @@ import grpc
 from sqlalchemy.orm import Session, sessionmaker
 
 from hall.v1 import audit_pb2
-from services.catalogue import load as load_catalogue
 from services.runtime import amqp, config, db, logging, metrics, priority, topology
 from services.runtime.amqp import BatchHandler, Consumer, Handler
 from services.runtime.audit_emitter import AuditEmitter
 from services.runtime.audit_spool import open_spool
-from services.runtime.grpc_server import GrpcServer, run_until_signal
+from services.runtime.grpc_server import GrpcServer
+from services.runtime.lifecycle import run_until_signal
 from services.runtime.outbox import OutboxMixin, OutboxRelay
 from services.runtime.retention import Pruner
 from services.runtime.wire import Envelope
@@ -38,20 +38,20 @@ BROKER_START_WAIT_S = 2.0
 
 class ServiceProcess:
     def __init__(self, service: str, *, default_grpc_port: int, migrations: Path | None,
-                 name: str | None = None, declare_layout: bool = True) -> None:
+                 name: str | None = None, departments: Sequence[str] | None = None) -> None:
         """`service` names the settings and tables (database file, schema, version table); `name`
-        (default: the same) is what logs, metrics and audit records call the process. A process
-        whose broker user may not configure (a department's desk) passes declare_layout=False."""
+        (default: the same) is what logs, metrics and audit records call the process.
+        `departments`: the broker layout is declared with a queue for each (the platform services
+        pass the registry's); None for a process whose broker user may not configure (a desk)."""
         self.name = name or service
         self.settings = config.load(service, default_grpc_port=default_grpc_port)
         priority.lower(self.settings.cpu_nice)  # before any thread starts: threads inherit it
         self.log = logging.configure(self.name, self.settings.log_level)
-        self.catalogue = load_catalogue()
         self.engine = db.make_engine(self.settings.database_url, self.settings.database_schema)
         if migrations is not None:
             db.migrate(self.engine, migrations, f"alembic_version_{service}")
         self.sessions: sessionmaker[Session] = db.session_factory(self.engine)
-        self._declare_layout = declare_layout
+        self._departments = sorted(departments) if departments is not None else None
         self.broker_ready = threading.Event()  # layout declared, consumers and relays started
         self._lifecycle = threading.Lock()  # starting the broker side vs. stopping
         self._fatal = False
@@ -154,8 +154,8 @@ class ServiceProcess:
             self.log.info("broker reachable; consuming", waited_s=round(waited))
 
     def _declare(self, channel: Any) -> None:
-        if self._declare_layout:
-            topology.declare_all(channel, sorted(self.catalogue.departments))
+        if self._departments is not None:
+            topology.declare_all(channel, self._departments)
 
     def serve(self, register: Callable[[grpc.Server], list[str]] | None = None, *, streams: int = 0) -> None:
         """Run until SIGTERM/SIGINT. `streams`: how many long-lived streaming calls the service

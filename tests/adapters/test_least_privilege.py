@@ -13,9 +13,9 @@ import pytest
 
 from hall.v1 import approval_pb2
 from services.adapters import provision
+from services.adapters.sdk.testing import request
 from services.runtime import topology
 from services.runtime.amqp import Publisher
-from tests.adapters.conftest import request
 from tests.adapters.test_adapter_process import next_decision
 from tests.support import servers
 

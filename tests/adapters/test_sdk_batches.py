@@ -5,8 +5,9 @@ import pytest
 from sqlalchemy import text
 
 from hall.v1 import approval_pb2
+from services.adapters.sdk.testing import envelope, request
+from services.adapters.sdk.testing import only_decision as decision
 from services.domain import identifiers
-from tests.adapters.conftest import decision, envelope, request
 
 pytestmark = pytest.mark.parametrize("make_core", ["postgresql", "sqlite"], indirect=True)
 APPROVED, REFUSED, FAILED = approval_pb2.OUTCOME_APPROVED, approval_pb2.OUTCOME_REFUSED, approval_pb2.OUTCOME_FAILED

@@ -8,7 +8,7 @@ from sqlalchemy.exc import DBAPIError
 from hall.v1 import audit_pb2
 from services.audit.store import AuditStore, as_stored
 from services.runtime import clock
-from tests.conftest import migrated
+from tests.support.db import migrated
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "audit" / "migrations"
 

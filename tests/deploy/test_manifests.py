@@ -65,3 +65,29 @@ def test_record_keepers_yield_the_cpu_to_the_case_path(documents):
     off_path = {name: m for name, m in millicores.items() if name in ("audit", "fees")}
     on_path = {name: m for name, m in millicores.items() if name not in off_path}
     assert len(off_path) == 2 and max(off_path.values()) < min(on_path.values())
+
+
+def test_the_departments_manifests_are_rendered_from_the_registry():
+    """deploy/k8s/base/departments/ is what `make manifests` renders from departments.toml."""
+    from services.adapters import manifests
+
+    assert manifests.stale() == [], "run `make manifests`"
+
+
+def test_every_department_in_the_registry_has_its_adapter_and_its_desk_where_it_has_one(documents):
+    from services.adapters import registry
+
+    names = {d["metadata"]["name"] for d in documents if d["kind"] == "Deployment"}
+    for entry in registry.entries():
+        dashed = entry.code.replace("_", "-")
+        assert f"adapter-{dashed}" in names
+        assert (f"desk-{dashed}" in names) == entry.desk
+
+
+def test_the_platform_ports_are_the_suites_defaults(documents):
+    from services.ports import PLATFORM_PORTS
+
+    for name, port in PLATFORM_PORTS.items():
+        [deployment] = [d for d in documents if d["kind"] == "Deployment" and d["metadata"]["name"] == name]
+        container = deployment["spec"]["template"]["spec"]["containers"][0]
+        assert container["ports"][0]["containerPort"] == port

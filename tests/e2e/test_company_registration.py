@@ -10,10 +10,10 @@ from grpc_status import rpc_status
 
 from hall.v1 import intake_pb2
 from services.catalogue import load
-from services.counter.client import company_registration
 from services.domain import identifiers
 from services.domain.identifiers import validate_credit_code
 from services.fees.pricing import quote
+from tests.support.samples import company_registration
 
 pytestmark = pytest.mark.e2e
 S = intake_pb2.ApplicationStatus

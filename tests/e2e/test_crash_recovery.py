@@ -29,13 +29,14 @@ import pytest
 from sqlalchemy import text
 
 from hall.v1 import intake_pb2
-from services.counter.client import Counter, company_registration
+from services.counter.client import Counter
 from services.runtime import topology
 from services.runtime.db import make_engine
 from services.suite import Suite, plan
 from tests.support import rabbit_node
 from tests.support.ports import free_port, suite_ports
 from tests.support.processes import counter_of, started
+from tests.support.samples import company_registration
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.timeout(600)]
 BUNDLES = int(os.environ.get("HALL_CRASH_BUNDLES", "200"))

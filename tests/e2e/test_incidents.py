@@ -11,8 +11,8 @@ import pytest
 
 from hall.v1 import approval_pb2
 from services.counter.__main__ import main as counter_cli
-from services.counter.client import company_registration
 from tests.support.processes import counter_of, whole_suite
+from tests.support.samples import company_registration
 from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]

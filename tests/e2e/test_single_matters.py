@@ -8,7 +8,7 @@ import grpc
 import pytest
 
 from hall.v1 import common_pb2, department_pb2, department_pb2_grpc, intake_pb2
-from services.counter.client import sample_resident_id
+from tests.support.samples import sample_resident_id
 
 pytestmark = pytest.mark.e2e
 S = intake_pb2.ApplicationStatus

@@ -7,11 +7,11 @@ import pytest
 
 from hall.v1 import approval_pb2, intake_pb2
 from services.catalogue import load
-from services.counter.client import company_registration
 from services.intake.applications import Applications, RequestIdReused
 from services.intake.changes import channel
 from services.runtime import clock, db
-from tests.conftest import migrated
+from tests.support.db import migrated
+from tests.support.samples import company_registration
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "intake" / "migrations"
 S = intake_pb2.ApplicationStatus

@@ -17,12 +17,12 @@ import pytest
 
 from hall.v1 import approval_pb2, intake_pb2_grpc
 from services.catalogue import load
-from services.counter.client import company_registration
 from services.intake.applications import Applications
 from services.intake.changes import ChangeListener, Changes, announce, channel
 from services.runtime import clock
 from services.runtime.db import make_engine, session_factory
 from tests.support.processes import lone_intake
+from tests.support.samples import company_registration
 from tests.support.waiting import wait_until
 from tests.support.watch import Watch
 

@@ -3,9 +3,9 @@ from google.protobuf import json_format
 
 from hall.v1 import intake_pb2
 from services.catalogue import load
-from services.counter.client import company_registration
 from services.intake.validation import check_submission
 from services.runtime.errors import FailedPrecondition, InvalidArgument, NotFound
+from tests.support.samples import company_registration
 
 
 def test_complete_application_passes():

@@ -18,8 +18,9 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
 
 from hall.v1 import intake_pb2, intake_pb2_grpc
-from services.counter.client import Counter, Endpoints, company_registration
+from services.counter.client import Counter, Endpoints
 from tests.support.processes import lone_intake
+from tests.support.samples import company_registration
 from tests.support.waiting import wait_until
 from tests.support.watch import Watch
 

@@ -9,13 +9,13 @@ from sqlalchemy import select
 
 from hall.v1 import approval_pb2, common_pb2
 from services.catalogue import load
-from services.counter.client import company_registration
 from services.router.engine import Engine
 from services.router.models import RouterOutbox, StepRow
 from services.runtime import wire
 from services.runtime.errors import FailedPrecondition
 from services.runtime.wire import Envelope
-from tests.conftest import migrated
+from tests.support.db import migrated
+from tests.support.samples import company_registration
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "router" / "migrations"
 

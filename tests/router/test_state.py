@@ -13,8 +13,8 @@ from services.catalogue import load
 from services.router import state
 from services.router.engine import Engine
 from services.runtime import clock, db
-from tests.conftest import migrated
 from tests.router.test_engine import decide, envelope, requests, statuses, submitted
+from tests.support.db import migrated
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "router" / "migrations"
 

@@ -18,8 +18,8 @@ from hall.v1 import approval_pb2
 from services.router.models import RouterOutbox
 from services.runtime import outbox, topology
 from services.runtime.amqp import Publisher
-from tests.conftest import migrated
 from tests.support import rabbit_node
+from tests.support.db import migrated
 from tests.support.waiting import wait_until
 
 ROUTER_MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "router" / "migrations"

@@ -10,11 +10,12 @@ from urllib.parse import quote
 import pika
 import pytest
 
-from services.counter.client import Counter, Endpoints, company_registration
+from services.counter.client import Counter, Endpoints
 from services.runtime import topology
 from services.runtime.db import make_engine
 from tests.support import rabbit_node
 from tests.support.processes import lone_intake
+from tests.support.samples import company_registration
 from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]

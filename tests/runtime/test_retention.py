@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.router.models import ProcessedMessage
 from services.runtime import clock
 from services.runtime.retention import Pruner
-from tests.conftest import migrated
+from tests.support.db import migrated
 
 pytestmark = pytest.mark.integration
 ROUTER_MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "router" / "migrations"

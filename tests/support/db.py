@@ -6,9 +6,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session, sessionmaker
 
+from services.runtime import db
 from services.runtime.db import make_engine
 
 
@@ -27,3 +30,9 @@ def drop_schemas(url: str, names: Iterable[str]) -> None:
         for name in sorted(set(names)):
             conn.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
     engine.dispose()
+
+
+def migrated(pg_url: str, schema_name: str | None, migrations: Path, version_table: str) -> tuple[Engine, sessionmaker[Session]]:
+    engine = db.make_engine(pg_url, schema_name)
+    db.migrate(engine, migrations, version_table)
+    return engine, db.session_factory(engine)

@@ -15,7 +15,8 @@ import random
 import socket
 from pathlib import Path
 
-from services.suite import DESKS, PLATFORM
+from services.adapters import registry
+from services.suite import PLATFORM
 
 _LOWEST = 20000
 _given: set[int] = set()
@@ -47,6 +48,6 @@ def free_port() -> int:
 
 def suite_ports() -> dict[str, str]:
     """`HALL_<SERVICE>_PORT` and `HALL_DESK_<DEPT>_PORT` settings, each a free port."""
-    env = {f"HALL_{name.upper()}_PORT": str(free_port()) for name, _ in PLATFORM}
-    env.update({f"HALL_DESK_{code.upper()}_PORT": str(free_port()) for code in DESKS})
+    env = {f"HALL_{name.upper()}_PORT": str(free_port()) for name in PLATFORM}
+    env.update({f"HALL_DESK_{entry.code.upper()}_PORT": str(free_port()) for entry in registry.entries()})
     return env

@@ -7,7 +7,6 @@ the organisation code (GB 11714) and the check character) and the 15-digit regis
 from __future__ import annotations
 
 import datetime as dt
-import os
 from pathlib import Path
 from typing import Any, cast
 
@@ -17,6 +16,7 @@ from sqlalchemy.orm import Session
 from hall.v1 import approval_pb2
 from services.adapters.business.register import Company, Sequence
 from services.adapters.sdk import Decision, Department, Reason
+from services.adapters.sdk.settings import DepartmentSettings
 from services.domain import identifiers
 from services.runtime import clock, db
 
@@ -43,8 +43,9 @@ class BusinessRegistration(Department):
     name = "工商行政管理局"
     migrations = Path(__file__).with_name("migrations")
 
-    def __init__(self, division: str | None = None) -> None:
-        self.division = division or os.environ.get("DIVISION_CODE", "150602")
+    def __init__(self, settings: DepartmentSettings) -> None:
+        super().__init__(settings)
+        self.division = settings.division_code
 
     def decide(self, request: approval_pb2.SubApprovalRequest, register: Session) -> Decision:
         f = request.fields
@@ -70,7 +71,7 @@ class BusinessRegistration(Department):
         legal_rep_id = f.get("legal_rep_id", "")
         try:
             legal_rep_id = identifiers.validate_resident_id(legal_rep_id)
-            if age_on(legal_rep_id, clock.now().astimezone(clock.SHANGHAI).date()) < 18:
+            if age_on(legal_rep_id, clock.today()) < 18:
                 reasons.append(Reason("LEGAL_REP_MINOR", "法定代表人应为年满十八周岁的完全民事行为能力人", "legal_rep_id"))
         except identifiers.InvalidIdentifier as exc:
             reasons.append(Reason("LEGAL_REP_ID_INVALID", f"法定代表人{exc}", "legal_rep_id"))

@@ -5,12 +5,11 @@ from __future__ import annotations
 import uuid
 
 from hall.v1 import approval_pb2, common_pb2
-from services.domain.identifiers import resident_id_check_digit
+from services.adapters.sdk.testing import resident_id
 
 
 def _rep_id() -> str:
-    first17 = "15060219880505001"
-    return first17 + resident_id_check_digit(first17)
+    return resident_id("19880505", 1)
 
 
 def approvable() -> approval_pb2.SubApprovalRequest:

@@ -26,7 +26,7 @@ class FamilyPlanning(Department):
         if done is not None:
             return Decision.approve(registration_number=done.registration_number)
         f = dict(request.fields)
-        today = clock.now().astimezone(clock.SHANGHAI).date()
+        today = clock.today()
         reasons: list[Reason] = []
         applicant_id = request.applicant.id_number
         spouse_id = f.get("spouse_id", "")

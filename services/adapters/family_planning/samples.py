@@ -5,12 +5,7 @@ from __future__ import annotations
 import random
 
 from hall.v1 import approval_pb2, common_pb2
-from services.domain.identifiers import resident_id_check_digit
-
-
-def _id(birth: str, serial: int) -> str:
-    first17 = f"150602{birth}{serial:03d}"
-    return first17 + resident_id_check_digit(first17)
+from services.adapters.sdk.testing import resident_id as _id
 
 
 def approvable() -> approval_pb2.SubApprovalRequest:

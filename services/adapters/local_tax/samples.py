@@ -1,16 +1,20 @@
-"""Sample requests for the conformance suite and for tests."""
+"""Sample requests for the conformance tests and this department's tests (services/adapters/taxlaw/samples.py)."""
 
 from __future__ import annotations
 
-from hall.v1 import approval_pb2
-from services.adapters import taxsamples
+from typing import Any
 
-COMPANIES = taxsamples.COMPANIES
+from hall.v1 import approval_pb2
+from services.adapters.taxlaw import samples
+
+
+def neighbours() -> dict[str, list[Any]]:
+    return samples.neighbours()
 
 
 def approvable() -> approval_pb2.SubApprovalRequest:
-    return taxsamples.approvable("local_tax")
+    return samples.approvable("local_tax")
 
 
 def refusable() -> approval_pb2.SubApprovalRequest:
-    return taxsamples.refusable("local_tax")
+    return samples.refusable("local_tax")

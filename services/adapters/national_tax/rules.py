@@ -1,10 +1,11 @@
-"""National tax (国税): tax registration. Rules shared with the other tax department live in services/adapters/taxreg.py."""
+"""National tax (国税): tax registration. The rule is the tax law's, shared with the other tax
+department: services/adapters/taxlaw/."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from services.adapters.taxreg import TaxRegistration, registration_model
+from services.adapters.taxlaw import TaxRegistration, registration_model
 
 Registration = registration_model("national_tax")
 
@@ -14,4 +15,3 @@ class NationalTax(TaxRegistration):
     name = "国家税务局"
     migrations = Path(__file__).with_name("migrations")
     result_key = "national_tax_registration"
-    model = Registration

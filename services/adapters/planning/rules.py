@@ -64,9 +64,9 @@ class Planning(Department):
         assert ratio is not None and height is not None and parcel is not None
         if height > ORDINARY_MAX_HEIGHT_CM or ratio > ORDINARY_MAX_PLOT_RATIO_X100:
             return Decision.pending("高层或高强度开发项目：承办人审查，必要时组织专家评审或听证")
-        year = clock.now().astimezone(clock.SHANGHAI).year
+        year = clock.today().year
         serial = (register.scalar(select(func.count()).select_from(Permit)) or 0) + 1
-        number = f"建字第150602{year}{serial:05d}号"
+        number = f"建字第{self.settings.division_code}{year}{serial:05d}号"
         register.add(Permit(permit_number=number, case_id=request.case_id, parcel_id=parcel.parcel_id,
                             project_name=f["project_name"].strip(), builder_name=f["builder_name"].strip(),
                             plot_ratio_x100=ratio, height_cm=height, issued_at=clock.now()))

@@ -42,7 +42,7 @@ class QualityInspection(Department):
                 return Decision.refuse(Reason("ALREADY_CERTIFIED", f"组织机构代码{identifiers.format_org_code(org_code)}已办理证书，不得重复办理"))
             return Decision.approve(org_code=org_code, org_code_certificate=existing.certificate_number)
         issued = clock.now()
-        number = f"代码证字{issued.astimezone(clock.SHANGHAI):%Y}-{org_code}"
+        number = f"代码证字{clock.local(issued):%Y}-{org_code}"
         conn.execute(_INSERT, {"org_code": org_code, "credit_code": credit_code, "company_name": company_name,
                                "certificate_number": number, "case_id": request.case_id, "issued_at": issued})
         return Decision.approve(org_code=org_code, org_code_certificate=number)

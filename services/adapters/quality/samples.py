@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from hall.v1 import approval_pb2
+from services.adapters.sdk.settings import division_code
 from services.domain import identifiers
 
 ORG = "MA123456" + identifiers.org_code_check_char("MA123456")
-CREDIT = identifiers.build_credit_code("9", "1", "150602", ORG)
+CREDIT = identifiers.build_credit_code("9", "1", division_code(), ORG)
 
 
 def approvable() -> approval_pb2.SubApprovalRequest:

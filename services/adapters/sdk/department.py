@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 from sqlalchemy.orm import Session
 
 from hall.v1 import approval_pb2, common_pb2
+from services.adapters.sdk.settings import DepartmentSettings
 
 PENDING = -1  # not a wire value: a decision that waits for an officer is never sent
 _PREPARED = "sdk.prepared"  # where the register's session holds what `prepare` returned
@@ -83,6 +84,12 @@ class Department:
     name: ClassVar[str] = ""
     # Folder of the department's Alembic revisions (its register's tables).
     migrations: ClassVar[Path | None] = None
+
+    def __init__(self, settings: DepartmentSettings) -> None:
+        """`settings` were read once at the process's start (services/adapters/sdk/settings.py):
+        the hall's division, where the other departments' desks answer. A subclass that needs more
+        (a client of a neighbour's register) builds it from them here."""
+        self.settings = settings
 
     def decide(self, request: approval_pb2.SubApprovalRequest, register: Session) -> Decision:
         raise NotImplementedError

@@ -3,79 +3,76 @@ pkg_resources). eventlet must already be monkey-patched: see services/adapters/_
 
 from __future__ import annotations
 
-import errno
-import signal
+import threading
 from typing import Any
 
 from services.adapters.sdk.codec import SERIALIZERS
 from services.adapters.sdk.core import AdapterCore
 from services.adapters.sdk.registry import load_department
-from services.runtime import config, db, logging, metrics, priority
+from services.adapters.sdk.settings import AdapterSettings
+from services.adapters.sdk.settings import load as load_settings
+from services.runtime import db, logging, metrics, priority
+from services.runtime.lifecycle import run_until_signal
 
 
-def nameko_config(amqp_url: str, max_workers: int, audit_linger_ms: int = 50, committers: int = 2,
-                  audit_spool_dir: str = "") -> dict[str, Any]:
+def nameko_config(settings: AdapterSettings) -> dict[str, Any]:
     return {
-        "AUDIT_LINGER_MS": audit_linger_ms,
-        "AUDIT_SPOOL_DIR": audit_spool_dir,
-        "ADAPTER_COMMITTERS": committers,
-        "AMQP_URI": amqp_url,
+        "AUDIT_LINGER_MS": settings.process.audit_linger_ms,
+        "AUDIT_SPOOL_DIR": settings.process.audit_spool_dir,
+        "ADAPTER_COMMITTERS": settings.committers,
+        "AMQP_URI": settings.process.amqp_url,
         "serializer": "protobuf",
         "ACCEPT": ["protobuf"],
         "SERIALIZERS": SERIALIZERS,
-        "max_workers": max_workers,
+        "max_workers": settings.max_workers,
         "HEARTBEAT": 30,
     }
 
 
-def prepare(code: str) -> tuple[AdapterCore, config.Settings]:
-    department = load_department(code)
-    settings = config.load(f"adapter_{code}")
-    priority.lower(settings.cpu_nice)
-    logging.configure(f"adapter-{code}", settings.log_level)
+def prepare(code: str) -> tuple[AdapterCore, AdapterSettings]:
+    settings = load_settings(code)
+    department = load_department(code, settings.department)
+    priority.lower(settings.process.cpu_nice)
+    logging.configure(f"adapter-{code}", settings.process.log_level)
     # One connection per worker (nameko workers and the desk's gRPC threads): no pool overflow churn.
-    workers = config.env_int("ADAPTER_MAX_WORKERS", 8, minimum=1, maximum=256)
-    engine = db.make_engine(settings.database_url, settings.database_schema, pool_size=max(4, workers))
+    engine = db.make_engine(settings.process.database_url, settings.process.database_schema,
+                            pool_size=max(4, settings.max_workers))
     if department.migrations is not None:
         db.migrate(engine, department.migrations, f"alembic_version_adapter_{code}")
     return AdapterCore(department, db.session_factory(engine)), settings
 
 
 def run(code: str) -> None:
-    import eventlet
     from nameko.runners import ServiceRunner
 
     from services.adapters.sdk.service import build_service, declare_department_queue
 
     core, settings = prepare(code)
-    sqlite = settings.database_url.startswith("sqlite")
-    # SQLite locks the whole file: one worker at a time. PostgreSQL waits are green (see __main__).
-    workers = config.env_int("ADAPTER_MAX_WORKERS", 1 if sqlite else 8, minimum=1, maximum=256)
-    # Transactions in flight at once, each deciding whatever requests are waiting (group commit).
-    committers = config.env_int("ADAPTER_COMMITTERS", 1 if sqlite else 2, minimum=1, maximum=64)
-    runner = ServiceRunner(nameko_config(settings.amqp_url, workers, settings.audit_linger_ms, committers,
-                                         settings.audit_spool_dir))
-    declare = config.env_choice("ADAPTER_DECLARE", "true", ("true", "false")) == "true"
-    if declare and not declare_department_queue(settings.amqp_url, code):
+    runner = ServiceRunner(nameko_config(settings))
+    declare = settings.declare
+    if declare and not declare_department_queue(settings.process.amqp_url, code):
         declare = False  # the queue exists with an earlier version's arguments: consumed as it is
     runner.add_service(build_service(core, declare=declare))
-
-    def shutdown(signum: int, frame: Any) -> None:
-        # Signal handlers run in the main loop and cannot use eventlet primitives directly.
-        eventlet.spawn_n(runner.stop)
-
-    signal.signal(signal.SIGTERM, shutdown)
-    signal.signal(signal.SIGINT, shutdown)
     runner.start()
     metrics.serve()
-    logging.configure(f"adapter-{code}", settings.log_level).info("adapter started", department=code,
-                                                                  workers=workers)
-    waiter = eventlet.spawn(runner.wait)
-    while True:
+    logging.configure(f"adapter-{code}", settings.process.log_level).info(
+        "adapter started", department=code, workers=settings.max_workers)
+    # Stops as every process of the suite does (services/runtime/lifecycle.py); a container that
+    # dies (its broker connection lost for good) stops the process too.
+    import eventlet
+
+    died = threading.Event()
+    failure: list[BaseException] = []
+
+    def watch() -> None:
         try:
-            waiter.wait()
-        except OSError as exc:
-            if exc.errno == errno.EINTR:
-                continue
-            raise
-        break
+            runner.wait()
+        except BaseException as exc:  # noqa: BLE001 - reported below, the process exits non-zero
+            failure.append(exc)
+        finally:
+            died.set()
+
+    eventlet.spawn_n(watch)
+    run_until_signal(runner.stop, died)
+    if failure:
+        raise SystemExit(f"adapter {code} stopped: {failure[0]!r}")

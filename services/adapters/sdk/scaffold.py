@@ -1,6 +1,11 @@
-"""Scaffold a new department adapter: python -m services.adapters.sdk.scaffold <code> [--dest DIR]
-(or `make new-adapter NAME=<code>`). The result passes the conformance suite unchanged; then
-replace the sample rule with the department's own."""
+"""Scaffold a new department adapter: python -m services.adapters.sdk.scaffold <code>
+(or `make new-adapter NAME=<code>`).
+
+Writes the department's folder (rules, register, migrations, samples, README and its own test
+module), adds its entry to the registry (services/adapters/departments.toml) with the next free
+desk port, and renders the Kubernetes manifests again. Nothing else is edited: the new adapter
+runs in `make run` and passes `pytest --adapter=<code>` as generated; then replace the sample
+rule with the department's own."""
 
 from __future__ import annotations
 
@@ -9,7 +14,12 @@ import re
 import sys
 from pathlib import Path
 
+from services.adapters import registry
+from services.adapters.manifests import OUT
+from services.adapters.manifests import write as write_manifests
+
 ADAPTERS = Path(__file__).resolve().parents[1]
+MANIFESTS = OUT
 
 FILES = {
     "__init__.py": '''"""{title} adapter."""
@@ -53,6 +63,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from services.adapters import registry
+from services.adapters.manifests import OUT
+from services.adapters.manifests import write as write_manifests
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -69,6 +83,7 @@ class {cls}(Department):
     migrations = Path(__file__).with_name("migrations")
 
     def decide(self, request: approval_pb2.SubApprovalRequest, register: Session) -> Decision:
+        # A later attempt of this case's step (the router retried after a technical failure).
         done = register.scalar(select(Certificate).where(Certificate.case_id == request.case_id))
         if done is not None:
             return Decision.approve(certificate_number=done.certificate_number)
@@ -80,7 +95,7 @@ class {cls}(Department):
                                  issued_at=clock.now()))
         return Decision.approve(certificate_number=number)
 ''',
-    "samples.py": '''"""Sample requests for the conformance suite and for tests."""
+    "samples.py": '''"""Sample requests for the conformance tests and this department's tests."""
 
 from __future__ import annotations
 
@@ -128,47 +143,88 @@ def downgrade() -> None:
     op.drop_table("{code}_certificates")
     drop_sdk_tables("{code}")
 ''',
+    "test_{code}.py": '''# mypy: allow-untyped-defs
+"""The {code} department's rules. Run them with the conformance tests: pytest --adapter={code}"""
+
+from hall.v1 import approval_pb2
+from services.adapters.sdk.testing import envelope, only_decision, request
+
+
+def test_issues_a_certificate_and_hands_its_number_on(make_core):
+    core = make_core("{code}")
+    d = only_decision(core.handle(envelope(request("{code}", "main"))))
+    assert d.outcome == approval_pb2.OUTCOME_APPROVED and d.results["certificate_number"]
+
+
+def test_refuses_a_request_without_a_subject(make_core):
+    core = make_core("{code}")
+    d = only_decision(core.handle(envelope(request("{code}", "main", fields={{"subject": " "}}))))
+    assert d.outcome == approval_pb2.OUTCOME_REFUSED and [r.code for r in d.reasons] == ["SUBJECT_MISSING"]
+''',
     "README.md": '''# {code} — {title}
 
-Scaffolded with `make new-adapter NAME={code}`. Next:
+Scaffolded with `make new-adapter NAME={code}`, which also added the department to
+`services/adapters/departments.toml` (so `make run` starts it) and rendered its Kubernetes
+manifests. Next:
 
 1. Write the department's rules in `rules.py` and its register's tables in `register.py` with an
-   Alembic revision in `migrations/`.
+   Alembic revision in `migrations/`; test them in `test_{code}.py`.
 2. Keep `samples.py` true: one request the rules approve, one they refuse.
-3. Run the conformance suite: `python -m services.adapters.sdk.conformance {code}`.
-4. Add the department and its matters to `services/catalogue/data/catalogue.json`, and the code to
-   `HALL_ADAPTERS` (or `services/suite.py`) to start it with `make run`.
+3. Run this department's tests and the conformance tests: `pytest --adapter={code}`.
+4. Add the department's matters to `services/catalogue/data/catalogue.json` (the catalogue team's
+   file), so that cases reach it.
 ''',
 }
 
 
-def scaffold(code: str, dest: Path = ADAPTERS, package: str | None = None) -> Path:
+def scaffold(code: str, dest: Path = ADAPTERS, package: str | None = None,
+             registry_file: Path | None = None, manifests: Path | None = MANIFESTS) -> Path:
+    """The department's folder under `dest`, its entry in `registry_file` (default: the one in
+    use), and the manifests under `manifests` rendered again (None: not)."""
     if not re.fullmatch(r"[a-z][a-z0-9_]{1,30}", code):
         raise ValueError("the department code is lower-case letters, digits and _ (e.g. environment)")
     target = dest / code
     if target.exists():
         raise FileExistsError(f"{target} exists")
+    if code in registry.codes():
+        raise FileExistsError(f"{code} is in the registry already")
     package = package or f"services.adapters.{code}"
     values = {"code": code, "code_upper": code.upper(), "package": package,
               "cls": "".join(p.title() for p in code.split("_")), "title": code.replace("_", " ").title()}
     for name, template in FILES.items():
-        path = target / name
+        path = target / name.format(**values)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(template.format(**values), encoding="utf-8")
+    register(code, package, registry_file or registry.registry_file())
+    if manifests is not None:
+        write_manifests(manifests)
     return target
 
 
+def register(code: str, package: str, registry_file: Path) -> None:
+    """Append the department's entry, with the next desk port after the highest in use."""
+    port = max((e.desk_port for e in registry.entries()), default=50060) + 1
+    entry = f"\n[{code}]\ndesk_port = {port}\n"
+    if package != f"services.adapters.{code}":
+        entry += f'package = "{package}"\n'
+    text = registry_file.read_text(encoding="utf-8") if registry_file.exists() else ""
+    registry_file.write_text(text.rstrip("\n") + "\n" + entry, encoding="utf-8")
+    registry.reload()
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m services.adapters.sdk.scaffold", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m services.adapters.sdk.scaffold", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("code")
-    parser.add_argument("--dest", type=Path, default=ADAPTERS)
+    parser.add_argument("--dest", type=Path, default=ADAPTERS, help="where the folder goes (default services/adapters)")
     parser.add_argument("--package", help="dotted package of the new adapter (default services.adapters.<code>)")
     args = parser.parse_args(argv)
     try:
         target = scaffold(args.code, args.dest, args.package)
     except (ValueError, FileExistsError) as exc:
         parser.error(str(exc))
-    print(f"created {target}; run: python -m services.adapters.sdk.conformance {args.code}")
+    print(f"created {target}, added {args.code} to {registry.registry_file()} and rendered the manifests; "
+          f"run: pytest --adapter={args.code}")
     return 0
 
 

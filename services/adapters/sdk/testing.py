@@ -5,56 +5,54 @@ database, send it requests, read its answers. Used by the conformance suite (con
         message_id = h.send(request)
         decision = h.decision()
 
-Stand-in for the business register (other departments' lookups): FakeBusinessRegister.
+Stand-ins for other departments' desks (a register this department reads): FakeDesk, started
+from the department's samples by fake_neighbours(). Requests and envelopes for the rules' own
+tests: request(), envelope(), only_decision(). The promises every adapter keeps are tested in
+tests/adapters/test_conformance.py (`pytest --adapter=<code>`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import os
 import signal
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from concurrent import futures
 from pathlib import Path
-from types import TracebackType
+from types import ModuleType, TracebackType
 from typing import Any
 
 import pika
 
-from hall.v1 import approval_pb2, audit_pb2, department_pb2
+from hall.v1 import approval_pb2, audit_pb2
+from services.adapters import registry
+from services.adapters.sdk.settings import division_code
+from services.domain.identifiers import resident_id_check_digit
 from services.runtime import topology, wire
 from services.runtime.amqp import Publisher
+from services.runtime.wire import Envelope
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
-class FakeBusinessRegister:
-    """An in-process BusinessRegisterService answering from a dict (for adapters that look up
-    licences); the real one is the business desk process."""
+class FakeDesk:
+    """An in-process gRPC server standing in for another department's desk: it serves the
+    servicers it is given (a department's samples name them in `neighbours()`), so an adapter
+    that looks things up in a neighbour's register is tested without that neighbour."""
 
-    def __init__(self, companies: list[department_pb2.Company]) -> None:
+    def __init__(self, servicers: list[Any]) -> None:
         import grpc
 
-        from hall.v1 import department_pb2_grpc
-
-        companies_by_code = {c.credit_code: c for c in companies}
-
-        class Servicer(department_pb2_grpc.BusinessRegisterServiceServicer):
-            def GetCompany(self, request: Any, context: Any) -> department_pb2.GetCompanyResponse:
-                company = companies_by_code.get(request.credit_code)
-                if company is None:
-                    context.abort(grpc.StatusCode.NOT_FOUND, "no such company")
-                return department_pb2.GetCompanyResponse(company=company)
-
-            def GetCompanies(self, request: Any, context: Any) -> department_pb2.GetCompaniesResponse:
-                asked = {q.credit_code for q in request.queries}
-                return department_pb2.GetCompaniesResponse(
-                    companies={code: c for code, c in companies_by_code.items() if code in asked})
+        from services.runtime.grpc_server import add_servicer
 
         self.server = grpc.server(futures.ThreadPoolExecutor(4))
-        department_pb2_grpc.add_BusinessRegisterServiceServicer_to_server(Servicer(), self.server)
+        for servicer in servicers:
+            add_servicer(self.server, servicer, _grpc_module(servicer))
         self.port = self.server.add_insecure_port("127.0.0.1:0")
         self.server.start()
 
@@ -64,6 +62,65 @@ class FakeBusinessRegister:
 
     def stop(self) -> None:
         self.server.stop(0)
+
+
+def _grpc_module(servicer: Any) -> ModuleType:
+    """The generated *_pb2_grpc module that declares the servicer's base class."""
+    for cls in type(servicer).__mro__:
+        if cls.__module__.endswith("_pb2_grpc") and cls.__name__.endswith("Servicer"):
+            return sys.modules[cls.__module__]
+    raise TypeError(f"{type(servicer).__name__} is not a generated gRPC servicer")
+
+
+@contextlib.contextmanager
+def fake_neighbours(code: str) -> Iterator[dict[str, str]]:
+    """Fake desks for what department `code`'s samples say it calls (`neighbours()`: department
+    code -> servicers), started for the block; yields the settings that point the adapter at them
+    (DESK_<CODE>_ADDR)."""
+    wanted: dict[str, list[Any]] = getattr(samples(code), "neighbours", dict)()
+    desks = {other: FakeDesk(servicers) for other, servicers in wanted.items()}
+    try:
+        yield {registry.entry(other).desk_address_setting: desk.address for other, desk in desks.items()}
+    finally:
+        for desk in desks.values():
+            desk.stop()
+
+
+def samples(code: str) -> ModuleType:
+    """Department `code`'s samples.py: approvable() and refusable() requests, and optionally
+    neighbours() (the fake desks it needs)."""
+    return importlib.import_module(f"{registry.entry(code).package}.samples")
+
+
+def request(department: str, step_id: str, *, case_id: str | None = None, fields: dict[str, str] | None = None,
+            upstream: dict[str, str] | None = None, attempt: int = 1,
+            like: approval_pb2.SubApprovalRequest | None = None) -> approval_pb2.SubApprovalRequest:
+    """A request for `department`'s step on a case of its own: the applicant, matter and fields of
+    `like` (default: the department's approvable sample), with what is given replaced."""
+    base = like if like is not None else samples(department).approvable()
+    return approval_pb2.SubApprovalRequest(
+        case_id=case_id or uuid.uuid4().hex[:20], step_id=step_id, department=department,
+        matter_code=base.matter_code or "m", applicant=base.applicant,
+        fields=fields if fields is not None else dict(base.fields),
+        upstream=upstream if upstream is not None else dict(base.upstream), attempt=attempt)
+
+
+def resident_id(birth: str = "19880505", serial: int = 1, division: str | None = None) -> str:
+    """A valid resident ID number (GB 11643) of someone born on `birth` (YYYYMMDD) in the hall's
+    division, for sample requests."""
+    first17 = f"{division or division_code()}{birth}{serial:03d}"
+    return first17 + resident_id_check_digit(first17)
+
+
+def envelope(msg: Any, message_id: str | None = None) -> Envelope:
+    return Envelope(message=msg, message_id=message_id or uuid.uuid4().hex, type=wire.type_name(msg), routing_key="")
+
+
+def only_decision(result: Any) -> approval_pb2.SubApprovalDecision:
+    """The one decision an AdapterCore result publishes."""
+    assert len(result.outgoing) == 1, result.outgoing
+    decision: approval_pb2.SubApprovalDecision = result.outgoing[0].message
+    return decision
 
 
 class AdapterHarness:
@@ -125,8 +182,13 @@ class AdapterHarness:
             conn.close()
         raise TimeoutError(f"nothing on {queue} within {timeout} s")
 
-    def decision(self, timeout: float = 30) -> tuple[str, approval_pb2.SubApprovalDecision]:
-        return self._get(self.decisions_queue, timeout)
+    def decision(self, timeout: float = 30, *, case_id: str | None = None) -> tuple[str, approval_pb2.SubApprovalDecision]:
+        """The next decision (of `case_id`, skipping other cases' left by earlier checks)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            message_id, decision = self._get(self.decisions_queue, max(0.1, deadline - time.monotonic()))
+            if case_id is None or decision.case_id == case_id:
+                return message_id, decision
 
     def audit_records(self, timeout: float = 10) -> list[audit_pb2.CallRecord]:
         """The records of the next audit message (adapters send them in batches)."""

@@ -6,7 +6,7 @@ Create Date: 2026-11-25
 """
 
 from services.adapters.sdk.handled import create_sdk_tables, drop_sdk_tables
-from services.adapters.taxreg import create_registration_table
+from services.adapters.taxlaw import create_registration_table
 
 revision = "local_tax_0001"
 down_revision = None

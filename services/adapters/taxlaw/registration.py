@@ -1,27 +1,32 @@
-"""Tax registration, shared by national tax (国税) and local tax (地税): the same law
-(税收征收管理法 第十五条), two departments, two registers.
+"""The tax registration rule.
 
 The tax registration number of the period is the division code followed by the organisation
-code (15 characters); the organisation code must be the one inside the credit code.
+code (15 characters); the organisation code must be the one inside the credit code, and the
+licence must be in the business register and active (once-only, 信息共享: looked up, not taken
+on trust).
 """
 
 from __future__ import annotations
 
-import os
 from datetime import datetime
+from functools import cache
+from typing import ClassVar
 
 from sqlalchemy import String, bindparam
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from hall.v1 import approval_pb2, department_pb2
-from services.adapters.business.lookup import BusinessRegisterClient
 from services.adapters.sdk import Decision, Department, Reason
+from services.adapters.sdk.settings import DepartmentSettings
+from services.adapters.taxlaw.register_client import BusinessRegisterClient
 from services.domain import identifiers
 from services.runtime import clock
 from services.runtime.db import UTCDateTime
 
 
+@cache
 def registration_model(code: str) -> type:
+    """The register table of the tax department `code`: `<code>_registrations`."""
     class RegisterBase(DeclarativeBase):
         pass
 
@@ -39,6 +44,7 @@ def registration_model(code: str) -> type:
 
 
 def create_registration_table(code: str) -> None:
+    """For the department's first Alembic revision."""
     import sqlalchemy as sa
     from alembic import op
 
@@ -54,14 +60,17 @@ def create_registration_table(code: str) -> None:
 
 
 class TaxRegistration(Department):
-    result_key = ""
-    model: type
+    """A tax department subclasses this with its `code`, `name`, `migrations` and `result_key`
+    (the result it hands downstream); its register table is `registration_model(code)`."""
 
-    def __init__(self, division: str | None = None, register: BusinessRegisterClient | None = None) -> None:
-        self.division = division or os.environ.get("DIVISION_CODE", "150602")
-        self.register = register or BusinessRegisterClient()
+    result_key: ClassVar[str] = ""
+
+    def __init__(self, settings: DepartmentSettings, register: BusinessRegisterClient | None = None) -> None:
+        super().__init__(settings)
+        self.division = settings.division_code
+        self.register = register or BusinessRegisterClient(settings.neighbour("business"), settings.neighbour_timeout_s)
         # Every tax registration runs these: built once, run on the transaction's connection.
-        table = self.model.__table__  # type: ignore[attr-defined]
+        table = registration_model(self.code).__table__  # type: ignore[attr-defined]
         self._existing = table.select().where(table.c.credit_code == bindparam("credit_code"))
         self._insert = table.insert()
 
@@ -88,7 +97,6 @@ class TaxRegistration(Department):
         org_code = up.get("org_code", "")
         if org_code != credit_code[8:17]:
             return Decision.refuse(Reason("ORG_CODE_MISMATCH", "组织机构代码与统一社会信用代码不一致", "org_code"))
-        # Once-only (信息共享): the licence is checked in the business register, not taken on trust.
         company = self._company(credit_code, register)
         if company is None:
             return Decision.refuse(Reason("LICENCE_NOT_REGISTERED", "登记机关的登记簿中没有该营业执照，不予税务登记", "credit_code"))

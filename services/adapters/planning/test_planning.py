@@ -1,13 +1,13 @@
-import datetime as dt
+# mypy: allow-untyped-defs
+"""The planning department's rules: the parcel's planning conditions, and the officer's desk for the permits that need an expert review."""
 
 import pytest
 
 from hall.v1 import approval_pb2, department_pb2
-from services.adapters.family_planning.policy import policy_on
 from services.adapters.sdk.desk import Desk
-from services.counter.client import sample_resident_id
+from services.adapters.sdk.testing import envelope, request
+from services.adapters.sdk.testing import only_decision as decision
 from services.runtime.errors import FailedPrecondition, InvalidArgument
-from tests.adapters.conftest import decision, envelope, request
 
 APPROVED, REFUSED = approval_pb2.OUTCOME_APPROVED, approval_pb2.OUTCOME_REFUSED
 SMALL = {"project_name": "天骄花园3号楼", "builder_name": "东胜区某置业有限公司", "parcel_id": "DS-2026-001",
@@ -50,32 +50,3 @@ def test_large_project_waits_for_the_officer_who_runs_an_expert_review(make_core
     assert d.outcome == APPROVED and d.officer_id == "gh-007"
     assert decision(core.handle(env)) == d  # a later redelivery replays the officer's answer
     assert desk.pending() == []
-
-
-def test_birth_policy_is_dated_data():
-    assert policy_on(dt.date(2015, 12, 31)).children_registered_on_the_spot == 1
-    assert policy_on(dt.date(2016, 1, 1)).children_registered_on_the_spot == 2
-    assert policy_on(dt.date(2026, 11, 25)).children_registered_on_the_spot == 3
-
-
-def birth_fields(**over):
-    return {"spouse_name": "李梅", "spouse_id": sample_resident_id(birth="19900303", serial="022"),
-            "child_order": "2", "marriage_date": "2018-05-20", **over}
-
-
-def test_birth_registration_on_the_spot_and_not_twice(make_core):
-    core = make_core("family_planning")
-    req = request("family_planning", "main", fields=birth_fields())
-    d = decision(core.handle(envelope(req)))
-    assert d.outcome == APPROVED and "三孩" in d.results["policy_basis"]
-    again = request("family_planning", "main", fields=birth_fields())
-    again.applicant.CopyFrom(req.applicant)
-    d2 = decision(core.handle(envelope(again)))
-    assert d2.outcome == REFUSED and d2.reasons[0].code == "ALREADY_REGISTERED"
-
-
-def test_birth_registration_states_every_problem(make_core):
-    fields = birth_fields(spouse_id="123", spouse_name="", child_order="4", marriage_date="2099-01-01")
-    d = decision(make_core("family_planning").handle(envelope(request("family_planning", "main", fields=fields))))
-    assert {r.code for r in d.reasons} == {"SPOUSE_ID_INVALID", "SPOUSE_NAME_MISSING", "CHILD_ORDER_BEYOND_POLICY",
-                                          "MARRIAGE_DATE_FUTURE"}

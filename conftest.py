@@ -1,5 +1,10 @@
-"""Shared fixtures. Integration tests use a real RabbitMQ and PostgreSQL: see tests/support/servers.py
-for where they come from (environment URL -> local server -> testcontainers -> clear stop)."""
+"""Shared fixtures of every test: those under tests/ and each department's own, in its folder
+(services/adapters/<code>/test_<code>.py). Integration tests use a real RabbitMQ and PostgreSQL:
+see tests/support/servers.py for where they come from (environment URL -> local server ->
+testcontainers -> clear stop).
+
+`pytest --adapter=<code>` runs one department's tests alone: its own module and the conformance
+tests (tests/adapters/test_conformance.py) for it."""
 
 from __future__ import annotations
 
@@ -10,14 +15,12 @@ from pathlib import Path
 from typing import Protocol, TypeVar
 
 import pytest
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
 
-from services.runtime import db
 from tests.support import pg_cluster, rabbit_node, servers
 from tests.support.db import schema
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent
+pytest_plugins = ["services.adapters.sdk.pytest_plugin"]
 
 
 @pytest.fixture(scope="session")
@@ -92,12 +95,6 @@ def pg_schema(pg_url: str) -> Iterator[str]:
         yield name
 
 
-def migrated(pg_url: str, schema_name: str | None, migrations: Path, version_table: str) -> tuple[Engine, sessionmaker[Session]]:
-    engine = db.make_engine(pg_url, schema_name)
-    db.migrate(engine, migrations, version_table)
-    return engine, db.session_factory(engine)
-
-
 # ---- report for .ci/run: integration tests must have run and none been skipped ----------------
 _counts = {"integration_passed": 0, "integration_failed": 0, "integration_skipped": 0, "total": 0}
 
@@ -127,6 +124,13 @@ _REAL_UNLESS_SQLITE = {"make_core"}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    adapter = config.getoption("adapter")
+    if adapter:
+        from services.adapters.sdk.pytest_plugin import belongs_to
+
+        kept = [item for item in items if belongs_to(item, adapter)]
+        config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+        items[:] = kept
     for item in items:
         names = set(getattr(item, "fixturenames", ()))
         params = set(getattr(getattr(item, "callspec", None), "params", {}).values())

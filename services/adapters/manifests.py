@@ -1,0 +1,193 @@
+"""The departments' Kubernetes manifests, rendered from the registry (departments.toml):
+
+    python -m services.adapters.manifests [--check]      (`make manifests`)
+
+writes deploy/k8s/base/departments/: a Deployment per adapter, a Deployment and Service per
+desk, the ConfigMap `hall-desks` telling every adapter where each desk answers, and their
+kustomization. The files are committed (an operator applies the tree as it is) and
+tests/deploy/test_manifests.py fails when they differ from what this renders, so a department
+added to the registry cannot be missing from the cluster. --check only compares.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from services.adapters import registry
+
+ROOT = Path(__file__).resolve().parents[2]
+OUT = ROOT / "deploy" / "k8s" / "base" / "departments"
+HEADER = "# Rendered from services/adapters/departments.toml by `make manifests`; do not edit.\n"
+
+_META = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {name}
+  labels:
+    app.kubernetes.io/name: {name}
+    app.kubernetes.io/part-of: hall
+spec:
+  replicas: 1
+  selector:
+    matchLabels:
+      app.kubernetes.io/name: {name}
+  template:
+    metadata:
+      labels:
+        app.kubernetes.io/name: {name}
+        app.kubernetes.io/part-of: hall
+    spec:
+      terminationGracePeriodSeconds: 30
+      containers:
+        - name: {name}
+          image: hall-suite
+          command: [{command}]
+          envFrom:
+            - configMapRef:
+                name: hall-config
+            - configMapRef:
+                name: hall-desks
+          env:
+            - name: DATABASE_SCHEMA
+              value: hall_adapter_{code}
+{extra_env}            - name: AMQP_URL
+              valueFrom:
+                secretKeyRef:
+                  name: hall-amqp-adapter-{dashed}
+                  key: url
+            - name: DATABASE_URL
+              valueFrom:
+                secretKeyRef:
+                  name: hall-database
+                  key: url
+          resources:
+            requests:
+              cpu: 100m
+              memory: 128Mi
+            limits:
+              memory: 512Mi
+          volumeMounts:
+            - name: tmp
+              mountPath: /tmp
+{ports}      volumes:
+        - name: tmp
+          emptyDir: {{}}
+"""
+
+_DESK_PORTS = """\
+          ports:
+            - name: grpc
+              containerPort: {port}
+          readinessProbe:
+            grpc:
+              port: {port}
+            periodSeconds: 5
+          livenessProbe:
+            grpc:
+              port: {port}
+            periodSeconds: 20
+            failureThreshold: 3
+"""
+
+_SERVICE = """\
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: {name}
+  labels:
+    app.kubernetes.io/name: {name}
+    app.kubernetes.io/part-of: hall
+spec:
+  selector:
+    app.kubernetes.io/name: {name}
+  ports:
+    - name: grpc
+      port: {port}
+      targetPort: grpc
+      appProtocol: grpc
+"""
+
+
+def _dashed(code: str) -> str:
+    return code.replace("_", "-")
+
+
+def adapter(entry: registry.Entry) -> str:
+    name = f"adapter-{_dashed(entry.code)}"
+    return HEADER + _META.format(name=name, code=entry.code, dashed=_dashed(entry.code), extra_env="", ports="",
+                                 command=f'"python", "-m", "services.adapters", "{entry.code}"')
+
+
+def desk(entry: registry.Entry) -> str:
+    name = f"desk-{_dashed(entry.code)}"
+    extra = f'            - name: GRPC_PORT\n              value: "{entry.desk_port}"\n'
+    return HEADER + _META.format(
+        name=name, code=entry.code, dashed=_dashed(entry.code), extra_env=extra,
+        ports=_DESK_PORTS.format(port=entry.desk_port),
+        command=f'"python", "-m", "services.adapters.desk", "{entry.code}"') + _SERVICE.format(name=name,
+                                                                                               port=entry.desk_port)
+
+
+def desks_config(entries: list[registry.Entry]) -> str:
+    lines = [HEADER, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: hall-desks\n  labels:\n",
+             "    app.kubernetes.io/part-of: hall\ndata:\n"]
+    lines += [f"  {e.desk_address_setting}: desk-{_dashed(e.code)}:{e.desk_port}\n" for e in entries if e.desk]
+    if not any(e.desk for e in entries):
+        lines[-1] = "data: {}\n"
+    return "".join(lines)
+
+
+def render() -> dict[str, str]:
+    entries = registry.entries()
+    files = {"desks.yaml": desks_config(entries)}
+    for e in entries:
+        files[f"adapter-{_dashed(e.code)}.yaml"] = adapter(e)
+        if e.desk:
+            files[f"desk-{_dashed(e.code)}.yaml"] = desk(e)
+    kustomization = (HEADER + "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n"
+                     + "".join(f"  - {name}\n" for name in files))
+    return {"kustomization.yaml": kustomization, **files}
+
+
+def stale(out: Path = OUT) -> list[str]:
+    """The files under `out` that differ from what the registry renders (missing or extra ones too)."""
+    wanted = render()
+    present = {p.name for p in out.glob("*.yaml")} if out.exists() else set()
+    differ = [n for n, text in wanted.items() if not (out / n).exists() or (out / n).read_text(encoding="utf-8") != text]
+    return sorted(differ + sorted(present - set(wanted)))
+
+
+def write(out: Path = OUT) -> list[str]:
+    out.mkdir(parents=True, exist_ok=True)
+    wanted = render()
+    for path in out.glob("*.yaml"):
+        if path.name not in wanted:
+            path.unlink()
+    for name, text in wanted.items():
+        (out / name).write_text(text, encoding="utf-8")
+    return sorted(wanted)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m services.adapters.manifests", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--check", action="store_true", help="only say whether the committed files are current")
+    parser.add_argument("--out", type=Path, default=OUT, help=f"where to write (default {OUT.relative_to(ROOT)})")
+    args = parser.parse_args(argv)
+    if args.check:
+        differ = stale(args.out)
+        if differ:
+            print(f"stale: {', '.join(differ)}; run `make manifests`")
+            return 1
+        print("manifests are current")
+        return 0
+    print(f"wrote {len(write(args.out))} files to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
