@@ -31,7 +31,7 @@ import structlog
 from google.protobuf.message import Message
 
 from bench.cpu import postgres_ticks
-from hall.v1 import approval_pb2, audit_pb2
+from hall.v1 import approval_pb2, audit_pb2, common_pb2
 from services.audit.store import AuditStore
 from services.catalogue import load
 from services.intake.applications import Applications
@@ -91,7 +91,7 @@ def intake(pg: str) -> None:
                 for app in submitted[(i * size) % len(submitted):][:size]:
                     event = approval_pb2.CaseStatusChanged(
                         case_id=app.case_id, application_id=app.application_id, sequence=seq,
-                        status=approval_pb2.CASE_STATUS_IN_PROGRESS, step_id="licence", step_status="approved")
+                        status=approval_pb2.CASE_STATUS_IN_PROGRESS, step_id="licence", step_status=common_pb2.STEP_STATUS_APPROVED)
                     event.at.CopyFrom(clock.to_timestamp(clock.now()))
                     events.append(event)
                 apps.apply_statuses(events)

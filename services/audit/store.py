@@ -12,7 +12,7 @@ from psycopg.errors import UniqueViolation
 from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from hall.v1 import approval_pb2, audit_pb2
+from hall.v1 import approval_pb2, audit_pb2, common_pb2
 from services.audit.models import ChainHead, RecordRow
 from services.runtime import clock, db
 
@@ -39,12 +39,17 @@ def chain_hash(prev_hash: str, record: audit_pb2.CallRecord) -> str:
     return hashlib.sha256(prev_hash.encode() + record.SerializeToString(deterministic=True)).hexdigest()
 
 
+def step_outcome(status: int) -> str:
+    """A step's status as a timeline entry's outcome: approved, incident… ("" for none)."""
+    return common_pb2.StepStatus.Name(status).removeprefix("STEP_STATUS_").lower() if status else ""  # type: ignore[arg-type]
+
+
 def event_record(event: approval_pb2.CaseStatusChanged, message_id: str) -> audit_pb2.CallRecord:
     """A case status change as the router announced it, as a timeline entry."""
     rec = audit_pb2.CallRecord(
         record_id=message_id, service="router", kind=audit_pb2.CallRecord.KIND_EVENT,
         operation=f"case.status.{approval_pb2.CaseStatus.Name(event.status).removeprefix('CASE_STATUS_').lower()}",
-        case_id=event.case_id, actor_id=event.clerk_id, step_id=event.step_id, outcome=event.step_status or "",
+        case_id=event.case_id, actor_id=event.clerk_id, step_id=event.step_id, outcome=step_outcome(event.step_status),
         detail="；".join(r.message for r in event.reasons)[:500])
     rec.started_at.CopyFrom(event.at)
     return rec

@@ -14,7 +14,7 @@ from google.protobuf import any_pb2, text_format
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from hall.v1 import approval_pb2, audit_pb2, intake_pb2, router_pb2
+from hall.v1 import approval_pb2, audit_pb2, common_pb2, intake_pb2, router_pb2
 from services.counter.client import Counter, Endpoints
 from services.domain.money import format_yuan
 from services.runtime import clock
@@ -32,12 +32,16 @@ def print_chain_check(check: audit_pb2.VerifyChainResponse) -> int:
     return 1
 
 
+def step_status_name(status: int) -> str:
+    return common_pb2.StepStatus.Name(status).removeprefix("STEP_STATUS_").lower()  # type: ignore[arg-type]
+
+
 def print_case(case: router_pb2.GetCaseResponse) -> int:
     print(f"案件 {case.case_id}：{approval_pb2.CaseStatus.Name(case.status).removeprefix('CASE_STATUS_')}"
           f"（目录版本 {case.catalogue_version}）")
     for step in case.steps:
         reasons = "；".join(r.message for r in step.reasons)
-        print(f"  {step.step_id:<16} {step.department:<16} {step.status:<11} {reasons}")
+        print(f"  {step.step_id:<16} {step.department:<16} {step_status_name(step.status):<11} {reasons}")
     return 0
 
 

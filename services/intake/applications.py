@@ -15,7 +15,7 @@ from hall.v1 import approval_pb2, common_pb2, intake_pb2
 from services.catalogue import Catalogue
 from services.domain import workdays
 from services.intake.changes import Changes, announce
-from services.intake.models import ApplicationEventRow, ApplicationRow, IntakeOutbox
+from services.intake.models import ApplicationEventRow, ApplicationRow, IntakeOutbox, stored_step_status
 from services.intake.validation import check_submission
 from services.runtime import clock, context, db, outbox, topology
 from services.runtime.errors import FailedPrecondition, NotFound, ServiceError
@@ -152,9 +152,7 @@ class Applications:
         app.applicant.ParseFromString(row.applicant)
         if row.snapshot:
             snap = approval_pb2.CaseStatusChanged.FromString(row.snapshot)
-            for st in snap.steps:
-                app.steps.add(step_id=st.step_id, department=st.department, matter_code=st.matter_code,
-                              status=st.status, results=dict(st.results), reasons=list(st.reasons))
+            app.steps.extend(snap.steps)
             app.results.update(snap.results)
             app.reasons.extend(snap.reasons)
         return app
@@ -209,7 +207,7 @@ class Applications:
                 application_id = rows[event.case_id].application_id
                 new_events.setdefault((application_id, event.sequence), dict(
                     application_id=application_id, sequence=event.sequence, status=status, step_id=event.step_id,
-                    step_status=event.step_status, note=_note(event), at=at))
+                    step_status=stored_step_status(event.step_status), note=_note(event), at=at))
                 if event.sequence > last[application_id]:
                     last[application_id] = event.sequence
                     latest[application_id] = {"k_application_id": application_id, "v_last_sequence": event.sequence,
@@ -231,12 +229,13 @@ def _note(event: approval_pb2.CaseStatusChanged) -> str:
     if event.reasons:
         return "；".join(r.message for r in event.reasons)
     if event.step_id:
-        return f"{event.step_id}: {_STEP_NOTES.get(event.step_status, event.step_status)}"
+        return f"{event.step_id}: {_STEP_NOTES.get(event.step_status, common_pb2.StepStatus.Name(event.step_status))}"
     return _CASE_NOTES.get(event.status, approval_pb2.CaseStatus.Name(event.status))
 
 
-_STEP_NOTES = {"approved": "已办结", "refused": "不予许可", "cancelled": "已撤销", "incident": "技术故障，待运维处理",
-               "dispatched": "已分送部门"}
+_STEP_NOTES = {common_pb2.STEP_STATUS_APPROVED: "已办结", common_pb2.STEP_STATUS_REFUSED: "不予许可",
+               common_pb2.STEP_STATUS_CANCELLED: "已撤销", common_pb2.STEP_STATUS_INCIDENT: "技术故障，待运维处理",
+               common_pb2.STEP_STATUS_DISPATCHED: "已分送部门", common_pb2.STEP_STATUS_PENDING: "等待前置环节"}
 _CASE_NOTES = {approval_pb2.CASE_STATUS_IN_PROGRESS: "已分送各部门并联审批", approval_pb2.CASE_STATUS_COMPLETED: "全部办结",
                approval_pb2.CASE_STATUS_WITHDRAWN: "已撤回"}
 

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from hall.v1 import common_pb2
 from services.runtime.db import Base, UTCDateTime
 from services.runtime.outbox import OutboxMixin
 
@@ -48,3 +49,16 @@ class ApplicationEventRow(Base):
 
 class IntakeOutbox(OutboxMixin, Base):
     __tablename__ = "intake_outbox"
+
+
+def stored_step_status(status: int) -> str:
+    """hall.v1.StepStatus as the events table keeps it: its name ("" for none)."""
+    return common_pb2.StepStatus.Name(status) if status else ""  # type: ignore[arg-type]
+
+
+def wire_step_status(stored: str) -> common_pb2.StepStatus.ValueType:
+    """The stored name back as hall.v1.StepStatus (a row from before the enum: unspecified)."""
+    try:
+        return common_pb2.StepStatus.Value(stored) if stored else common_pb2.STEP_STATUS_UNSPECIFIED
+    except ValueError:
+        return common_pb2.STEP_STATUS_UNSPECIFIED

@@ -10,6 +10,7 @@ import grpc
 from hall.v1 import intake_pb2, intake_pb2_grpc
 from services.catalogue import Catalogue
 from services.intake.applications import TERMINAL, Applications
+from services.intake.models import wire_step_status
 from services.runtime import clock
 from services.runtime.errors import InvalidArgument, NotFound, ResourceExhausted
 
@@ -74,7 +75,7 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
                 row = self._apps.get(row.application_id)
                 yield intake_pb2.WatchApplicationResponse(
                     sequence=event.sequence, status=event.status,  # type: ignore[arg-type]
-                    step_id=event.step_id, step_status=event.step_status, note=event.note,
+                    step_id=event.step_id, step_status=wire_step_status(event.step_status), note=event.note,
                     at=clock.to_timestamp(event.at), application=self._apps.view(row))
             row = self._apps.get(row.application_id)
             if row.status in TERMINAL and row.last_sequence <= last:

@@ -27,6 +27,7 @@ from services.router.models import (
     INCIDENT,
     PENDING,
     REFUSED,
+    WIRE_STATUS,
     CaseRow,
     ProcessedMessage,
     RouterOutbox,
@@ -316,7 +317,7 @@ class Engine:
         case.updated_at = clock.now()
         event = approval_pb2.CaseStatusChanged(
             case_id=case.case_id, application_id=case.application_id, status=case.status,  # type: ignore[arg-type]
-            step_id=changed.step_id if changed else "", step_status=changed.status if changed else "",
+            step_id=changed.step_id if changed else "", step_status=WIRE_STATUS[changed.status] if changed else common_pb2.STEP_STATUS_UNSPECIFIED,
             steps=[step_state(s) for s in steps], results=case.results,
             reasons=[common_pb2.Reason(**r) for r in case.reasons],
             matter_code=case.matter_code, bundle_code=case.bundle_code, catalogue_version=case.catalogue_version,
@@ -328,9 +329,9 @@ class Engine:
                        headers={context.CASE_HEADER: case.case_id})
 
 
-def step_state(s: StepRow | Record) -> approval_pb2.StepState:
-    return approval_pb2.StepState(
-        step_id=s.step_id, department=s.department, matter_code=s.matter_code, status=s.status,
+def step_state(s: StepRow | Record) -> common_pb2.Step:
+    return common_pb2.Step(
+        step_id=s.step_id, department=s.department, matter_code=s.matter_code, status=WIRE_STATUS[s.status],
         results=s.results, reasons=[common_pb2.Reason(**r) for r in s.reasons])
 
 

@@ -8,10 +8,11 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from hall.v1 import common_pb2
 from services.runtime.db import Base, UTCDateTime
 from services.runtime.outbox import OutboxMixin
 
-# Step statuses
+# Step statuses as the router stores them; hall.v1.StepStatus on the wire (WIRE_STATUS).
 PENDING = "pending"
 DISPATCHED = "dispatched"
 APPROVED = "approved"
@@ -19,6 +20,9 @@ REFUSED = "refused"
 CANCELLED = "cancelled"
 INCIDENT = "incident"
 STEP_ENDED = {APPROVED, REFUSED, CANCELLED}
+WIRE_STATUS = {PENDING: common_pb2.STEP_STATUS_PENDING, DISPATCHED: common_pb2.STEP_STATUS_DISPATCHED,
+               APPROVED: common_pb2.STEP_STATUS_APPROVED, REFUSED: common_pb2.STEP_STATUS_REFUSED,
+               CANCELLED: common_pb2.STEP_STATUS_CANCELLED, INCIDENT: common_pb2.STEP_STATUS_INCIDENT}
 
 
 class CaseRow(Base):

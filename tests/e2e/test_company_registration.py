@@ -8,7 +8,7 @@ import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from hall.v1 import intake_pb2
+from hall.v1 import common_pb2, intake_pb2
 from services.catalogue import load
 from services.domain import identifiers
 from services.domain.identifiers import validate_credit_code
@@ -40,7 +40,7 @@ def test_company_registration_completes_with_codes_receipt_and_timeline(counter)
     final = events[-1].application
     assert final.status == S.APPLICATION_STATUS_COMPLETED
     assert events[0].status == S.APPLICATION_STATUS_ACCEPTED
-    approved = {s.step_id for s in final.steps if s.status == "approved"}
+    approved = {s.step_id for s in final.steps if s.status == common_pb2.STEP_STATUS_APPROVED}
     assert approved == {"licence", "org_code", "national_tax", "local_tax"}
     credit = final.results["credit_code"]
     assert validate_credit_code(credit) == credit and credit[8:17] == final.results["org_code"]
@@ -131,7 +131,7 @@ def test_refusal_reaches_the_applicant_with_its_reason(counter):
     final = events[-1].application
     assert final.status == S.APPLICATION_STATUS_REFUSED
     assert [r.code for r in final.reasons] == ["NAME_TAKEN"]
-    assert {s.step_id: s.status for s in final.steps}["org_code"] == "cancelled"
+    assert {s.step_id: s.status for s in final.steps}["org_code"] == common_pb2.STEP_STATUS_CANCELLED
 
 
 def test_bad_requests_change_nothing(counter):

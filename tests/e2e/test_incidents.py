@@ -9,7 +9,7 @@ import signal
 
 import pytest
 
-from hall.v1 import approval_pb2
+from hall.v1 import approval_pb2, common_pb2
 from services.counter.__main__ import main as counter_cli
 from tests.support.processes import counter_of, whole_suite
 from tests.support.samples import company_registration
@@ -64,7 +64,8 @@ def test_a_step_that_keeps_failing_becomes_an_incident_and_completes_once_retrie
         case = counter.case(case_id)
         assert case.status == approval_pb2.CASE_STATUS_IN_PROGRESS  # the case waits, it does not end
         assert {s.step_id: s.status for s in case.steps} == {
-            "licence": "approved", "org_code": "approved", "national_tax": "incident", "local_tax": "incident"}
+            "licence": common_pb2.STEP_STATUS_APPROVED, "org_code": common_pb2.STEP_STATUS_APPROVED,
+            "national_tax": common_pb2.STEP_STATUS_INCIDENT, "local_tax": common_pb2.STEP_STATUS_INCIDENT}
 
         # The audit trail holds each failed attempt and the incident, step by step.
         def trail() -> list[tuple[str, str, str]]:

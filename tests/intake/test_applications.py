@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from hall.v1 import approval_pb2, intake_pb2
+from hall.v1 import approval_pb2, common_pb2, intake_pb2
 from services.catalogue import load
 from services.intake.applications import Applications, RequestIdReused
 from services.intake.changes import channel
@@ -24,7 +24,7 @@ def apps(pg_url, pg_schema):
     engine.dispose()
 
 
-def status(app, seq, case_status=approval_pb2.CASE_STATUS_IN_PROGRESS, step_id="licence", step_status="approved"):
+def status(app, seq, case_status=approval_pb2.CASE_STATUS_IN_PROGRESS, step_id="licence", step_status=common_pb2.STEP_STATUS_APPROVED):
     return approval_pb2.CaseStatusChanged(case_id=app.case_id, application_id=app.application_id,
                                           status=case_status, step_id=step_id, step_status=step_status,
                                           sequence=seq, at=clock.to_timestamp(clock.now()))

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import grpc
 import pytest
 
-from hall.v1 import approval_pb2, intake_pb2_grpc
+from hall.v1 import approval_pb2, common_pb2, intake_pb2_grpc
 from services.catalogue import load
 from services.intake.applications import Applications
 from services.intake.changes import ChangeListener, Changes, announce, channel
@@ -78,7 +78,7 @@ def test_a_watch_streams_what_another_replica_recorded(intake, pg_url):
     other_replica = Applications(session_factory(engine), load(), notify_channel=channel(schema))
     other_replica.apply_status(approval_pb2.CaseStatusChanged(
         case_id=app.case_id, application_id=app.application_id, status=approval_pb2.CASE_STATUS_IN_PROGRESS,
-        step_id="licence", step_status="approved", sequence=1, at=clock.to_timestamp(clock.now())))
+        step_id="licence", step_status=common_pb2.STEP_STATUS_APPROVED, sequence=1, at=clock.to_timestamp(clock.now())))
     try:
         # Well inside the minute after which the watcher would have read the database anyway.
         assert wait_until(lambda: len(watch.events) == 2, timeout=30)

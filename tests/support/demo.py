@@ -11,7 +11,7 @@ import time
 import grpc
 
 from hall.v1 import intake_pb2
-from services.counter.__main__ import print_chain_check
+from services.counter.__main__ import print_chain_check, step_status_name
 from services.counter.client import Counter, Endpoints
 from services.domain.identifiers import validate_credit_code
 from services.domain.money import format_yuan
@@ -30,7 +30,7 @@ def demo(counter: Counter) -> int:
     print(f"已受理：申请 {app.application_id}，案件 {app.case_id}，承诺办结时间 {promised:%Y-%m-%d %H:%M}")
     final = app
     for event in counter.watch(app.application_id):
-        step = f" [{event.step_id} → {event.step_status}]" if event.step_id else ""
+        step = f" [{event.step_id} → {step_status_name(event.step_status)}]" if event.step_id else ""
         print(f"  #{event.sequence:<2} {STATUS.Name(event.status).removeprefix('APPLICATION_STATUS_'):<12}{step} {event.note}")
         final = event.application
     if final.status != STATUS.APPLICATION_STATUS_COMPLETED:

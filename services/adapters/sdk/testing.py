@@ -125,10 +125,12 @@ def only_decision(result: Any) -> approval_pb2.SubApprovalDecision:
 
 class AdapterHarness:
     """Declares the layout on the broker, starts `python -m services.adapters <code>`, and listens
-    to the department's decisions and audit records on queues of its own."""
+    to the department's decisions and audit records on queues of its own. `command`: another
+    command line for the adapter (the one `make run` plans for it, say)."""
 
-    def __init__(self, code: str, amqp_url: str, database_url: str, schema: str | None = None, *,
-                 log_path: Path | None = None, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(self, code: str, amqp_url: str, database_url: str = "", schema: str | None = None, *,
+                 log_path: Path | None = None, extra_env: dict[str, str] | None = None,
+                 command: list[str] | None = None) -> None:
         self.code = code
         self.amqp_url = amqp_url
         self.decisions_queue = f"harness.{code}.decisions.{uuid.uuid4().hex[:6]}"
@@ -148,8 +150,8 @@ class AdapterHarness:
         if schema:
             env["DATABASE_SCHEMA"] = schema
         self._log = open(log_path or os.devnull, "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen([sys.executable, "-m", "services.adapters", code], env=env, cwd=ROOT,
-                                     stdout=self._log, stderr=subprocess.STDOUT)
+        argv = [sys.executable, "-m", "services.adapters", code] if command is None else command
+        self.proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT)
 
     def __enter__(self) -> AdapterHarness:
         return self
