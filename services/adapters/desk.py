@@ -13,7 +13,6 @@ import sys
 from hall.v1 import department_pb2_grpc
 from services.adapters import registry
 from services.adapters.sdk.desk import Desk, DeskServicer
-from services.adapters.sdk.handled import outbox_model
 from services.adapters.sdk.registry import load_department
 from services.runtime.config import env_int
 from services.runtime.grpc_server import add_servicer
@@ -27,8 +26,8 @@ def main() -> None:
     department = load_department(code)
     proc = ServiceProcess(f"adapter_{code}", default_grpc_port=env_int("DESK_PORT", registry.entry(code).desk_port),
                           migrations=department.migrations, name=f"desk-{code}")
-    proc.add_relay(outbox_model(code))  # started by serve(); commits hand it their outbox rows
     desk = Desk(department, proc.sessions)
+    proc.add_relay(desk.outbox)  # started by serve(); commits hand it their outbox rows
     proc.serve(lambda server: [add_servicer(server, DeskServicer(desk), department_pb2_grpc),
                                *department.register_shared_services(server, proc.sessions)])
 

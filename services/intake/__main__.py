@@ -7,7 +7,6 @@ from services import platform
 from services.catalogue import load as load_catalogue
 from services.intake.applications import Applications
 from services.intake.changes import ChangeListener, Changes, channel
-from services.intake.models import IntakeOutbox
 from services.intake.servicer import IntakeServicer
 from services.runtime import topology
 from services.runtime.config import env_float, env_int
@@ -20,7 +19,6 @@ def main() -> None:
     catalogue = load_catalogue()
     platform.check_departments(catalogue)
     proc = platform.process("intake")
-    proc.add_relay(IntakeOutbox)  # started by serve(); commits hand it their outbox rows
     # Watchers are woken by whichever replica records a change (PostgreSQL LISTEN/NOTIFY, changes.py).
     changes = Changes()
     notify_channel = None
@@ -28,6 +26,7 @@ def main() -> None:
         notify_channel = channel(proc.settings.database_schema)
         ChangeListener(proc.engine, notify_channel, changes).start()
     apps = Applications(proc.sessions, catalogue, changes=changes, notify_channel=notify_channel)
+    proc.add_relay(apps.outbox)  # started by serve(); commits hand it their outbox rows
 
     def on_status(envelopes: list[Envelope]) -> None:
         apps.apply_statuses([e.message for e in envelopes if isinstance(e.message, approval_pb2.CaseStatusChanged)])

@@ -17,8 +17,9 @@ from services.domain import workdays
 from services.intake.changes import Changes, announce
 from services.intake.models import ApplicationEventRow, ApplicationRow, IntakeOutbox, stored_step_status
 from services.intake.validation import check_submission
-from services.runtime import clock, context, db, outbox, topology
+from services.runtime import clock, context, db, topology
 from services.runtime.errors import FailedPrecondition, NotFound, ServiceError
+from services.runtime.outbox import Outbox
 
 log = structlog.get_logger(__name__)
 
@@ -70,6 +71,7 @@ class Applications:
         """`notify_channel`: where this replica announces the applications it changed to the
         other replicas (PostgreSQL; see changes.py), None where there are none (SQLite)."""
         self._sessions = sessions
+        self.outbox = Outbox(IntakeOutbox)  # its relay: services/intake/__main__.py
         self._catalogue = catalogue
         self.changes = changes or Changes()
         self._notify_channel = notify_channel
@@ -108,7 +110,7 @@ class Applications:
                 conn.execute(_INSERT_EVENTS, dict(
                     application_id=application_id, sequence=0, status=S.APPLICATION_STATUS_ACCEPTED, step_id="",
                     step_status="", note="受理", at=now))
-                outbox.enqueue(session, IntakeOutbox, topology.RK_CASE_SUBMITTED, submitted,
+                self.outbox.add(session, topology.RK_CASE_SUBMITTED, submitted,
                                message_id=f"submitted-{case_id}")
                 session.commit()
         except IntegrityError:
@@ -174,7 +176,7 @@ class Applications:
             context.bind(case_id=row.case_id)
             if row.status in TERMINAL:
                 raise FailedPrecondition("办结的申请不能撤回", violations=[("CASE_ENDED", application_id, "申请已办结")])
-            outbox.enqueue(session, IntakeOutbox, topology.RK_CASE_WITHDRAWN,
+            self.outbox.add(session, topology.RK_CASE_WITHDRAWN,
                            approval_pb2.CaseWithdrawn(case_id=row.case_id, reason=reason or "申请人撤回",
                                                       at=clock.to_timestamp(clock.now())),
                            message_id=f"withdrawn-{row.case_id}")

@@ -7,7 +7,7 @@ from services import platform
 from services.catalogue import load as load_catalogue
 from services.catalogue import load_versions
 from services.router.engine import Engine
-from services.router.models import ProcessedMessage, RouterOutbox
+from services.router.models import ProcessedMessage
 from services.router.servicer import RouterServicer
 from services.runtime import topology
 from services.runtime.config import env_int
@@ -18,9 +18,9 @@ def main() -> None:
     catalogue = load_catalogue()
     platform.check_departments(catalogue)
     proc = platform.process("router")
-    proc.add_relay(RouterOutbox)  # started by serve(); commits hand it their outbox rows
     engine = Engine(proc.sessions, catalogue, max_attempts=env_int("ROUTER_MAX_ATTEMPTS", 4, minimum=1),
                     versions=load_versions(catalogue))
+    proc.add_relay(engine.outbox)  # started by serve(); commits hand it their outbox rows
     proc.add_periodic("supervision", env_int("ROUTER_OVERDUE_SCAN_SECONDS", 30, minimum=1), engine.supervise)
     processed = ProcessedMessage.__table__
     proc.retain(processed, processed.c.processed_at)  # a copy of a message this old no longer comes

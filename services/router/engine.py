@@ -34,8 +34,9 @@ from services.router.models import (
     StepRow,
 )
 from services.router.state import Record
-from services.runtime import clock, context, db, metrics, outbox, topology
+from services.runtime import clock, context, db, metrics, topology
 from services.runtime.errors import FailedPrecondition, NotFound
+from services.runtime.outbox import Outbox
 from services.runtime.wire import Envelope
 
 log = structlog.get_logger(__name__)
@@ -61,6 +62,7 @@ class Engine:
         max_attempts: int = 4, versions: dict[str, Catalogue] | None = None,
     ) -> None:
         self._sessions = sessions
+        self.outbox = Outbox(RouterOutbox)  # its relay: services/router/__main__.py
         self._catalogue = catalogue
         self._versions = versions or {catalogue.version: catalogue}
         self._max_attempts = max_attempts
@@ -76,7 +78,7 @@ class Engine:
         so concurrent batches never deadlock). If anything fails, the whole batch rolls back and
         the consumer retries its messages one by one. On PostgreSQL the transaction is three round
         trips (state.py): BEGIN, the claim and the reads, then the writes and the commit."""
-        handlers: dict[type, Callable[[Session, Any], None]] = {
+        handlers: dict[type, Callable[[Session, state.Loaded, Any], None]] = {
             approval_pb2.CaseSubmitted: self._submitted,
             approval_pb2.SubApprovalDecision: self._decision,
             approval_pb2.CaseWithdrawn: self._withdrawn,
@@ -94,7 +96,6 @@ class Engine:
                 fresh = set(session.connection().execute(self._claim_messages, [
                     {"message_id": m, "processed_at": now} for m in message_ids]).scalars())
                 batch = state.load(session, case_ids, lock=False)
-            session.info["batch"] = batch
             for envelope in ordered:
                 handler = handlers.get(type(envelope.message))
                 if handler is None:
@@ -105,14 +106,15 @@ class Engine:
                     continue
                 fresh.discard(envelope.message_id)  # the same message twice in one batch
                 with context.scope(case_id=envelope.case_id, actor_id=envelope.actor_id):
-                    handler(session, envelope.message)
+                    handler(session, batch, envelope.message)
             with db.pipelined(session):
                 state.save(session, batch)
                 session.commit()  # the outbox rows are written just before (outbox.py)
 
     # ---- handlers --------------------------------------------------------------------------------
-    def _submitted(self, session: Session, msg: approval_pb2.CaseSubmitted) -> None:
-        batch: state.Loaded = session.info["batch"]
+    # Each handler works on `batch`, the cases and steps this transaction loaded (and locked), and
+    # writes what it changes back into it: handle_batch saves the batch before its commit.
+    def _submitted(self, session: Session, batch: state.Loaded, msg: approval_pb2.CaseSubmitted) -> None:
         if msg.case_id in batch:
             return
         catalogue = self._versions.get(msg.catalogue_version or self._catalogue.version)
@@ -139,8 +141,8 @@ class Engine:
         log.info("case planned", steps=[s.step_id for s in steps])
         self._advance(session, case, steps, None)
 
-    def _decision(self, session: Session, msg: approval_pb2.SubApprovalDecision) -> None:
-        case, steps = self._load(session, msg.case_id)
+    def _decision(self, session: Session, batch: state.Loaded, msg: approval_pb2.SubApprovalDecision) -> None:
+        case, steps = batch.get(msg.case_id, (None, []))
         if case is None:
             raise LookupError(f"decision for unknown case {msg.case_id}")
         step = next((s for s in steps if s.step_id == msg.step_id), None)
@@ -172,8 +174,8 @@ class Engine:
         else:
             log.info("decision without effect", outcome=msg.outcome, step_id=step.step_id)
 
-    def _withdrawn(self, session: Session, msg: approval_pb2.CaseWithdrawn) -> None:
-        case, steps = self._load(session, msg.case_id)
+    def _withdrawn(self, session: Session, batch: state.Loaded, msg: approval_pb2.CaseWithdrawn) -> None:
+        case, steps = batch.get(msg.case_id, (None, []))
         if case is None:
             raise LookupError(f"withdrawal of unknown case {msg.case_id}")  # submission not seen yet: retry
         if case.status != CS.CASE_STATUS_IN_PROGRESS:
@@ -184,8 +186,8 @@ class Engine:
     # ---- operator actions ---------------------------------------------------------------------
     def retry_incident(self, case_id: str, step_id: str) -> Record:
         with self._sessions() as session, session.begin():
-            session.info["batch"] = batch = state.load(session, [case_id], lock=self._lock)
-            case, steps = self._load(session, case_id)
+            batch = state.load(session, [case_id], lock=self._lock)
+            case, steps = batch.get(case_id, (None, []))
             step = next((s for s in steps if s.step_id == step_id), None) if case else None
             if case is None or step is None:
                 raise NotFound(f"step {case_id}/{step_id} not found", resource_type="hall.v1.Incident",
@@ -220,7 +222,7 @@ class Engine:
                     outcome="overdue", step_id=step.step_id, department=step.department,
                     detail=f"limit {step.limit_days} working days; due {step.due_at.isoformat() if step.due_at else ''}")
                 record.started_at.CopyFrom(clock.to_timestamp(now))
-                outbox.enqueue(session, RouterOutbox, topology.rk_audit("router"), record,
+                self.outbox.add(session, topology.rk_audit("router"), record,
                                message_id=record.record_id, headers={context.CASE_HEADER: step.case_id})
         if steps:
             log.warning("overdue steps reported", count=len(steps))
@@ -251,11 +253,6 @@ class Engine:
             return case, steps
 
     # ---- mechanics -----------------------------------------------------------------------------
-    def _load(self, session: Session, case_id: str) -> tuple[Record | None, list[Record]]:
-        """The case and its steps as loaded (and locked) for this transaction."""
-        case, steps = session.info["batch"].get(case_id, (None, []))
-        return case, steps
-
     def _advance(self, session: Session, case: Record, steps: list[Record], changed: Record | None) -> None:
         if all(s.status == APPROVED for s in steps):
             case.status, case.ended_at, case.updated_at = CS.CASE_STATUS_COMPLETED, clock.now(), clock.now()
@@ -288,8 +285,8 @@ class Engine:
             upstream=upstream, attempt=step.attempt, due_at=clock.to_timestamp(step.due_at),
             clerk_id=submitted.clerk_id,
         )
-        outbox.enqueue(
-            session, RouterOutbox, topology.rk_step_request(step.department), request,
+        self.outbox.add(
+            session, topology.rk_step_request(step.department), request,
             message_id=step.request_message_id,
             headers={context.CASE_HEADER: case.case_id, context.ACTOR_HEADER: submitted.clerk_id},
             exchange=topology.delay_exchange(delay_s) if delay_s else topology.EXCHANGE,
@@ -299,8 +296,8 @@ class Engine:
              reasons: list[dict[str, str]], changed: Record | None, cancel_reason: str) -> None:
         for s in steps:
             if s.status == DISPATCHED:
-                outbox.enqueue(
-                    session, RouterOutbox, topology.rk_step_cancel(s.department),
+                self.outbox.add(
+                    session, topology.rk_step_cancel(s.department),
                     approval_pb2.CancelStep(case_id=case.case_id, step_id=s.step_id, department=s.department,
                                             reason=cancel_reason),
                     message_id=f"cancel-{case.case_id}-{s.step_id}-{s.attempt}",
@@ -324,7 +321,7 @@ class Engine:
             at=clock.to_timestamp(case.updated_at), sequence=case.event_seq,
             applicant_name=submitted.applicant.name, clerk_id=submitted.clerk_id,
         )
-        outbox.enqueue(session, RouterOutbox, topology.rk_case_status(_STATUS_KEY[case.status]), event,
+        self.outbox.add(session, topology.rk_case_status(_STATUS_KEY[case.status]), event,
                        message_id=f"status-{case.case_id}-{case.event_seq}",
                        headers={context.CASE_HEADER: case.case_id})
 

@@ -1,6 +1,6 @@
 """Transactional outbox: a state change and the messages it causes commit together.
 
-A service adds rows with `enqueue()` inside its own transaction; the `OutboxRelay` thread
+A service adds rows with `Outbox.add()` inside its own transaction; the `OutboxRelay` thread
 publishes them with publisher confirms and deletes them once the broker has confirmed them: the
 table holds only what the broker does not have yet. A crash between publishing and deleting
 re-publishes the row under the same message id, which every consumer de-duplicates.
@@ -13,7 +13,6 @@ column stays in existing schemas, NULL in every row this version writes.)
 
 from __future__ import annotations
 
-import functools
 import threading
 import time
 from collections.abc import Sequence
@@ -84,55 +83,54 @@ def drop_unsent_index(name: str) -> None:
     op.drop_index(f"ix_{name}_unsent", name)
 
 
-def enqueue(
-    session: Session,
-    model: type[OutboxMixin],
-    routing_key: str,
-    message: Message,
-    *,
-    message_id: str | None = None,
-    headers: dict[str, Any] | None = None,
-    exchange: str = topology.EXCHANGE,
-) -> str:
-    """Add a message to the outbox in the caller's transaction; returns its message id.
+class Outbox:
+    """A service's outbox table. `add` puts a message into the caller's transaction: its row waits
+    on the session until the transaction commits, is written with the others in one multi-row
+    INSERT just before the COMMIT (no ORM objects: on a hot path they cost more than the
+    statement), and is handed to `relay`, the relay running in this process, right after it."""
 
-    The rows are written together, in one multi-row INSERT, just before the transaction commits
-    (no ORM objects: on a hot path they cost more than the statement)."""
-    message_id = message_id or wire.new_message_id()
-    merged = context.to_headers()
-    merged.update(headers or {})
-    table = model.__table__  # type: ignore[attr-defined]
-    session.info.setdefault(_PENDING, {}).setdefault(table, []).append({
-        "message_id": message_id, "exchange": exchange, "routing_key": routing_key, "type": wire.type_name(message),
-        "body": wire.encode(message), "headers": merged, "created_at": clock.now(), "sent_at": None,
-    })
-    return message_id
+    def __init__(self, model: type[OutboxMixin]) -> None:
+        self.model = model
+        self.table = model.__table__  # type: ignore[attr-defined]
+        # It returns nothing, not even the new id (`inline`): the relay knows its rows by message
+        # id, so the statement can travel in a pipeline with the rest of the commit.
+        self.insert = insert(self.table).inline()
+        self.relay: OutboxRelay | None = None  # set while a relay of this outbox runs
+
+    def add(self, session: Session, routing_key: str, message: Message, *, message_id: str | None = None,
+            headers: dict[str, Any] | None = None, exchange: str = topology.EXCHANGE) -> str:
+        """Add a message to the outbox in `session`'s transaction; returns its message id."""
+        message_id = message_id or wire.new_message_id()
+        merged = context.to_headers()
+        merged.update(headers or {})
+        _pending(session).setdefault(self, []).append({
+            "message_id": message_id, "exchange": exchange, "routing_key": routing_key,
+            "type": wire.type_name(message), "body": wire.encode(message), "headers": merged,
+            "created_at": clock.now(), "sent_at": None,
+        })
+        return message_id
 
 
+# What a session's transaction has added to outboxes, until it commits or rolls back. (The
+# session carries it: a transaction is its session's, and SQLAlchemy's commit events find it
+# there.)
 _PENDING = "outbox.pending"
 _COMMITTED = "outbox.committed"
-# The running relay of each outbox table in this process: committed rows are handed to it.
-_RELAYS: dict[Any, OutboxRelay] = {}
 
 
-@functools.cache
-def _insert(table: Any) -> Any:
-    """The outbox table's INSERT (built once per table). It returns nothing, not even the new id
-    (`inline`): the relay knows its rows by message id, so the statement can travel in a
-    pipeline with the rest of the commit."""
-    return insert(table).inline()
+def _pending(session: Session) -> dict[Outbox, list[dict[str, Any]]]:
+    pending: dict[Outbox, list[dict[str, Any]]] = session.info.setdefault(_PENDING, {})
+    return pending
 
 
 @event.listens_for(Session, "before_commit")
 def _write_pending(session: Session) -> None:
-    pending = session.info.pop(_PENDING, None)
-    for table, rows in (pending or {}).items():
-        session.connection().execute(_insert(table), rows)
-        relay = _RELAYS.get(table)
-        if relay is not None:
+    for box, rows in session.info.pop(_PENDING, {}).items():
+        session.connection().execute(box.insert, rows)
+        if box.relay is not None:
             handed = [Claimed(r["message_id"], r["exchange"], r["routing_key"], r["type"], r["body"], r["headers"])
                       for r in rows]
-            session.info.setdefault(_COMMITTED, []).append((relay, handed))
+            session.info.setdefault(_COMMITTED, []).append((box.relay, handed))
 
 
 @event.listens_for(Session, "after_commit")
@@ -177,7 +175,7 @@ class OutboxRelay(threading.Thread):
     def __init__(
         self,
         sessions: sessionmaker[Session],
-        model: type[OutboxMixin],
+        outbox: Outbox,
         url: str,
         *,
         name: str,
@@ -199,8 +197,8 @@ class OutboxRelay(threading.Thread):
         self._delete_linger_s = delete_linger_s
         self._published: list[str] = []  # message ids published by the fast path, not yet deleted
         self._delete_at = 0.0
-        table = model.__table__  # type: ignore[attr-defined]
-        self._table = table
+        self._outbox = outbox
+        table = outbox.table
         # (`sent_at IS NULL`: rows an earlier version marked sent and kept are not sent again.)
         claim = (select(table.c.message_id, table.c.exchange, table.c.routing_key, table.c.type,
                         table.c.body, table.c.headers)
@@ -217,7 +215,7 @@ class OutboxRelay(threading.Thread):
         self._wake.set()
 
     def start(self) -> None:
-        _RELAYS[self._table] = self  # from now on, commits hand their rows to this relay
+        self._outbox.relay = self  # from now on, commits hand their rows to this relay
         super().start()
 
     def run(self) -> None:
@@ -249,8 +247,8 @@ class OutboxRelay(threading.Thread):
                     self._wake.wait(max(0.0, wake_at - time.monotonic()))
                     self._wake.clear()
         finally:
-            if _RELAYS.get(self._table) is self:
-                del _RELAYS[self._table]
+            if self._outbox.relay is self:
+                self._outbox.relay = None
             try:  # stopping: send what was handed over (else the sweep of a later run sends it)
                 while self.relay_handed():
                     pass

@@ -29,7 +29,7 @@ from services.runtime.audit_emitter import AuditEmitter
 from services.runtime.audit_spool import open_spool
 from services.runtime.grpc_server import GrpcServer
 from services.runtime.lifecycle import run_until_signal
-from services.runtime.outbox import OutboxMixin, OutboxRelay
+from services.runtime.outbox import Outbox, OutboxRelay
 from services.runtime.retention import Pruner
 from services.runtime.wire import Envelope
 
@@ -68,9 +68,10 @@ class ServiceProcess:
         self._retention_scan_s = config.env_int("RETENTION_SCAN_SECONDS", 3600, minimum=1)
         self._stopping = threading.Event()
 
-    def add_relay(self, model: type[OutboxMixin]) -> OutboxRelay:
-        """A relay for the outbox table of `model` (it deletes each row once the broker has it)."""
-        relay = OutboxRelay(self.sessions, model, self.settings.amqp_url, name=self.name)
+    def add_relay(self, outbox: Outbox) -> OutboxRelay:
+        """A relay for `outbox` (it deletes each row once the broker has it); started by serve(),
+        from then on the outbox hands it what each commit added."""
+        relay = OutboxRelay(self.sessions, outbox, self.settings.amqp_url, name=self.name)
         self._relays.append(relay)
         return relay
 

@@ -40,11 +40,14 @@ def layout(fresh_amqp_url: str) -> str:
     return fresh_amqp_url
 
 
+BOX = outbox.Outbox(RouterOutbox)
+
+
 def enqueue(sessions: sessionmaker[Session], n: int, key: str = "", prefix: str = "m") -> None:
     with sessions() as session, session.begin():
         for i in range(n):
-            outbox.enqueue(session, RouterOutbox, key or topology.rk_step_request("business"),
-                           approval_pb2.SubApprovalRequest(case_id=f"C{i}", step_id="s"), message_id=f"{prefix}-{i}")
+            BOX.add(session, key or topology.rk_step_request("business"),
+                    approval_pb2.SubApprovalRequest(case_id=f"C{i}", step_id="s"), message_id=f"{prefix}-{i}")
 
 
 def drain(url: str, queue: str) -> list[str]:
@@ -59,7 +62,7 @@ def unsent(sessions: sessionmaker[Session]) -> int:
 
 def test_relay_publishes_in_id_order_and_deletes_what_it_sent(sessions, layout):
     enqueue(sessions, 25)
-    relay = outbox.OutboxRelay(sessions, RouterOutbox, layout, name="t", batch=10)
+    relay = outbox.OutboxRelay(sessions, BOX, layout, name="t", batch=10)
     assert [relay.relay_once() for _ in range(4)] == [10, 10, 5, 0]
     assert unsent(sessions) == 0
     assert drain(layout, topology.department_queue("business")) == [f"m-{i}" for i in range(25)]
@@ -69,7 +72,7 @@ def test_relay_publishes_in_id_order_and_deletes_what_it_sent(sessions, layout):
 def test_an_unroutable_row_stays_unsent_without_holding_back_the_others(sessions, layout):
     enqueue(sessions, 1, key="nobody.listens.here", prefix="lost")
     enqueue(sessions, 2)
-    relay = outbox.OutboxRelay(sessions, RouterOutbox, layout, name="t")
+    relay = outbox.OutboxRelay(sessions, BOX, layout, name="t")
     assert relay.relay_once() == 2
     assert unsent(sessions) == 1  # kept for a later attempt
     assert drain(layout, topology.department_queue("business")) == ["m-0", "m-1"]
@@ -78,7 +81,7 @@ def test_an_unroutable_row_stays_unsent_without_holding_back_the_others(sessions
 
 def test_two_relays_never_send_a_row_twice(sessions, layout):
     enqueue(sessions, 300)
-    relays = [outbox.OutboxRelay(sessions, RouterOutbox, layout, name=f"t{i}", batch=20) for i in range(2)]
+    relays = [outbox.OutboxRelay(sessions, BOX, layout, name=f"t{i}", batch=20) for i in range(2)]
     barrier = threading.Barrier(2)
 
     def run(relay: outbox.OutboxRelay) -> None:
@@ -100,7 +103,7 @@ def test_two_relays_never_send_a_row_twice(sessions, layout):
 
 
 def test_committed_rows_are_handed_to_the_running_relay_and_deleted_once_sent(sessions, layout):
-    relay = outbox.OutboxRelay(sessions, RouterOutbox, layout, name="t", poll_s=60, stale_s=60)
+    relay = outbox.OutboxRelay(sessions, BOX, layout, name="t", poll_s=60, stale_s=60)
     relay.start()  # the sweep waits a minute: only the fast path can send these
     try:
         enqueue(sessions, 5)
@@ -111,7 +114,7 @@ def test_committed_rows_are_handed_to_the_running_relay_and_deleted_once_sent(se
 
 
 def test_rows_the_fast_path_could_not_send_are_swept_later(sessions, layout):
-    relay = outbox.OutboxRelay(sessions, RouterOutbox, layout, name="t", poll_s=0.2, stale_s=1.0)
+    relay = outbox.OutboxRelay(sessions, BOX, layout, name="t", poll_s=0.2, stale_s=1.0)
     relay.start()
     try:
         enqueue(sessions, 1, key="nobody.listens.here", prefix="lost")  # refused by the broker
@@ -138,7 +141,7 @@ def test_what_the_fast_path_published_within_the_linger_is_deleted_in_one_statem
 
     engine = sessions.kw["bind"]
     event.listen(engine, "before_cursor_execute", count_marks)
-    relay = outbox.OutboxRelay(sessions, RouterOutbox, layout, name="t", poll_s=60, stale_s=60, delete_linger_s=5)
+    relay = outbox.OutboxRelay(sessions, BOX, layout, name="t", poll_s=60, stale_s=60, delete_linger_s=5)
     relay.start()
     try:
         for i in range(3):  # three transactions, each handed to the relay and published at once

@@ -17,8 +17,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from hall.v1 import approval_pb2, audit_pb2, department_pb2, department_pb2_grpc
 from services.adapters.sdk.department import Decision, Department, Reason
 from services.adapters.sdk.handled import Handled, outbox_model, procedures_table
-from services.runtime import clock, context, outbox, topology
+from services.runtime import clock, context, topology
 from services.runtime.errors import FailedPrecondition, InvalidArgument, NotFound
+from services.runtime.outbox import Outbox
 
 log = structlog.get_logger(__name__)
 
@@ -30,7 +31,7 @@ class Desk:
         self._sessions = sessions
         self._handled = Handled(department.code)
         self._procedures = procedures_table(department.code)
-        self._outbox = outbox_model(department.code)
+        self.outbox = Outbox(outbox_model(department.code))  # its relay: services/adapters/desk.py
 
     def pending(self) -> list[department_pb2.PendingItem]:
         t, p = self._handled.table, self._procedures
@@ -76,7 +77,7 @@ class Desk:
             chosen.officer_id = req.officer_id
             decision = chosen.to_proto(request, row.message_id, self.code)
             self._handled.set_kind(session, row.message_id, "decided", decision.SerializeToString())
-            outbox.enqueue(session, self._outbox, topology.rk_decision(self.code), decision,
+            self.outbox.add(session, topology.rk_decision(self.code), decision,
                            message_id=f"dec-{row.message_id}",
                            headers={context.CASE_HEADER: row.case_id, context.ACTOR_HEADER: req.officer_id})
         log.info("officer decided", officer_id=req.officer_id, approve=req.approve)
@@ -123,7 +124,7 @@ class Desk:
             kind=audit_pb2.CallRecord.KIND_EVENT, operation=operation, case_id=row.case_id, actor_id=officer,
             outcome=kind, detail=detail[:500], step_id=row.step_id, department=self.code)
         record.started_at.CopyFrom(clock.to_timestamp(clock.now()))
-        outbox.enqueue(session, self._outbox, topology.rk_audit(f"adapter-{self.code}"), record,
+        self.outbox.add(session, topology.rk_audit(f"adapter-{self.code}"), record,
                        message_id=record.record_id, headers={context.CASE_HEADER: row.case_id})
 
 
