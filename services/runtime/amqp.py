@@ -148,6 +148,17 @@ class Publisher:
         if self._nacked:
             raise pika.exceptions.NackError([])
 
+    def publish_reconnecting(self, messages: list[Outgoing]) -> None:
+        """`publish_many`, once more on a fresh connection if the connection was lost: one that
+        waited idle between bursts may have been closed by the broker meanwhile (its heartbeats
+        are only answered while a blocking connection is in use). Consumers de-duplicate a
+        message the lost connection had delivered."""
+        try:
+            self.publish_many(messages)
+        except (pika.exceptions.AMQPConnectionError, OSError) as exc:
+            log.info("broker connection lost; publishing again on a new one", publisher=self._name, error=repr(exc))
+            self.publish_many(messages)
+
     def publish_raw(
         self,
         routing_key: str,

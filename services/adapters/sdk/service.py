@@ -6,8 +6,8 @@ Imported only in adapter processes (it brings eventlet through nameko).
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
-import uuid
 from functools import partial
 from typing import Any
 
@@ -15,17 +15,17 @@ import structlog
 from amqp.exceptions import ConnectionError as AmqpConnectionError
 from amqp.exceptions import RecoverableConnectionError
 from kombu import Exchange, Queue
-from nameko.amqp.publish import Publisher as KombuPublisher
 from nameko.exceptions import ContainerBeingKilled
 from nameko.extensions import DependencyProvider
 from nameko.messaging import Consumer
 
 from hall.v1 import approval_pb2, audit_pb2
-from services.adapters.sdk.answers import Answer, AnswerPublisher
 from services.adapters.sdk.core import AdapterCore
+from services.adapters.sdk.core import Outgoing as CoreOutgoing
 from services.runtime import context, metrics, topology, wire
-from services.runtime.audit_emitter import gather, queue_record
-from services.runtime.audit_spool import AuditSpool, open_spool
+from services.runtime.amqp import Outgoing, Publisher
+from services.runtime.audit_emitter import AuditEmitter
+from services.runtime.audit_spool import open_spool
 from services.runtime.wire import Envelope, UndecodableMessage
 
 log = structlog.get_logger(__name__)
@@ -83,82 +83,6 @@ class ProtoConsumer(Consumer):  # type: ignore[misc]
 proto_consume = ProtoConsumer.decorator
 
 
-class AuditBatcher:
-    """The adapter's call records, sent as CallRecordBatch messages by one green thread: what
-    arrives within `linger_s` travels together (the answer never waits for its audit record).
-    With a spool, each record is on local disk until the broker confirms it, and records left by
-    a killed process of this adapter are sent first (`services/runtime/audit_spool.py`)."""
-
-    def __init__(self, publisher: KombuPublisher, service: str, *, linger_s: float, max_batch: int = 500,
-                 spool: AuditSpool | None = None, capacity: int = 50_000) -> None:
-        import eventlet
-        from eventlet.queue import Empty, LightQueue
-
-        self._publisher = publisher
-        self._routing_key = topology.rk_audit(service)
-        self._linger_s = linger_s
-        self._max_batch = max_batch
-        self._queue: Any = LightQueue(capacity + 1)  # + 1: room for the stop sentinel
-        self._capacity = capacity
-        self._empty = Empty
-        self._dropped = 0
-        self._sleep = eventlet.sleep
-        self._spool = spool
-        if spool is not None:
-            for record in spool.adopt():
-                self.add(record)
-        self._thread = eventlet.spawn(self._run)
-
-    def add(self, record: audit_pb2.CallRecord) -> None:
-        """Queue (and spool) a record; beyond `capacity` waiting (a long broker outage) it is
-        dropped and the drop logged, as in every service's emitter."""
-        if self._queue.qsize() >= self._capacity:
-            self._dropped += 1
-            if self._dropped % 1000 == 1:
-                log.error("audit buffer full; dropping records", dropped=self._dropped)
-            return
-        queue_record(self._spool, record, self._queue.put_nowait)
-
-    def _take(self) -> tuple[audit_pb2.CallRecordBatch, int] | None:
-        first = self._queue.get()
-        if first is None:
-            return None
-        batch, segment, closing = gather(first, self._queue.get_nowait, self._empty, self._linger_s,
-                                         self._max_batch, self._sleep)
-        if closing:
-            self._queue.put(None)  # stop after sending this batch
-        return batch, segment
-
-    def _run(self) -> None:
-        backoff = 0.2
-        while (taken := self._take()) is not None:
-            batch, segment = taken
-            while True:
-                try:
-                    self._publisher.publish(
-                        wire.encode(batch), exchange=HALL_EXCHANGE, routing_key=self._routing_key,
-                        message_id=f"batch-{batch.records[0].record_id}", type=wire.type_name(batch),
-                        content_type=wire.CONTENT_TYPE)
-                    if self._spool is not None and segment:
-                        self._spool.sent(segment)
-                    backoff = 0.2
-                    break
-                except Exception as exc:  # noqa: BLE001 - broker away: keep the records, retry
-                    log.warning("audit publish failed; retrying", error=repr(exc), wait_s=backoff)
-                    self._sleep(backoff)
-                    backoff = min(backoff * 2, 5.0)
-
-    def close(self, timeout: float = 5.0) -> None:
-        """Send what is queued (up to `timeout`), then stop; what is not sent stays in the spool."""
-        import eventlet
-
-        self._queue.put(None)
-        with eventlet.Timeout(timeout, False), contextlib.suppress(Exception):
-            self._thread.wait()
-        if self._spool is not None:
-            self._spool.close(all_sent=self._thread.dead)
-
-
 class GroupCommit:
     """Requests that nameko's workers hold side by side are decided together: each worker queues
     its request and waits; one green thread takes everything queued, decides it in one
@@ -168,6 +92,8 @@ class GroupCommit:
     load one transaction and one confirm wait carry many."""
 
     def __init__(self, core: AdapterCore, amqp_url: str, *, threads: int = 1, max_batch: int = 64) -> None:
+        # The broker connection of each thread is the platform's publisher (services/runtime/amqp.py):
+        # under eventlet its socket waits are green.
         import eventlet
         from eventlet.event import Event
         from eventlet.queue import Empty, LightQueue
@@ -186,13 +112,13 @@ class GroupCommit:
         return done.wait()  # the result, or the batch's exception raised here
 
     def _run(self) -> None:
-        answers = AnswerPublisher(self._amqp_url)  # one connection per thread
+        answers = Publisher(self._amqp_url, name=f"adapter-{self._core.code}-answers")  # one connection per thread
         try:
             self._serve(answers)
         finally:
             answers.close()
 
-    def _serve(self, answers: AnswerPublisher) -> None:
+    def _serve(self, answers: Publisher) -> None:
         while True:
             first = self._queue.get()
             if first is None:
@@ -210,8 +136,8 @@ class GroupCommit:
                 batch.append(item)
             try:
                 results = self._core.handle_requests([envelope for envelope, _ in batch])
-                answers.publish([
-                    Answer(out.routing_key, out.message, out.message_id, _trace_headers(envelope))
+                answers.publish_reconnecting([
+                    _outgoing(out, envelope)
                     for (envelope, _), result in zip(batch, results, strict=True) if not isinstance(result, Exception)
                     for out in result.outgoing])
             except Exception as exc:  # noqa: BLE001 - each worker raises it: nameko requeues its message
@@ -238,13 +164,18 @@ class GroupCommit:
 class Answering:
     """Runs the core for one message, publishes its answers (with confirms) and audits it."""
 
-    def __init__(self, core: AdapterCore, publisher: KombuPublisher, service: str, audit: AuditBatcher,
+    def __init__(self, core: AdapterCore, publisher: Publisher, service: str, audit: AuditEmitter,
                  group: GroupCommit) -> None:
         self.core = core
-        self._publisher = publisher
+        self._publisher = publisher  # for cancels' answers; workers take turns (one connection)
+        self._publish_lock = threading.Lock()
         self._service = service
         self.audit = audit
         self.group = group
+
+    def close(self) -> None:
+        with self._publish_lock:
+            self._publisher.close()
 
     def process(self, envelope: Envelope) -> None:
         started_wall, started = time.time(), time.monotonic()
@@ -256,22 +187,20 @@ class Answering:
                 result = self.group.decide(envelope)  # decided, committed and answered
             else:
                 result = self.core.handle(envelope)  # a cancel: alone, under its step's lock
-                for out in result.outgoing:
-                    self._publish(out.routing_key, out.message, out.message_id, envelope)
-            record = audit_pb2.CallRecord(
-                record_id=uuid.uuid4().hex, service=self._service, kind=audit_pb2.CallRecord.KIND_MESSAGE,
-                operation=envelope.type, case_id=case_id, actor_id=envelope.actor_id,
-                duration_us=int((time.monotonic() - started) * 1e6), outcome=result.outcome,
-                step_id=getattr(msg, "step_id", ""), department=self.core.code)
-            record.started_at.FromNanoseconds(int(started_wall * 1e9))
-            metrics.message(self._service, topology.department_queue(self.core.code), result.outcome,
-                            time.monotonic() - started)
-            self.audit.add(record)
+                if result.outgoing:
+                    with self._publish_lock:
+                        self._publisher.publish_reconnecting([_outgoing(out, envelope) for out in result.outgoing])
+            duration_s = time.monotonic() - started
+            self.audit.record(kind=audit_pb2.CallRecord.KIND_MESSAGE, operation=envelope.type, started_wall=started_wall,
+                              duration_s=duration_s, outcome=result.outcome, case_id=case_id,
+                              actor_id=envelope.actor_id, step_id=getattr(msg, "step_id", ""),
+                              department=self.core.code)
+            metrics.message(self._service, topology.department_queue(self.core.code), result.outcome, duration_s)
 
-    def _publish(self, routing_key: str, message: Any, message_id: str, envelope: Envelope) -> None:
-        self._publisher.publish(
-            wire.encode(message), exchange=HALL_EXCHANGE, routing_key=routing_key, message_id=message_id,
-            type=wire.type_name(message), content_type=wire.CONTENT_TYPE, headers=_trace_headers(envelope))
+
+def _outgoing(out: CoreOutgoing, envelope: Envelope) -> Outgoing:
+    return Outgoing(out.routing_key, wire.encode(out.message), wire.type_name(out.message), out.message_id,
+                    _trace_headers(envelope))
 
 
 def _trace_headers(envelope: Envelope) -> dict[str, str]:
@@ -288,22 +217,21 @@ class CoreProvider(DependencyProvider):  # type: ignore[misc]
         self._answering: Answering | None = None
 
     def setup(self) -> None:
-        publisher = KombuPublisher(
-            self.container.config["AMQP_URI"], use_confirms=True, mandatory=True, serializer="protobuf",
-            delivery_mode=2)
+        url = self.container.config["AMQP_URI"]
         service = f"adapter-{self._core.code}"
         linger_ms = int(self.container.config.get("AUDIT_LINGER_MS", 50))
-        self._answering = Answering(self._core, publisher, service,
-                                    AuditBatcher(publisher, service, linger_s=linger_ms / 1000,
-                                                 spool=open_spool(self.container.config.get("AUDIT_SPOOL_DIR", ""),
-                                                                  service)),
-                                    GroupCommit(self._core, self.container.config["AMQP_URI"],
+        # The call records go out as every service's do (services/runtime/audit_emitter.py).
+        audit = AuditEmitter(url, service, linger_s=linger_ms / 1000,
+                             spool=open_spool(self.container.config.get("AUDIT_SPOOL_DIR", ""), service))
+        self._answering = Answering(self._core, Publisher(url, name=f"{service}-cancels"), service, audit,
+                                    GroupCommit(self._core, url,
                                                 threads=int(self.container.config.get("ADAPTER_COMMITTERS", 2))))
 
     def stop(self) -> None:
         if self._answering is not None:
             self._answering.group.close()
             self._answering.audit.close()
+            self._answering.close()
 
     def get_dependency(self, worker_ctx: Any) -> Answering:
         assert self._answering is not None
