@@ -8,10 +8,9 @@ client, through services/adapters/sdk/neighbours.py.
 # psycopg waits for the database with its own C poll loop, which does not yield to eventlet's hub:
 # the process's green threads wait while a statement runs. That suits this process: requests are
 # decided in batches, one transaction for all that are waiting (sdk/service.py GroupCommit), so
-# there is little database time for other green threads to fill, and the C wait costs a quarter
-# less CPU per request than psycopg's select() wait through eventlet's green select (`make
-# bench-adapter`, 8 in flight: quality 1.11-1.25 against 1.61-1.65 ms, business 1.27-1.41 against
-# 1.78-1.83). A database that stops answering mid-statement also stops this process's broker
+# there is little database time for other green threads to fill, and the C wait costs less CPU
+# per request than psycopg's select() wait through eventlet's green select (`make
+# bench-adapter`). A database that stops answering mid-statement also stops this process's broker
 # heartbeats, so the broker takes its unacknowledged messages back for another replica instead of
 # leaving them with a process that cannot finish them.
 import eventlet

@@ -21,14 +21,18 @@ ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "deploy" / "k8s" / "base" / "departments"
 HEADER = "# Rendered from services/adapters/departments.toml by `make manifests`; do not edit.\n"
 
-_META = """\
-apiVersion: apps/v1
-kind: Deployment
+_METADATA = """\
 metadata:
   name: {name}
   labels:
     app.kubernetes.io/name: {name}
     app.kubernetes.io/part-of: hall
+"""
+
+_META = """\
+apiVersion: apps/v1
+kind: Deployment
+""" + _METADATA + """\
 spec:
   replicas: 1
   selector:
@@ -96,11 +100,7 @@ _SERVICE = """\
 ---
 apiVersion: v1
 kind: Service
-metadata:
-  name: {name}
-  labels:
-    app.kubernetes.io/name: {name}
-    app.kubernetes.io/part-of: hall
+""" + _METADATA + """\
 spec:
   selector:
     app.kubernetes.io/name: {name}

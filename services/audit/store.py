@@ -67,8 +67,7 @@ class AuditStore:
         stored already: a record comes twice only when its batch was redelivered or a spool was
         adopted, and then the unique record id refuses the COPY and the batch is appended again,
         leaving out what is stored. (Asking first cost a lookup per batch that PostgreSQL may plan
-        as a scan of the whole trail: 55 ms a batch at 60,000 records, eleventh round of
-        docs/benchmarks.md.)"""
+        as a scan of the whole trail, slower as the trail grows.)"""
         if self._postgres:
             try:
                 return self._append(records, known=False)

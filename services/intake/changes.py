@@ -3,9 +3,9 @@
 Every replica consumes the status queue with the others, so the replica serving a watch is often
 not the one that records the change. The one that records it announces the applications it
 changed with PostgreSQL's NOTIFY, sent when its transaction commits; every replica LISTENs and
-wakes its own watchers of those applications. (Before, each watcher read the database twice a
-second in case another replica had recorded something: 40 open watches cost an idle intake 17 %
-of a core and PostgreSQL 6 %.) A watcher still reads the database now and then
+wakes its own watchers of those applications. (Polling instead, each watcher reading the database
+every half second in case another replica had recorded something, kept an idle intake and its
+database busy with nothing to report.) A watcher still reads the database now and then
 (`INTAKE_WATCH_POLL_SECONDS`), in case a notification was lost while the listener reconnected;
 after reconnecting the listener wakes every watcher once for the same reason. With SQLite (one
 process, development) the process wakes its own watchers and there is nothing to listen to.

@@ -25,8 +25,7 @@ def main() -> None:
     processed = ProcessedMessage.__table__
     proc.retain(processed, processed.c.processed_at)  # a copy of a message this old no longer comes
     # One consumer thread per replica: a second one only splits the batches and contends for the
-    # GIL (measured: 95 -> 130 cases/s and 6.7 -> 4.4 ms CPU per case alone, `make bench-router`).
-    # Scale out with replicas instead.
+    # GIL (`make bench-router`). Scale out with replicas instead.
     proc.add_consumer(topology.ROUTER_QUEUE, batch_handler=engine.handle_batch,
                       threads=env_int("ROUTER_CONSUMERS", 1, minimum=1))
 

@@ -4,8 +4,8 @@ statements instead of ORM objects.
 A batch of messages loads its cases (locked, in id order) and their steps in two statements and
 writes back what changed in at most four (new cases, new steps, changed cases, changed steps),
 whatever the batch's size. Built once, the statements skip SQLAlchemy's per-call construction and
-cache-key work: measured 0.16 ms per statement against 0.30 ms rebuilt, and a load-update-commit
-transaction 1.75 ms against 2.4 ms through the ORM (docs/benchmarks.md).
+cache-key work, and a load-update-commit transaction skips the ORM's unit of work (`make
+bench-stores`).
 
 On PostgreSQL a transaction takes three round trips (psycopg's pipeline mode): BEGIN (psycopg
 waits for it on its own), then the claim of the batch's message ids and both reads together

@@ -103,7 +103,7 @@ def make_engine(url: str, schema: str | None = None, *, pool_size: int = 10) -> 
 def _ping_when_idle(engine: Engine) -> None:
     """Check a pooled connection before use only if it has been idle for PING_AFTER_IDLE_S.
 
-    SQLAlchemy's pool_pre_ping checks at every checkout: a round trip per transaction, ~0.2 ms
+    SQLAlchemy's pool_pre_ping checks at every checkout: a round trip per transaction
     and a statement for the server each time, on every hop of every case. A connection in
     steady use needs no check; one that sat idle may have been cut (a database restart, a
     firewall): it is checked, and a dead one is replaced before anyone sees it. A restart while
@@ -217,7 +217,7 @@ def migrate(engine: Engine, migrations_dir: Path, version_table: str) -> None:
         command.upgrade(cfg, "head")
         if is_postgres(engine) and conn.execute(text("SHOW autovacuum")).scalar() != "on":
             # Without it no table gets statistics, and lookups that PostgreSQL planned while the
-            # tables were nearly empty stay sequential scans that grow with the tables (eleventh
-            # round of docs/benchmarks.md; docs/operations.md, "PostgreSQL statistics").
+            # tables were nearly empty stay sequential scans that grow with the tables
+            # (docs/operations.md, "PostgreSQL statistics").
             log.warning("autovacuum is off on this PostgreSQL server: run ANALYZE on the service's tables "
                         "regularly, or turn autovacuum on", version_table=version_table)

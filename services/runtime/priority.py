@@ -4,7 +4,7 @@ On a machine where the whole suite shares the cores (`make run`, the benchmarks,
 one node), a status event wakes intake, audit and fees at the moment the next adapter and the
 router need a core. The audit trail and the receipt may lag a few milliseconds; the applicant's
 case should not. `CPU_NICE` (0-19) lowers this process's priority by that many steps; the suite
-starts audit and fees at `HALL_OFF_PATH_NICE` (10). Measured in docs/benchmarks.md (eighth round).
+starts audit and fees at `HALL_OFF_PATH_NICE` (10).
 
 In Kubernetes the kernel shares a contended node by the pods' CPU requests, not by nice values
 across containers: deploy/k8s gives audit and fees half the request of the case's services.

@@ -1,20 +1,6 @@
-"""Sample requests for the conformance tests and this department's tests (services/adapters/taxlaw/samples.py)."""
+"""Sample requests for the conformance tests and this department's tests: the tax law's samples
+(services/adapters/taxlaw/samples.py) addressed to this department."""
 
-from __future__ import annotations
+from services.adapters.taxlaw.samples import for_department
 
-from typing import Any
-
-from hall.v1 import approval_pb2
-from services.adapters.taxlaw import samples
-
-
-def neighbours() -> dict[str, list[Any]]:
-    return samples.neighbours()
-
-
-def approvable() -> approval_pb2.SubApprovalRequest:
-    return samples.approvable("local_tax")
-
-
-def refusable() -> approval_pb2.SubApprovalRequest:
-    return samples.refusable("local_tax")
+approvable, refusable, neighbours = for_department("local_tax")

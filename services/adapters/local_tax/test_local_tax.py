@@ -1,16 +1,10 @@
 # mypy: allow-untyped-defs
-"""The local tax (地税) department: the tax law's registration (services/adapters/taxlaw/, tested
-there) under this department's code, register and result."""
+"""The local tax (地税) department: the tax law's registration (tested in
+services/adapters/taxlaw/) under this department's code, register and result."""
 
-from hall.v1 import approval_pb2
 from services.adapters.sdk.settings import division_code
-from services.adapters.sdk.testing import envelope, only_decision, request
-from services.adapters.taxlaw import samples
-from services.adapters.taxlaw.fake_register import InMemoryRegister
+from services.adapters.taxlaw.samples import ORG, register_sample
 
 
 def test_registers_the_taxpayer_under_its_own_result(make_core):
-    core = make_core("local_tax", register=InMemoryRegister(samples.COMPANIES))
-    d = only_decision(core.handle(envelope(request("local_tax", "local_tax", like=samples.approvable("local_tax")))))
-    assert (d.outcome, dict(d.results)) == (approval_pb2.OUTCOME_APPROVED,
-                                            {"local_tax_registration": division_code() + samples.ORG})
+    assert register_sample(make_core, "local_tax") == {"local_tax_registration": division_code() + ORG}

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import cache
-from typing import ClassVar
 
 from sqlalchemy import String, bindparam
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
@@ -60,14 +59,13 @@ def create_registration_table(code: str) -> None:
 
 
 class TaxRegistration(Department):
-    """A tax department subclasses this with its `code`, `name`, `migrations` and `result_key`
-    (the result it hands downstream); its register table is `registration_model(code)`."""
-
-    result_key: ClassVar[str] = ""
+    """A tax department subclasses this with its `code`, `name` and `migrations`. It hands on its
+    number as `<code>_registration`; its register table is `registration_model(code)`."""
 
     def __init__(self, settings: DepartmentSettings, register: BusinessRegisterClient | None = None) -> None:
         super().__init__(settings)
         self.division = settings.division_code
+        self.result_key = f"{self.code}_registration"
         self.register = register or BusinessRegisterClient(settings.neighbour("business"), settings.neighbour_timeout_s)
         # Every tax registration runs these: built once, run on the transaction's connection.
         table = registration_model(self.code).__table__  # type: ignore[attr-defined]

@@ -3,6 +3,7 @@ fake business register knows, and one it does not."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from hall.v1 import approval_pb2, department_pb2
@@ -32,3 +33,23 @@ def refusable(department: str) -> approval_pb2.SubApprovalRequest:
     return approval_pb2.SubApprovalRequest(department=department, step_id=department,
                                            upstream={"credit_code": unknown, "org_code": UNKNOWN_ORG,
                                                      "company_name": "不存在的公司"})
+
+
+def for_department(department: str) -> tuple[Callable[[], approval_pb2.SubApprovalRequest],
+                                             Callable[[], approval_pb2.SubApprovalRequest],
+                                             Callable[[], dict[str, list[Any]]]]:
+    """A tax department's samples.py: (approvable, refusable, neighbours) addressed to it."""
+    return (lambda: approvable(department)), (lambda: refusable(department)), neighbours
+
+
+def register_sample(make_core: Callable[..., Any], department: str) -> dict[str, str]:
+    """The results of the approvable sample decided by `department`'s rules, the business register
+    stood in for (for each tax department's own test)."""
+    from services.adapters.sdk.testing import envelope, only_decision, request
+    from services.adapters.taxlaw.fake_register import InMemoryRegister
+
+    core = make_core(department, register=InMemoryRegister(COMPANIES))
+    decision = only_decision(core.handle(envelope(request(department, department, like=approvable(department)))))
+    assert decision.outcome == approval_pb2.OUTCOME_APPROVED, list(decision.reasons)
+    return dict(decision.results)
+
