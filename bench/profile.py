@@ -38,8 +38,8 @@ GIL = os.environ.get("PROFILE_GIL", "1") != "0"  # sample only threads holding t
 def pg_counters(url: str) -> tuple[int, int, collections.Counter[str]]:
     """Transactions in this database so far, the WAL position (bytes) of the whole server, and the
     rows read by sequential scans so far by table (summed over the database's schemas). A lookup
-    the services make by key should read none; one that does grows with its table (eleventh round
-    of docs/benchmarks.md: a plan made while the table was empty)."""
+    the services make by key should read none; one that does grows with its table (a plan made while the table was empty:
+    docs/operations.md, "PostgreSQL statistics")."""
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
