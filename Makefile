@@ -14,10 +14,15 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements-dev.txt
+	# `hall` (the counter CLI) in .venv/bin, and the checkout and gen/ on the venv's path, so that
+	# it and `python -m services...` run with no PYTHONPATH to set.
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation --force-reinstall .
+	rm -rf build hall_suite.egg-info
+	$(PY) -c "import pathlib, site; pathlib.Path(site.getsitepackages()[0], 'hall-suite.pth').write_text('$(CURDIR)\n$(CURDIR)/$(GEN)\n')"
 	touch $@
 
 install: $(VENV)/.installed ## create the local venv with everything the suite and its tests need

@@ -133,7 +133,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = kept
     for item in items:
         names = set(getattr(item, "fixturenames", ()))
-        params = set(getattr(getattr(item, "callspec", None), "params", {}).values())
+        params = {v for v in getattr(getattr(item, "callspec", None), "params", {}).values() if isinstance(v, str)}
         # A fixture parametrized over databases ("postgresql", "sqlite") runs its PostgreSQL
         # variant against the real server.
         if _REAL & names or "postgresql" in params or (_REAL_UNLESS_SQLITE & names and "sqlite" not in params):

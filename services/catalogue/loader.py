@@ -16,6 +16,7 @@ from pathlib import Path
 from google.protobuf import json_format
 
 from hall.v1 import catalogue_pb2, common_pb2
+from services.domain.timelimits import Unit
 
 DEFAULT_PATH = Path(__file__).with_name("data") / "catalogue.json"
 
@@ -215,3 +216,13 @@ def load_versions(current: Catalogue | None = None) -> dict[str, Catalogue]:
             cat = _load_path(str(path))
             versions.setdefault(cat.version, cat)
     return versions
+
+
+_LIMIT_UNITS = {common_pb2.TimeLimit.UNIT_WORKING_DAY: Unit.WORKING_DAY,
+                common_pb2.TimeLimit.UNIT_NATURAL_DAY: Unit.NATURAL_DAY, common_pb2.TimeLimit.UNIT_HOUR: Unit.HOUR}
+
+
+def limit_unit(limit: common_pb2.TimeLimit) -> Unit:
+    """How a catalogue time limit is counted (services/domain/timelimits.py); unspecified: working days."""
+    return _LIMIT_UNITS.get(limit.unit, Unit.WORKING_DAY)
+

@@ -1,5 +1,6 @@
-"""Counter CLI: python -m services.counter {matters,timeline,verify-audit,case,incidents,retry-incident}
-(see --help). The servers: HALL_HOST and HALL_<SERVICE>_PORT; the caller: --actor or HALL_ACTOR_ID."""
+"""The counter CLI, `hall` (also `python -m services.counter`): deadline (offline), matters, timeline,
+verify-audit, case, incidents, retry-incident (see --help). The servers: HALL_HOST and
+HALL_<SERVICE>_PORT; the caller: --actor or HALL_ACTOR_ID."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from hall.v1 import approval_pb2, audit_pb2, common_pb2, intake_pb2, router_pb2
+from services.counter import deadline
 from services.counter.client import Counter, Endpoints
 from services.domain.money import format_yuan
 from services.runtime import clock
@@ -77,10 +79,11 @@ def describe_details(details: Iterable[any_pb2.Any]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m services.counter", description=__doc__)
+    parser = argparse.ArgumentParser(prog="hall", description=__doc__)
     parser.add_argument("--actor", default=os.environ.get("HALL_ACTOR_ID", "clerk-0001"),
                         help="who is calling (recorded in the audit trail; default $HALL_ACTOR_ID or clerk-0001)")
     sub = parser.add_subparsers(dest="command", required=True)
+    deadline.add_parser(sub)
     sub.add_parser("matters", help="list the catalogue")
     p = sub.add_parser("timeline", help="print a case's audit timeline")
     p.add_argument("case_id")
@@ -93,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     retry.add_argument("case_id")
     retry.add_argument("step_id")
     args = parser.parse_args(argv)
+    if args.command == "deadline":  # offline: no suite to connect to
+        return deadline.run(args)
     counter = Counter(Endpoints.from_environment(), clerk_id=args.actor)
     try:
         if args.command == "matters":

@@ -12,8 +12,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from hall.v1 import approval_pb2, common_pb2, intake_pb2
-from services.catalogue import Catalogue
-from services.domain import workdays
+from services.catalogue import Catalogue, limit_unit
+from services.domain import timelimits
+from services.domain.calendar import official
 from services.intake.changes import Changes, announce
 from services.intake.models import ApplicationEventRow, ApplicationRow, IntakeOutbox, stored_step_status
 from services.intake.validation import check_submission
@@ -86,7 +87,12 @@ class Applications:
         case_id = f"{self._catalogue.proto.division_code}{clock.local(now):%Y%m%d}{uuid.uuid4().hex[:10].upper()}"
         application_id = uuid.uuid4().hex
         limit = self._catalogue.promised_limit(matter_code=req.matter_code, bundle_code=req.bundle_code)
-        promised_by = workdays.add_working_days(now, limit.amount)
+        # Counted from the day after acceptance (services/domain/timelimits.py); a deadline in a year
+        # whose holidays are not published yet is provisional, and says so.
+        promised = timelimits.due(now, limit.amount, limit_unit(limit), provisional=True)
+        promised_by = promised.at
+        if promised.provisional:
+            log.warning("promised date provisional: the official calendar lacks a year", years=promised.unknown_years)
         context.bind(case_id=case_id, actor_id=req.clerk_id)
         values = dict(
             application_id=application_id, request_id=req.request_id, request_fingerprint=fp, case_id=case_id,
@@ -150,6 +156,8 @@ class Applications:
             status=row.status,  # type: ignore[arg-type]
             accepted_at=clock.to_timestamp(row.accepted_at), updated_at=clock.to_timestamp(row.updated_at),
             promised_by=clock.to_timestamp(row.promised_by), clerk_id=row.clerk_id,
+            promised_by_provisional=not official().knows_all(clock.local(row.accepted_at).date(),
+                                                            clock.local(row.promised_by).date()),
         )
         app.applicant.ParseFromString(row.applicant)
         if row.snapshot:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hall.v1 import approval_pb2, audit_pb2, common_pb2
 from services.catalogue import Catalogue
-from services.domain import workdays
+from services.domain import timelimits
 from services.router import state
 from services.router.models import (
     APPROVED,
@@ -273,7 +273,7 @@ class Engine:
         step.status = DISPATCHED
         step.request_message_id = f"req-{case.case_id}-{step.step_id}-{step.attempt}"
         step.dispatched_at = now
-        step.due_at = workdays.add_working_days(now, step.limit_days)
+        step.due_at = timelimits.due(now, step.limit_days, provisional=True).at
         step.overdue_reported_at = None
         upstream: dict[str, str] = {}
         for s in steps:

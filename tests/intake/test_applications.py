@@ -79,3 +79,31 @@ def test_a_database_restart_under_a_status_batch_fails_it_once_then_it_applies_o
         assert apps.get(app.application_id).last_sequence == 2
     finally:
         engine.dispose()
+
+
+def _accepted_at(apps, monkeypatch, when):
+    import datetime as dt
+
+    monkeypatch.setattr(clock, "now", lambda: when.astimezone(dt.UTC))
+    app, _ = apps.submit(company_registration())
+    return app
+
+
+def test_the_promised_date_is_counted_from_the_first_working_day_after_acceptance(apps, monkeypatch):
+    """The company bundle promises 1 working day: accepted on Saturday 28 November 2026, it is due
+    on Monday 30 November (day 1), not on the Monday of acceptance's count as day 0."""
+    import datetime as dt
+
+    app = _accepted_at(apps, monkeypatch, dt.datetime(2026, 11, 28, 10, tzinfo=clock.SHANGHAI))
+    assert clock.local(clock.from_timestamp(app.promised_by)).date() == dt.date(2026, 11, 30)
+    assert not app.promised_by_provisional
+    friday = _accepted_at(apps, monkeypatch, dt.datetime(2026, 9, 30, 16, tzinfo=clock.SHANGHAI))
+    assert clock.local(clock.from_timestamp(friday.promised_by)).date() == dt.date(2026, 10, 8)  # after National Day
+
+
+def test_a_promised_date_in_an_unpublished_year_is_accepted_and_marked_provisional(apps, monkeypatch):
+    import datetime as dt
+
+    app = _accepted_at(apps, monkeypatch, dt.datetime(2026, 12, 31, 10, tzinfo=clock.SHANGHAI))
+    assert app.status == S.APPLICATION_STATUS_ACCEPTED and app.promised_by_provisional
+    assert clock.local(clock.from_timestamp(app.promised_by)).date() == dt.date(2027, 1, 1)  # Mon-Fri counted
