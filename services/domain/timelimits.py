@@ -24,6 +24,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from services.domain.calendar import CalendarYearUnknown, OfficialCalendar, describe, official
+from services.runtime import clock
 from services.runtime.clock import SHANGHAI
 
 
@@ -71,11 +72,11 @@ class Due:
 
     @property
     def day(self) -> dt.date:
-        return self.at.astimezone(SHANGHAI).date()
+        return clock.local(self.at).date()
 
     def explanation(self) -> str:
         """The count in Chinese, as a clerk or an inspector reads it."""
-        accepted = self.accepted.astimezone(SHANGHAI)
+        accepted = clock.local(self.accepted)
         if self.amount == 0:
             parts = [f"即办件，受理当日 {describe(accepted.date())} 办结"]
         elif self.unit is Unit.HOUR:
@@ -96,7 +97,7 @@ class Due:
         if self.provisional:
             years = "、".join(str(y) for y in self.unknown_years)
             parts.append(f"{years}年节假日安排尚未公布，暂按周一至周五计算，公布后重新计算")
-        when = f"{self.at.astimezone(SHANGHAI):%Y-%m-%d %H:%M}" if self.unit is Unit.HOUR else describe(self.day)
+        when = f"{clock.local(self.at):%Y-%m-%d %H:%M}" if self.unit is Unit.HOUR else describe(self.day)
         parts.append(f"到期 {when}")
         return "；".join(parts) + "。"
 
@@ -137,7 +138,7 @@ def due(accepted: dt.datetime, amount: int, unit: Unit = Unit.WORKING_DAY, *, pa
     if amount < 0:
         raise ValueError("a time limit is never negative")
     counting = _Counting(calendar or official(), provisional)
-    start = accepted.astimezone(SHANGHAI)
+    start = clock.local(accepted)
     if unit is Unit.HOUR:
         at, paused = _hours(start, amount, pauses)
         return Due(at, unit, amount, accepted, paused=paused)
