@@ -273,8 +273,10 @@ class Engine:
         step.status = DISPATCHED
         step.request_message_id = f"req-{case.case_id}-{step.step_id}-{step.attempt}"
         step.dispatched_at = now
-        step.due_at = timelimits.due(now, step.limit_days, provisional=True).at
-        step.overdue_reported_at = None
+        if step.due_at is None:
+            # The step's limit runs from its first dispatch: an automatic retry, or an operator's
+            # RetryIncident, sends it again but does not give it its time again.
+            step.due_at = timelimits.due(now, step.limit_days, provisional=True).at
         upstream: dict[str, str] = {}
         for s in steps:
             if s.status == APPROVED:

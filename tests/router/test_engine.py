@@ -195,6 +195,30 @@ def test_a_step_past_its_limit_is_reported_to_audit_once(engine):
     assert (records[0].operation, records[0].step_id, records[0].case_id) == ("step.overdue", "licence", "C1")
 
 
+def test_a_retried_step_keeps_the_deadline_of_its_first_dispatch(engine):
+    """A technical failure sends the step again; its time limit is not restarted, and an overdue
+    step is reported once, not once per attempt."""
+    import datetime as dt
+
+    from services.runtime import clock
+
+    eng, sessions = engine
+    eng.handle(envelope(submitted()))
+
+    def due_at():
+        with sessions() as s:
+            return s.scalar(select(StepRow.due_at).where(StepRow.case_id == "C1", StepRow.step_id == "licence"))
+
+    first = due_at()
+    decide(eng, requests(sessions)[-1], approval_pb2.OUTCOME_FAILED)
+    assert requests(sessions)[-1].attempt == 2 and due_at() == first
+    assert clock.from_timestamp(requests(sessions)[-1].due_at) == first
+    later = clock.now() + dt.timedelta(days=10)
+    assert eng.report_overdue(later) == 1
+    decide(eng, requests(sessions)[-1], approval_pb2.OUTCOME_FAILED)
+    assert due_at() == first and eng.report_overdue(later) == 0
+
+
 def test_case_keeps_the_plan_it_was_accepted_under(engine):
     eng, sessions = engine
     eng.handle(envelope(submitted()))
