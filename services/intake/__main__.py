@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from hall.v1 import approval_pb2, intake_pb2_grpc
+import time
+
+from hall.v1 import approval_pb2, audit_pb2, intake_pb2_grpc
 from services import platform
 from services.catalogue import load as load_catalogue
+from services.catalogue import load_versions
 from services.intake.applications import Applications
 from services.intake.changes import ChangeListener, Changes, channel
 from services.intake.servicer import IntakeServicer
-from services.runtime import topology
+from services.runtime import clock, topology
 from services.runtime.config import env_float, env_int
 from services.runtime.db import is_postgres
 from services.runtime.grpc_server import add_servicer
+from services.runtime.process import ServiceProcess
 from services.runtime.wire import Envelope
 
 
@@ -25,8 +29,12 @@ def main() -> None:
     if is_postgres(proc.engine):
         notify_channel = channel(proc.settings.database_schema)
         ChangeListener(proc.engine, notify_channel, changes).start()
-    apps = Applications(proc.sessions, catalogue, changes=changes, notify_channel=notify_channel)
+    apps = Applications(proc.sessions, catalogue, changes=changes, notify_channel=notify_channel,
+                        versions=load_versions(catalogue))
     proc.add_relay(apps.outbox)  # started by serve(); commits hand it their outbox rows
+    # A year's public holidays arrive with a new calendar (the package or the hall's file, read at
+    # start): promised dates counted provisionally over that year are counted again, each recorded.
+    recompute_provisional(apps, proc)
 
     def on_status(envelopes: list[Envelope]) -> None:
         apps.apply_statuses([e.message for e in envelopes if isinstance(e.message, approval_pb2.CaseStatusChanged)])
@@ -45,6 +53,17 @@ def main() -> None:
     servicer = IntakeServicer(catalogue, apps, max_watches=max_watches,
                               watch_poll_s=env_float("INTAKE_WATCH_POLL_SECONDS", 5.0, minimum=0.1))
     proc.serve(lambda server: [add_servicer(server, servicer, intake_pb2_grpc)], streams=max_watches)
+
+
+def recompute_provisional(apps: Applications, proc: ServiceProcess) -> None:
+    for row, before, counted in apps.recompute_provisional():
+        detail = f"{clock.local(before):%Y-%m-%d} -> {counted.day.isoformat()}: {counted.explanation()}"
+        proc.log.info("promised date recomputed", case_id=row.case_id, before=clock.local(before).date().isoformat(),
+                      after=counted.day.isoformat())
+        if proc.audit is not None:
+            proc.audit.record(kind=audit_pb2.CallRecord.KIND_EVENT, operation="promised.recomputed",
+                              started_wall=time.time(), duration_s=0.0, outcome="recomputed",
+                              case_id=row.case_id, actor_id="intake", detail=detail)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from datetime import datetime
 
 import grpc
 import structlog
@@ -14,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from hall.v1 import approval_pb2, common_pb2, intake_pb2
 from services.catalogue import Catalogue, limit_unit
 from services.domain import timelimits
-from services.domain.calendar import official
+from services.domain.calendar import OfficialCalendar, official
 from services.intake.changes import Changes, announce
 from services.intake.models import ApplicationEventRow, ApplicationRow, IntakeOutbox, stored_step_status
 from services.intake.validation import check_submission
@@ -68,11 +69,14 @@ def fingerprint(req: intake_pb2.SubmitApplicationRequest) -> str:
 
 class Applications:
     def __init__(self, sessions: sessionmaker[Session], catalogue: Catalogue, *, changes: Changes | None = None,
-                 notify_channel: str | None = None) -> None:
+                 notify_channel: str | None = None, calendar: OfficialCalendar | None = None,
+                 versions: dict[str, Catalogue] | None = None) -> None:
         """`notify_channel`: where this replica announces the applications it changed to the
         other replicas (PostgreSQL; see changes.py), None where there are none (SQLite)."""
         self._sessions = sessions
         self.outbox = Outbox(IntakeOutbox)  # its relay: services/intake/__main__.py
+        self.calendar = calendar or official()
+        self._versions = versions or {catalogue.version: catalogue}
         self._catalogue = catalogue
         self.changes = changes or Changes()
         self._notify_channel = notify_channel
@@ -89,7 +93,7 @@ class Applications:
         limit = self._catalogue.promised_limit(matter_code=req.matter_code, bundle_code=req.bundle_code)
         # Counted from the day after acceptance (services/domain/timelimits.py); a deadline in a year
         # whose holidays are not published yet is provisional, and says so.
-        promised = timelimits.due(now, limit.amount, limit_unit(limit), provisional=True)
+        promised = timelimits.due(now, limit.amount, limit_unit(limit), provisional=True, calendar=self.calendar)
         promised_by = promised.at
         if promised.provisional:
             log.warning("promised date provisional: the official calendar lacks a year", years=promised.unknown_years)
@@ -99,6 +103,7 @@ class Applications:
             matter_code=req.matter_code, bundle_code=req.bundle_code, catalogue_version=self._catalogue.version,
             applicant=req.applicant.SerializeToString(), clerk_id=req.clerk_id,
             status=S.APPLICATION_STATUS_ACCEPTED, accepted_at=now, updated_at=now, promised_by=promised_by,
+            promised_provisional=promised.provisional,
             last_sequence=0, snapshot=None,
         )
         row = ApplicationRow(**values)  # for the answer; written below with a prebuilt statement
@@ -156,8 +161,7 @@ class Applications:
             status=row.status,  # type: ignore[arg-type]
             accepted_at=clock.to_timestamp(row.accepted_at), updated_at=clock.to_timestamp(row.updated_at),
             promised_by=clock.to_timestamp(row.promised_by), clerk_id=row.clerk_id,
-            promised_by_provisional=not official().knows_all(clock.local(row.accepted_at).date(),
-                                                            clock.local(row.promised_by).date()),
+            promised_by_provisional=row.promised_provisional,
         )
         app.applicant.ParseFromString(row.applicant)
         if row.snapshot:
@@ -173,6 +177,28 @@ class Applications:
                 select(ApplicationEventRow)
                 .where(ApplicationEventRow.application_id == application_id, ApplicationEventRow.sequence > sequence)
                 .order_by(ApplicationEventRow.sequence)))
+
+    # ---- provisional promises --------------------------------------------------------------
+    def recompute_provisional(self) -> list[tuple[ApplicationRow, datetime, timelimits.Due]]:
+        """The open applications whose promised date was provisional and can now be counted for
+        good (the calendar holds the years it spans): their promised date counted again under the
+        catalogue version they were accepted under, stored, and returned (the row, the old date,
+        the new count) for the caller to record."""
+        changed = []
+        with self._sessions() as session, session.begin():
+            rows = session.scalars(select(ApplicationRow).where(ApplicationRow.promised_provisional.is_(True),
+                                                                ApplicationRow.status.not_in(TERMINAL))
+                                   .with_for_update()).all()
+            for row in rows:
+                catalogue = self._versions.get(row.catalogue_version, self._catalogue)
+                limit = catalogue.promised_limit(matter_code=row.matter_code, bundle_code=row.bundle_code)
+                counted = timelimits.due(row.accepted_at, limit.amount, limit_unit(limit), provisional=True,
+                                         calendar=self.calendar)
+                if counted.provisional:
+                    continue  # still a year nobody has published
+                changed.append((row, row.promised_by, counted))
+                row.promised_by, row.promised_provisional = counted.at, False
+        return changed
 
     # ---- withdraw ----------------------------------------------------------------------------
     def withdraw(self, application_id: str, reason: str) -> intake_pb2.Application:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hall.v1 import common_pb2
@@ -28,6 +28,9 @@ class ApplicationRow(Base):
     accepted_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     promised_by: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Counted over a year the official calendar did not hold (Mondays to Fridays): recomputed
+    # once it does (Applications.recompute_provisional).
+    promised_provisional: Mapped[bool] = mapped_column(Boolean, default=False)
     last_sequence: Mapped[int] = mapped_column(BigInteger, default=0)
     snapshot: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)  # hall.v1.CaseStatusChanged
 

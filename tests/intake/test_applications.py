@@ -107,3 +107,23 @@ def test_a_promised_date_in_an_unpublished_year_is_accepted_and_marked_provision
     app = _accepted_at(apps, monkeypatch, dt.datetime(2026, 12, 31, 10, tzinfo=clock.SHANGHAI))
     assert app.status == S.APPLICATION_STATUS_ACCEPTED and app.promised_by_provisional
     assert clock.local(clock.from_timestamp(app.promised_by)).date() == dt.date(2027, 1, 1)  # Mon-Fri counted
+
+
+def test_a_provisional_promise_is_counted_again_once_its_year_is_published(apps, monkeypatch, tmp_path):
+    import datetime as dt
+
+    from services.domain.calendar import build
+
+    app = _accepted_at(apps, monkeypatch, dt.datetime(2026, 12, 31, 10, tzinfo=clock.SHANGHAI))
+    assert app.promised_by_provisional
+    assert apps.recompute_provisional() == []  # 2027 is still unknown: nothing to do
+    notice = tmp_path / "calendar.toml"
+    notice.write_text('[2027]\nholidays = [{ name = "元旦", days = "2027-01-01..2027-01-03" }]\n', encoding="utf-8")
+    apps.calendar = build(notice)
+    [(row, before, counted)] = apps.recompute_provisional()
+    assert row.case_id == app.case_id and clock.local(before).date() == dt.date(2027, 1, 1)
+    assert counted.day == dt.date(2027, 1, 4) and "元旦放假" in counted.explanation()
+    again = apps.view(apps.get(app.application_id))
+    assert not again.promised_by_provisional
+    assert clock.local(clock.from_timestamp(again.promised_by)).date() == dt.date(2027, 1, 4)
+    assert apps.recompute_provisional() == []  # counted once
