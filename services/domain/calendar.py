@@ -66,11 +66,6 @@ class OfficialCalendar:
     def knows(self, day: dt.date) -> bool:
         return day.year in self._years
 
-    def knows_all(self, first: dt.date, last: dt.date) -> bool:
-        """Whether every year from `first`'s to `last`'s is known (a deadline counted over them
-        is final, not provisional)."""
-        return all(year in self._years for year in range(first.year, last.year + 1))
-
     def is_working_day(self, day: dt.date) -> bool:
         arrangement = self.year(day.year)
         if day in arrangement.holidays:
