@@ -36,8 +36,8 @@ $(GEN)/.stamp: $(VENV)/.installed $(PROTOS) buf.yaml
 
 protos: $(GEN)/.stamp ## generate Python code and type stubs from protos/ into gen/ (git-ignored)
 
-run: protos ## start the whole suite as local processes (logs: terminal and var/log/); Ctrl-C stops
-	$(PY) -m services.suite
+run: protos ## start the whole suite as local processes (terminal: warnings, starts and stops; make run ARGS=--verbose: every line; all in var/log/); Ctrl-C stops
+	$(PY) -m services.suite $(ARGS)
 
 demo: protos ## drive a company registration end to end through gRPC against `make run`
 	$(PY) -m tests.support.demo

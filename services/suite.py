@@ -16,6 +16,8 @@ tests use it too). Every process gets its own settings from the environment:
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import json
 import os
 import signal
 import subprocess
@@ -30,6 +32,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.adapters import registry
 from services.ports import PLATFORM_PORTS
+from services.runtime import clock
 
 ROOT = Path(__file__).resolve().parent.parent
 # Started in this order: the record keepers first, the window last.
@@ -38,6 +41,39 @@ PLATFORM = ("audit", "fees", "router", "intake")
 # (services/runtime/priority.py).
 OFF_PATH = ("audit", "fees")
 
+
+
+# What the terminal of `make run` shows by default: warnings and errors, and each process's start
+# and stop; every line is in var/log/<process>.log as the process wrote it (JSON).
+_MILESTONES = {"started", "adapter started", "stopped", "signal received; shutting down"}
+_NOT_SHOWN = {"event", "level", "timestamp", "service", "logger"}
+
+
+def readable(name: str, raw: str, *, verbose: bool = False) -> str | None:
+    """A process's log line as the terminal shows it: `name  HH:MM:SS level  event  key=value…`
+    (None: not shown; `verbose` shows every line). A line that is not JSON is shown as it is."""
+    line = raw.rstrip("\n")
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return f"{name:>23} | {line}"
+    if not isinstance(record, dict):
+        return f"{name:>23} | {line}"
+    level = str(record.get("level", "info"))
+    event = str(record.get("event", ""))
+    if not verbose and level in ("debug", "info") and event not in _MILESTONES:
+        return None
+    at = _local_time(str(record.get("timestamp", "")))
+    rest = " ".join(f"{k}={v}" for k, v in record.items() if k not in _NOT_SHOWN)
+    return f"{name:>23} {at} {level:<7} {event}" + (f"  {rest}" if rest else "")
+
+
+def _local_time(timestamp: str) -> str:
+    """The log's UTC timestamp as a clock in the hall reads it (Shanghai), HH:MM:SS."""
+    try:
+        return f"{clock.local(dt.datetime.fromisoformat(timestamp.replace('Z', '+00:00'))):%H:%M:%S}"
+    except ValueError:
+        return timestamp[11:19]
 
 
 @dataclass
@@ -100,10 +136,11 @@ def plan(env: dict[str, str] | None = None) -> list[Child]:
 
 
 class Suite:
-    def __init__(self, children: list[Child], log_dir: Path, echo: bool) -> None:
+    def __init__(self, children: list[Child], log_dir: Path, echo: bool, verbose: bool = False) -> None:
         self.children = children
         self.log_dir = log_dir
         self.echo = echo
+        self.verbose = verbose
         self.exit_codes: dict[str, int | None] = {}  # set by stop()
 
     def start(self) -> None:
@@ -125,8 +162,9 @@ class Suite:
             for line in child.proc.stdout:
                 log.write(line)  # type: ignore[attr-defined]
                 log.flush()  # type: ignore[attr-defined]
-                if self.echo:
-                    sys.stdout.write(f"{child.name:>22} | {line.decode(errors='replace')}")
+                shown = readable(child.name, line.decode(errors="replace"), verbose=self.verbose) if self.echo else None
+                if shown is not None:
+                    sys.stdout.write(shown + "\n")
                     sys.stdout.flush()
 
     def wait_ready(self, timeout: float = 60.0) -> None:
@@ -172,9 +210,11 @@ class Suite:
 def main() -> None:
     parser = argparse.ArgumentParser(description="Run the whole suite locally (Ctrl-C stops it).")
     parser.add_argument("--quiet", action="store_true", help="logs only to files, not to the terminal")
+    parser.add_argument("--verbose", action="store_true",
+                        help="every log line on the terminal (default: warnings, errors, starts and stops)")
     args = parser.parse_args()
     log_dir = Path(os.environ.get("HALL_LOG_DIR", ROOT / "var" / "log"))
-    suite = Suite(plan(), log_dir, echo=not args.quiet)
+    suite = Suite(plan(), log_dir, echo=not args.quiet, verbose=args.verbose)
     stop = threading.Event()
     received: list[int] = []  # the handler takes no lock (see runtime.lifecycle.run_until_signal)
     signal.signal(signal.SIGTERM, lambda signum, _: received.append(signum))

@@ -13,7 +13,13 @@ client, through services/adapters/sdk/neighbours.py.
 # bench-adapter`). A database that stops answering mid-statement also stops this process's broker
 # heartbeats, so the broker takes its unacknowledged messages back for another replica instead of
 # leaving them with a process that cannot finish them.
-import eventlet
+import warnings
+
+# nameko runs on eventlet, which warns at import that it is deprecated: nothing an operator of
+# this process can act on (the user asked for nameko), so it is not printed at every start.
+warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
+
+import eventlet  # noqa: E402
 
 eventlet.monkey_patch()
 
