@@ -69,6 +69,8 @@ class Due:
     weekend_days: int = 0
     paused: tuple[tuple[Pause, int], ...] = ()
     unknown_years: tuple[int, ...] = field(default=())
+    # Natural days: the last day was not a working day and the period ran on to the next one.
+    holidays_at_end: bool = False
 
     @property
     def day(self) -> dt.date:
@@ -100,8 +102,6 @@ class Due:
         when = f"{clock.local(self.at):%Y-%m-%d %H:%M}" if self.unit is Unit.HOUR else describe(self.day)
         parts.append(f"到期 {when}")
         return "；".join(parts) + "。"
-
-    holidays_at_end: bool = False
 
 
 class _Counting:

@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session
 from hall.v1 import approval_pb2
 from services.adapters.business.register import Company, Sequence
 from services.adapters.sdk import Decision, Department, Reason
-from services.adapters.sdk.settings import DepartmentSettings
 from services.domain import identifiers
 from services.runtime import clock, db
 
@@ -42,10 +41,6 @@ class BusinessRegistration(Department):
     code = "business"
     name = "工商行政管理局"
     migrations = Path(__file__).with_name("migrations")
-
-    def __init__(self, settings: DepartmentSettings) -> None:
-        super().__init__(settings)
-        self.division = settings.division_code
 
     def decide(self, request: approval_pb2.SubApprovalRequest, register: Session) -> Decision:
         f = request.fields
@@ -81,8 +76,8 @@ class BusinessRegistration(Department):
         serial = self._next_serial(register)
         body = f"MA{serial:06d}"
         org_code = body + identifiers.org_code_check_char(body)
-        credit_code = identifiers.build_credit_code("9", "1", self.division, org_code)
-        licence_number = identifiers.build_registration_number(self.division, serial)
+        credit_code = identifiers.build_credit_code("9", "1", self.settings.division_code, org_code)
+        licence_number = identifiers.build_registration_number(self.settings.division_code, serial)
         # A concurrent registration of the same name fails here (unique name), and is retried.
         conn.execute(_INSERT_COMPANY, {
             "credit_code": credit_code, "name": name, "licence_number": licence_number, "org_code": org_code,
@@ -94,7 +89,7 @@ class BusinessRegistration(Department):
 
     def _next_serial(self, register: Session) -> int:
         conn = register.connection()
-        serial: int = conn.execute(_NEXT_SERIAL[conn.dialect.name], {"key": self.division}).scalar_one()
+        serial: int = conn.execute(_NEXT_SERIAL[conn.dialect.name], {"key": self.settings.division_code}).scalar_one()
         return serial
 
     def register_shared_services(self, server: Any, sessions: Any) -> list[str]:

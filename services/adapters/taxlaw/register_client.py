@@ -4,16 +4,11 @@ Nothing of the business adapter's own code is imported."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from hall.v1 import department_pb2
 from services.adapters.sdk.neighbours import Neighbour, NeighbourUnavailable
 from services.runtime import context
-
-
-def _stub_class() -> type:
-    # Loaded on first use: an adapter process imports grpcio only once it calls a neighbour.
-    from hall.v1 import department_pb2_grpc
-
-    return department_pb2_grpc.BusinessRegisterServiceStub
 
 
 class BusinessRegisterClient:
@@ -21,10 +16,15 @@ class BusinessRegisterClient:
         self._desk = Neighbour(address, timeout_s)
         self.address = address
 
-    def _call(self, credit_code: str, metadata: tuple[tuple[str, str], ...]) -> department_pb2.Company | None:
+    def _stub(self) -> Any:
+        # Loaded on first use: an adapter process imports grpcio only once it calls a neighbour.
+        from hall.v1 import department_pb2_grpc
+
+        return self._desk.stub(department_pb2_grpc.BusinessRegisterServiceStub)
+
+    def _call(self, stub: Any, credit_code: str, metadata: tuple[tuple[str, str], ...]) -> department_pb2.Company | None:
         import grpc
 
-        stub = self._desk.stub(_stub_class())
         try:
             company: department_pb2.Company = stub.GetCompany(
                 department_pb2.GetCompanyRequest(credit_code=credit_code), timeout=self._desk.timeout_s,
@@ -35,10 +35,9 @@ class BusinessRegisterClient:
                 return None
             raise NeighbourUnavailable(f"business register at {self.address}: {err.code().name}") from None
 
-    def _call_many(self, queries: list[department_pb2.CompanyQuery]) -> dict[str, department_pb2.Company]:
+    def _call_many(self, stub: Any, queries: list[department_pb2.CompanyQuery]) -> dict[str, department_pb2.Company]:
         import grpc
 
-        stub = self._desk.stub(_stub_class())
         try:
             response = stub.GetCompanies(department_pb2.GetCompaniesRequest(queries=queries),
                                          timeout=self._desk.timeout_s, wait_for_ready=True)
@@ -48,9 +47,11 @@ class BusinessRegisterClient:
 
     def company(self, credit_code: str) -> department_pb2.Company | None:
         """The register's record of `credit_code`, None when it has none."""
-        self._desk.stub(_stub_class())  # connect in this greenlet
-        # The case and actor travel along, so the register's record of the call joins the case's timeline.
-        return self._desk.call(self._call, credit_code, tuple(context.to_headers().items()))  # type: ignore[no-any-return]
+        # The stub is made here, in the calling greenlet (see Neighbour.stub); the call runs in the
+        # pool. The case and actor travel along, so the register's record of the call joins the
+        # case's timeline.
+        return self._desk.call(self._call, self._stub(), credit_code,  # type: ignore[no-any-return]
+                               tuple(context.to_headers().items()))
 
     def companies(self, queries: list[department_pb2.CompanyQuery]) -> dict[str, department_pb2.Company]:
         """The register's records of several credit codes in one call, by code (a code it does not
@@ -58,5 +59,4 @@ class BusinessRegisterClient:
         case's timeline. The codes must be valid (else NeighbourUnavailable: INVALID_ARGUMENT)."""
         if not queries:
             return {}
-        self._desk.stub(_stub_class())
-        return self._desk.call(self._call_many, queries)  # type: ignore[no-any-return]
+        return self._desk.call(self._call_many, self._stub(), queries)  # type: ignore[no-any-return]

@@ -64,13 +64,15 @@ class TaxRegistration(Department):
 
     def __init__(self, settings: DepartmentSettings, register: BusinessRegisterClient | None = None) -> None:
         super().__init__(settings)
-        self.division = settings.division_code
-        self.result_key = f"{self.code}_registration"
         self.register = register or BusinessRegisterClient(settings.neighbour("business"), settings.neighbour_timeout_s)
         # Every tax registration runs these: built once, run on the transaction's connection.
         table = registration_model(self.code).__table__  # type: ignore[attr-defined]
         self._existing = table.select().where(table.c.credit_code == bindparam("credit_code"))
         self._insert = table.insert()
+
+    @property
+    def result_key(self) -> str:
+        return f"{self.code}_registration"
 
     def prepare(self, requests: list[approval_pb2.SubApprovalRequest]) -> dict[str, department_pb2.Company | None]:
         """The batch's licences from the business register in one call: code -> record (None: the
@@ -108,7 +110,7 @@ class TaxRegistration(Department):
             if existing.case_id != request.case_id:
                 return Decision.refuse(Reason("ALREADY_REGISTERED", "该纳税人已办理税务登记，不得重复登记"))
             return Decision.approve(**{self.result_key: existing.tax_registration_number})
-        number = f"{self.division}{org_code}"
+        number = f"{self.settings.division_code}{org_code}"
         conn.execute(self._insert, {"credit_code": credit_code, "tax_registration_number": number,
                                     "org_code": org_code, "company_name": company.name,
                                     "case_id": request.case_id, "registered_at": clock.now()})
