@@ -2,4 +2,4 @@
 entry point, `make run`, the counter client and the manifests' test read them here). The desks'
 ports are in services/adapters/departments.toml."""
 
-PLATFORM_PORTS = {"intake": 50051, "router": 50052, "fees": 50053, "audit": 50054}
+PLATFORM_PORTS = {"intake": 50051, "router": 50052, "fees": 50053, "audit": 50054, "supervision": 50055}

@@ -10,7 +10,7 @@ tests use it too). Every process gets its own settings from the environment:
   HALL_DESKS          departments whose desk process starts (default: those the registry marks desk)
   HALL_DESK_<DEPT>_PORT  desk gRPC ports (default: the registry's desk_port)
   HALL_LOG_DIR        where each process writes <name>.log (default var/log)
-  HALL_OFF_PATH_NICE  CPU_NICE of audit and fees, off the case's path (default 10; 0: none)
+  HALL_OFF_PATH_NICE  CPU_NICE of audit, fees and supervision, off the case's path (default 10; 0: none)
 """
 
 from __future__ import annotations
@@ -36,10 +36,10 @@ from services.runtime import clock
 
 ROOT = Path(__file__).resolve().parent.parent
 # Started in this order: the record keepers first, the window last.
-PLATFORM = ("audit", "fees", "router", "intake")
+PLATFORM = ("audit", "fees", "supervision", "router", "intake")
 # The record keepers: a case's path does not wait for them, so they yield the CPU to it
 # (services/runtime/priority.py).
-OFF_PATH = ("audit", "fees")
+OFF_PATH = ("audit", "fees", "supervision")
 
 
 

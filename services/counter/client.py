@@ -21,6 +21,7 @@ from hall.v1 import (
     intake_pb2_grpc,
     router_pb2,
     router_pb2_grpc,
+    supervision_pb2_grpc,
 )
 from services.ports import PLATFORM_PORTS
 from services.runtime import context
@@ -33,6 +34,7 @@ class Endpoints:
     router: str = f"127.0.0.1:{PLATFORM_PORTS['router']}"
     fees: str = f"127.0.0.1:{PLATFORM_PORTS['fees']}"
     audit: str = f"127.0.0.1:{PLATFORM_PORTS['audit']}"
+    supervision: str = f"127.0.0.1:{PLATFORM_PORTS['supervision']}"
 
     @classmethod
     def from_environment(cls) -> Endpoints:
@@ -46,11 +48,12 @@ class Counter:
     def __init__(self, endpoints: Endpoints, *, clerk_id: str = "clerk-0001") -> None:
         self.clerk_id = clerk_id
         self._channels = [channel(endpoints.intake), channel(endpoints.fees), channel(endpoints.audit),
-                          channel(endpoints.router)]
+                          channel(endpoints.router), channel(endpoints.supervision)]
         self.intake = intake_pb2_grpc.IntakeServiceStub(self._channels[0])
         self.fees = fees_pb2_grpc.FeesServiceStub(self._channels[1])
         self.audit = audit_pb2_grpc.AuditServiceStub(self._channels[2])
         self.router = router_pb2_grpc.RouterServiceStub(self._channels[3])
+        self.supervision = supervision_pb2_grpc.SupervisionServiceStub(self._channels[4])
 
     def metadata(self, case_id: str = "") -> tuple[tuple[str, str | bytes], ...]:
         """The caller (and the case a call is about: its audit record joins the case's timeline)."""

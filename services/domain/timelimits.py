@@ -234,4 +234,44 @@ def _hours(start: dt.datetime, amount: int, pauses: Iterable[Pause]) -> tuple[dt
     return at, tuple(skipped.items())
 
 
-__all__ = ["CalendarYearUnknown", "Due", "Pause", "Unit", "due", "end_of_day"]
+def elapsed(start: dt.datetime, until: dt.datetime, unit: Unit = Unit.WORKING_DAY, *, pauses: Sequence[Pause] = (),
+            calendar: OfficialCalendar | None = None, provisional: bool = False) -> int:
+    """How many `unit`s of a limit running from `start` are spent by `until`, paused days left
+    out: the days after the start day up to and including `until`'s day that count (as `due`
+    counts them), or the whole hours. Never negative."""
+    if until <= start:
+        return 0
+    if unit is Unit.HOUR:
+        spent = dt.timedelta(0)
+        at, end = clock.local(start), clock.local(until)
+        while at < end:
+            next_midnight = dt.datetime.combine(at.date() + dt.timedelta(days=1), dt.time(0), tzinfo=SHANGHAI)
+            step_end = min(end, next_midnight)
+            if not any(p.covers(at.date()) for p in pauses):
+                spent += step_end - at
+            at = step_end
+        return int(spent.total_seconds() // 3600)
+    counting = _Counting(calendar or official(), provisional)
+    day, last = clock.local(start).date(), clock.local(until).date()
+    spent_days = 0
+    while day < last:
+        day += dt.timedelta(days=1)
+        if any(p.covers(day) for p in pauses):
+            continue
+        if unit is Unit.NATURAL_DAY or counting.is_working_day(day):
+            spent_days += 1
+    return spent_days
+
+
+def counted_days(first: dt.date, last: dt.date, unit: Unit, *, calendar: OfficialCalendar | None = None,
+                 provisional: bool = False) -> int:
+    """The days from `first` to `last` (inclusive) that a limit in `unit` counts: what a pause
+    over them takes out (hours: 24 a day)."""
+    counting = _Counting(calendar or official(), provisional)
+    days = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+    if unit is Unit.HOUR:
+        return 24 * len(days)
+    return sum(1 for d in days if unit is Unit.NATURAL_DAY or counting.is_working_day(d))
+
+
+__all__ = ["CalendarYearUnknown", "Due", "Pause", "Unit", "counted_days", "due", "elapsed", "end_of_day"]

@@ -21,7 +21,7 @@ def main() -> None:
     engine = Engine(proc.sessions, catalogue, max_attempts=env_int("ROUTER_MAX_ATTEMPTS", 4, minimum=1),
                     versions=load_versions(catalogue))
     proc.add_relay(engine.outbox)  # started by serve(); commits hand it their outbox rows
-    proc.add_periodic("supervision", env_int("ROUTER_OVERDUE_SCAN_SECONDS", 30, minimum=1), engine.supervise)
+    proc.add_periodic("incidents", env_int("ROUTER_INCIDENT_SCAN_SECONDS", 30, minimum=1), engine.count_open_incidents)
     processed = ProcessedMessage.__table__
     proc.retain(processed, processed.c.processed_at)  # a copy of a message this old no longer comes
     # One consumer thread per replica: a second one only splits the batches and contends for the

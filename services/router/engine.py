@@ -16,7 +16,7 @@ import structlog
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from hall.v1 import approval_pb2, audit_pb2, common_pb2
+from hall.v1 import approval_pb2, common_pb2
 from services.catalogue import Catalogue
 from services.domain import timelimits
 from services.router import state
@@ -134,7 +134,7 @@ class Engine:
                         matter_code=ps.matter_code, status=PENDING, attempt=0, request_message_id="", results={},
                         reasons=[], last_error="", dispatched_at=None, decided_at=None, due_at=None,
                         after=list(ps.after), limit_days=catalogue.matters[ps.matter_code].promised_limit.amount,
-                        overdue_reported_at=None, retried_after=0), new=True)
+                        started_at=None, retried_after=0), new=True)
             for i, ps in enumerate(plan.steps)
         ]
         batch[msg.case_id] = (case, steps)
@@ -205,38 +205,14 @@ class Engine:
             state.save(session, batch)
         return step
 
-    def report_overdue(self, now: datetime | None = None, limit: int = 500) -> int:
-        """Report each running step past its limit to the audit trail, once per attempt."""
-        now = now or clock.now()
-        with self._sessions() as session, session.begin():
-            query = (select(StepRow).where(StepRow.status == DISPATCHED, StepRow.due_at < now,
-                                           StepRow.overdue_reported_at.is_(None)).limit(limit))
-            if self._lock:
-                query = query.with_for_update(skip_locked=True)
-            steps = list(session.scalars(query))
-            for step in steps:
-                step.overdue_reported_at = now
-                record = audit_pb2.CallRecord(
-                    record_id=f"overdue-{step.case_id}-{step.step_id}-{step.attempt}", service="router",
-                    kind=audit_pb2.CallRecord.KIND_EVENT, operation="step.overdue", case_id=step.case_id,
-                    outcome="overdue", step_id=step.step_id, department=step.department,
-                    detail=f"limit {step.limit_days} working days; due {step.due_at.isoformat() if step.due_at else ''}")
-                record.started_at.CopyFrom(clock.to_timestamp(now))
-                self.outbox.add(session, topology.rk_audit("router"), record,
-                               message_id=record.record_id, headers={context.CASE_HEADER: step.case_id})
-        if steps:
-            log.warning("overdue steps reported", count=len(steps))
-        return len(steps)
-
     def count_incidents(self) -> int:
         """Steps waiting for an operator's RetryIncident, in every case."""
         with self._sessions() as session:
             return int(session.scalar(select(func.count()).select_from(StepRow).where(StepRow.status == INCIDENT)) or 0)
 
-    def supervise(self) -> None:
-        """The router's periodic check: report steps past their limit, and publish how many
-        incidents wait (`hall_router_open_incidents`, for alerting)."""
-        metrics.OVERDUE_REPORTED.inc(self.report_overdue())
+    def count_open_incidents(self) -> None:
+        """Publish how many incidents wait (`hall_router_open_incidents`, for alerting). Steps
+        past their limits are supervision's business (services/supervision/)."""
         metrics.OPEN_INCIDENTS.set(self.count_incidents())
 
     def incidents(self) -> list[StepRow]:
@@ -273,9 +249,12 @@ class Engine:
         step.status = DISPATCHED
         step.request_message_id = f"req-{case.case_id}-{step.step_id}-{step.attempt}"
         step.dispatched_at = now
-        if step.due_at is None:
+        if step.started_at is None:
             # The step's limit runs from its first dispatch: an automatic retry, or an operator's
-            # RetryIncident, sends it again but does not give it its time again.
+            # RetryIncident, sends it again but does not give it its time again. `due_at` tells
+            # the department when its step is due as of now; supervision keeps the real ledger
+            # (special procedures pause it, extensions move it).
+            step.started_at = now
             step.due_at = timelimits.due(now, step.limit_days, provisional=True).at
         upstream: dict[str, str] = {}
         for s in steps:
@@ -317,21 +296,28 @@ class Engine:
         event = approval_pb2.CaseStatusChanged(
             case_id=case.case_id, application_id=case.application_id, status=case.status,  # type: ignore[arg-type]
             step_id=changed.step_id if changed else "", step_status=WIRE_STATUS[changed.status] if changed else common_pb2.STEP_STATUS_UNSPECIFIED,
-            steps=[step_state(s) for s in steps], results=case.results,
+            steps=[step_state(s, case.ended_at) for s in steps], results=case.results,
             reasons=[common_pb2.Reason(**r) for r in case.reasons],
             matter_code=case.matter_code, bundle_code=case.bundle_code, catalogue_version=case.catalogue_version,
             at=clock.to_timestamp(case.updated_at), sequence=case.event_seq,
-            applicant_name=submitted.applicant.name, clerk_id=submitted.clerk_id,
+            applicant_name=submitted.applicant.name, clerk_id=submitted.clerk_id, accepted_at=submitted.accepted_at,
         )
         self.outbox.add(session, topology.rk_case_status(_STATUS_KEY[case.status]), event,
                        message_id=f"status-{case.case_id}-{case.event_seq}",
                        headers={context.CASE_HEADER: case.case_id})
 
 
-def step_state(s: StepRow | Record) -> common_pb2.Step:
-    return common_pb2.Step(
+def step_state(s: StepRow | Record, case_ended_at: datetime | None = None) -> common_pb2.Step:
+    """A step on the wire. Its end: its decision, else (cancelled with its case) the case's end."""
+    ended = s.decided_at or (case_ended_at if s.status == CANCELLED else None)
+    step = common_pb2.Step(
         step_id=s.step_id, department=s.department, matter_code=s.matter_code, status=WIRE_STATUS[s.status],
         results=s.results, reasons=[common_pb2.Reason(**r) for r in s.reasons])
+    if s.started_at is not None:
+        step.started_at.CopyFrom(clock.to_timestamp(s.started_at))
+    if ended is not None:
+        step.ended_at.CopyFrom(clock.to_timestamp(ended))
+    return step
 
 
 def _reason_dict(r: common_pb2.Reason) -> dict[str, str]:

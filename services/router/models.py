@@ -64,7 +64,8 @@ class StepRow(Base):
     # and its limit in working days.
     after: Mapped[list[str]] = mapped_column(JSON, default=list)
     limit_days: Mapped[int] = mapped_column(Integer, default=0)
-    overdue_reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The first dispatch: the step's time limit runs from then (supervision keeps the ledger).
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # The attempt count when an operator last retried the step (RetryIncident; 0: never): the
     # attempts since then count against ROUTER_MAX_ATTEMPTS.
     retried_after: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

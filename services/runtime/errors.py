@@ -76,6 +76,20 @@ class NotFound(ServiceError):
 
 
 @dataclass
+class PermissionDenied(ServiceError):
+    """The caller may not do this (a role it does not hold, another department's business)."""
+
+    reason: str = ""
+    domain: str = "hall.v1"
+    code: grpc.StatusCode = grpc.StatusCode.PERMISSION_DENIED
+
+    def details(self) -> list[any_pb2.Any]:
+        packed = any_pb2.Any()
+        packed.Pack(error_details_pb2.ErrorInfo(reason=self.reason, domain=self.domain))
+        return [packed]
+
+
+@dataclass
 class ResourceExhausted(ServiceError):
     """A limit of the service is reached; `retry_after_s` tells the client when to try again."""
 

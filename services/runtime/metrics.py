@@ -17,7 +17,6 @@ BATCH_SIZE = Histogram("hall_batch_messages", "messages handled in one transacti
                        buckets=(1, 2, 4, 8, 16, 32, 64, 128))
 # The router's supervision: read from its database by every replica (alert on max, not sum).
 OPEN_INCIDENTS = Gauge("hall_router_open_incidents", "steps waiting for an operator's RetryIncident")
-OVERDUE_REPORTED = Counter("hall_router_overdue_reported_total", "running steps reported overdue to the audit trail")
 
 _started = False
 

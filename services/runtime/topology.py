@@ -26,6 +26,7 @@ ROUTER_QUEUE = "hall.router"
 INTAKE_QUEUE = "hall.intake"
 FEES_QUEUE = "hall.fees"
 AUDIT_QUEUE = "hall.audit"
+SUPERVISION_QUEUE = "hall.supervision"
 
 RK_CASE_SUBMITTED = "case.submitted"
 RK_CASE_WITHDRAWN = "case.withdrawn"
@@ -45,6 +46,10 @@ def rk_step_cancel(department: str) -> str:
 
 def rk_decision(department: str) -> str:
     return f"decision.{department}"
+
+
+def rk_procedure(department: str) -> str:
+    return f"procedure.{department}"
 
 
 def rk_audit(service: str) -> str:
@@ -92,6 +97,7 @@ def bindings(departments: list[str]) -> dict[str, list[str]]:
         INTAKE_QUEUE: ["case.status.*"],
         FEES_QUEUE: [rk_case_status("completed")],
         AUDIT_QUEUE: ["audit.#", "case.status.*"],
+        SUPERVISION_QUEUE: ["case.status.*", "procedure.*"],
     }
     for dept in departments:
         table[department_queue(dept)] = [f"step.{dept}.*"]

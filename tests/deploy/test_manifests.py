@@ -29,8 +29,8 @@ def test_every_pod_is_hardened_and_has_no_api_token(documents):
     from services.adapters import registry
 
     deployments = [d for d in documents if d["kind"] == "Deployment"]
-    # the four platform services, an adapter per department, a desk per department that has one
-    assert len(deployments) == 4 + len(registry.entries()) + len(registry.desks())
+    # the five platform services, an adapter per department, a desk per department that has one
+    assert len(deployments) == 5 + len(registry.entries()) + len(registry.desks())
     for d in deployments:
         pod = d["spec"]["template"]["spec"]
         assert pod["securityContext"]["runAsNonRoot"] is True
@@ -60,14 +60,14 @@ def test_grpc_services_have_numeric_grpc_probes(documents):
 
 
 def test_record_keepers_yield_the_cpu_to_the_case_path(documents):
-    """On a contended node CPU is shared by request: audit and fees ask for less than any service
+    """On a contended node CPU is shared by request: audit, fees and supervision ask for less than any service
     a case waits for."""
     requests = {d["metadata"]["name"]: d["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]["cpu"]
                 for d in documents if d["kind"] == "Deployment"}
     millicores = {name: int(cpu.removesuffix("m")) for name, cpu in requests.items()}
-    off_path = {name: m for name, m in millicores.items() if name in ("audit", "fees")}
+    off_path = {name: m for name, m in millicores.items() if name in ("audit", "fees", "supervision")}
     on_path = {name: m for name, m in millicores.items() if name not in off_path}
-    assert len(off_path) == 2 and max(off_path.values()) < min(on_path.values())
+    assert len(off_path) == 3 and max(off_path.values()) < min(on_path.values())
 
 
 def test_the_departments_manifests_are_rendered_from_the_registry():

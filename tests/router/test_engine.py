@@ -11,7 +11,7 @@ from hall.v1 import approval_pb2, common_pb2
 from services.catalogue import load
 from services.router.engine import Engine
 from services.router.models import RouterOutbox, StepRow
-from services.runtime import wire
+from services.runtime import clock, wire
 from services.runtime.errors import FailedPrecondition
 from services.runtime.wire import Envelope
 from tests.support.db import migrated
@@ -41,7 +41,8 @@ def submitted(case_id="C1"):
     req = company_registration()
     return approval_pb2.CaseSubmitted(case_id=case_id, application_id="A-" + case_id, bundle_code=req.bundle_code,
                                       catalogue_version=load().version, applicant=req.applicant,
-                                      materials=list(req.materials), fields=dict(req.fields), clerk_id="clerk-1")
+                                      materials=list(req.materials), fields=dict(req.fields), clerk_id="clerk-1",
+                                      accepted_at=clock.to_timestamp(clock.now()))
 
 
 def outbox(sessions, prefix=""):
@@ -152,20 +153,20 @@ def test_technical_failures_back_off_then_become_an_incident_that_can_be_retried
     assert [(i.step_id, i.attempt) for i in eng.incidents()] == [("licence", 6)]
 
 
-def test_the_periodic_supervision_publishes_the_open_incidents_for_alerting(engine):
+def test_the_periodic_count_publishes_the_open_incidents_for_alerting(engine):
     from services.runtime import metrics
 
     eng, sessions = engine
-    eng.supervise()
+    eng.count_open_incidents()
     assert metrics.OPEN_INCIDENTS._value.get() == 0
     eng.handle(envelope(submitted()))
     for _ in range(3):
         decide(eng, requests(sessions)[-1], approval_pb2.OUTCOME_FAILED)
     assert eng.count_incidents() == 1
-    eng.supervise()
+    eng.count_open_incidents()
     assert metrics.OPEN_INCIDENTS._value.get() == 1
     eng.retry_incident("C1", "licence")
-    eng.supervise()
+    eng.count_open_incidents()
     assert metrics.OPEN_INCIDENTS._value.get() == 0
 
 
@@ -179,44 +180,26 @@ def test_single_department_matter_is_one_step(engine):
         assert s.scalar(select(StepRow.status).where(StepRow.case_id == "C9")) == "dispatched"
 
 
-def test_a_step_past_its_limit_is_reported_to_audit_once(engine):
-    import datetime as dt
-
-    from hall.v1 import audit_pb2
-    from services.runtime import clock
-
-    eng, sessions = engine
-    eng.handle(envelope(submitted()))
-    later = clock.now() + dt.timedelta(days=10)
-    assert eng.report_overdue(later) == 1
-    assert eng.report_overdue(later) == 0
-    records = [m for _, m, _ in outbox(sessions, "audit.")]
-    assert len(records) == 1 and isinstance(records[0], audit_pb2.CallRecord)
-    assert (records[0].operation, records[0].step_id, records[0].case_id) == ("step.overdue", "licence", "C1")
-
-
-def test_a_retried_step_keeps_the_deadline_of_its_first_dispatch(engine):
-    """A technical failure sends the step again; its time limit is not restarted, and an overdue
-    step is reported once, not once per attempt."""
-    import datetime as dt
-
-    from services.runtime import clock
-
+def test_a_retried_step_keeps_the_start_and_deadline_of_its_first_dispatch(engine):
+    """A technical failure sends the step again; its time limit is not restarted: the events
+    supervision keeps the ledger from carry the first dispatch as the step's start."""
     eng, sessions = engine
     eng.handle(envelope(submitted()))
 
-    def due_at():
+    def started():
         with sessions() as s:
-            return s.scalar(select(StepRow.due_at).where(StepRow.case_id == "C1", StepRow.step_id == "licence"))
+            row = s.scalars(select(StepRow).where(StepRow.case_id == "C1", StepRow.step_id == "licence")).one()
+            return row.started_at, row.due_at
 
-    first = due_at()
+    first = started()
+    assert first[0] is not None
     decide(eng, requests(sessions)[-1], approval_pb2.OUTCOME_FAILED)
-    assert requests(sessions)[-1].attempt == 2 and due_at() == first
-    assert clock.from_timestamp(requests(sessions)[-1].due_at) == first
-    later = clock.now() + dt.timedelta(days=10)
-    assert eng.report_overdue(later) == 1
-    decide(eng, requests(sessions)[-1], approval_pb2.OUTCOME_FAILED)
-    assert due_at() == first and eng.report_overdue(later) == 0
+    assert requests(sessions)[-1].attempt == 2 and started() == first
+    assert clock.from_timestamp(requests(sessions)[-1].due_at) == first[1]
+    events = [m for _, m, _ in outbox(sessions, "case.status.")]
+    licence = [next(st for st in e.steps if st.step_id == "licence") for e in events]
+    assert {clock.from_timestamp(st.started_at) for st in licence if st.HasField("started_at")} == {first[0]}
+    assert all(e.HasField("accepted_at") for e in events)
 
 
 def test_case_keeps_the_plan_it_was_accepted_under(engine):

@@ -36,10 +36,10 @@ def test_lowering_by_nothing_changes_nothing():
     assert os.getpriority(os.PRIO_PROCESS, 0) == before
 
 
-def test_the_suite_lowers_audit_and_fees_only():
+def test_the_suite_lowers_the_off_path_services_only():
     env = {k: v for k, v in os.environ.items() if k not in ("CPU_NICE", "HALL_OFF_PATH_NICE")}
     nice = {c.name: c.env.get("CPU_NICE") for c in suite.plan(env)}
-    assert nice["audit"] == nice["fees"] == "10"
-    assert {name for name, value in nice.items() if value} == {"audit", "fees"}
+    assert nice["audit"] == nice["fees"] == nice["supervision"] == "10"
+    assert {name for name, value in nice.items() if value} == {"audit", "fees", "supervision"}
     off = {c.name: c.env.get("CPU_NICE") for c in suite.plan({**env, "HALL_OFF_PATH_NICE": "0"})}
-    assert off["audit"] == off["fees"] == "0"
+    assert off["audit"] == off["fees"] == off["supervision"] == "0"

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from services.counter.client import Counter, Endpoints
+from services.ports import PLATFORM_PORTS
 from services.suite import Child, Suite, plan
 from tests.support import ports, servers
 from tests.support.db import drop_schemas
@@ -62,4 +63,4 @@ def whole_suite(broker_url: str, pg_url: str, log_dir: Path, **settings: str) ->
 def counter_of(env: dict[str, str], **kwargs: str) -> Counter:
     """A counter client of the suite started with `env`."""
     return Counter(Endpoints(**{n: f"127.0.0.1:{env[f'HALL_{n.upper()}_PORT']}"
-                                for n in ("intake", "router", "fees", "audit")}), **kwargs)
+                                for n in PLATFORM_PORTS}), **kwargs)

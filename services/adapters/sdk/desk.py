@@ -96,10 +96,13 @@ class Desk:
             row = self._pending_row(session, req.request_message_id)
             if self._running_procedure(session, req.request_message_id):
                 raise FailedPrecondition("已有特别程序在进行", violations=[("PROCEDURE_RUNNING", req.request_message_id, "")])
-            session.execute(self._procedures.insert().values(
+            procedure_id = session.execute(self._procedures.insert().values(
                 message_id=row.message_id, case_id=row.case_id, step_id=row.step_id, kind=req.kind,
-                reason=req.reason, started_by=req.officer_id, started_at=now))
+                reason=req.reason, started_by=req.officer_id, started_at=now)
+                .returning(self._procedures.c.id)).scalar_one()
             self._event(session, row, "special_procedure.start", req.kind, req.reason, req.officer_id)
+            self._announce(session, row, procedure_id, approval_pb2.PROCEDURE_PHASE_STARTED, req.kind, req.reason,
+                           req.officer_id, now)
         return department_pb2.StartSpecialProcedureResponse(started_at=clock.to_timestamp(now))
 
     def end_procedure(self, req: department_pb2.EndSpecialProcedureRequest) -> department_pb2.EndSpecialProcedureResponse:
@@ -115,10 +118,26 @@ class Desk:
             session.execute(p.update().where(p.c.id == running.id).values(
                 ended_at=now, ended_by=req.officer_id, result=req.result))
             self._event(session, row, "special_procedure.end", running.kind, req.result, req.officer_id)
+            self._announce(session, row, running.id, approval_pb2.PROCEDURE_PHASE_ENDED, running.kind, req.result,
+                           req.officer_id, now)
         return department_pb2.EndSpecialProcedureResponse(ended_at=clock.to_timestamp(now))
 
+    def _announce(self, session: Session, row: Any, procedure_id: int, phase: approval_pb2.ProcedurePhase.ValueType,
+                  kind: str, detail: str, officer: str, at: Any) -> None:
+        """Tell supervision (services/supervision/), which pauses the step's and the case's clock
+        while a procedure whose time does not count runs (the catalogue says which do)."""
+        request = approval_pb2.SubApprovalRequest.FromString(row.request)
+        key = f"{self.code}-{procedure_id}"
+        event = approval_pb2.SpecialProcedureChanged(
+            case_id=row.case_id, step_id=row.step_id, department=self.code, matter_code=request.matter_code,
+            procedure_id=key, phase=phase, kind=kind, detail=detail[:500], officer_id=officer,
+            at=clock.to_timestamp(at))
+        self.outbox.add(session, topology.rk_procedure(self.code), event,
+                       message_id=f"procedure-{key}-{'start' if phase == approval_pb2.PROCEDURE_PHASE_STARTED else 'end'}",
+                       headers={context.CASE_HEADER: row.case_id, context.ACTOR_HEADER: officer})
+
     def _event(self, session: Session, row: Any, operation: str, kind: str, detail: str, officer: str) -> None:
-        """A supervision event: the working-day clock of the step pauses while a procedure runs."""
+        """The procedure in the case's audit timeline."""
         record = audit_pb2.CallRecord(
             record_id=uuid.uuid4().hex, service=f"adapter-{self.code}",
             kind=audit_pb2.CallRecord.KIND_EVENT, operation=operation, case_id=row.case_id, actor_id=officer,

@@ -1,0 +1,123 @@
+"""Supervision's own tables: what it has learned of each case and step from the events, the
+special procedures, extensions, applicant notices, and the cards with their history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, BigInteger, Boolean, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from services.runtime.db import Base, UTCDateTime
+from services.runtime.outbox import OutboxMixin
+
+
+class CaseRow(Base):
+    __tablename__ = "supervision_cases"
+
+    case_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    application_id: Mapped[str] = mapped_column(String(40))
+    matter_code: Mapped[str] = mapped_column(String(64))
+    bundle_code: Mapped[str] = mapped_column(String(64))
+    catalogue_version: Mapped[str] = mapped_column(String(32))
+    accepted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[int] = mapped_column(Integer, index=True)  # hall.v1.CaseStatus
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The router's event sequence last applied: an older or repeated event changes nothing.
+    last_seq: Mapped[int] = mapped_column(BigInteger)
+
+
+class StepRow(Base):
+    __tablename__ = "supervision_steps"
+
+    case_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    step_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+    department: Mapped[str] = mapped_column(String(64), index=True)
+    matter_code: Mapped[str] = mapped_column(String(64))
+    status: Mapped[int] = mapped_column(Integer)  # hall.v1.StepStatus
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    refused_without_reason: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ProcedureRow(Base):
+    __tablename__ = "supervision_procedures"
+
+    procedure_id: Mapped[str] = mapped_column(String(128), primary_key=True)  # the desk's
+    case_id: Mapped[str] = mapped_column(String(40), index=True)
+    step_id: Mapped[str] = mapped_column(String(64))
+    department: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    result: Mapped[str] = mapped_column(Text, default="")
+    # The catalogue's counts_toward_limit for this kind of procedure of the step's matter.
+    counts: Mapped[bool] = mapped_column(Boolean)
+    started_by: Mapped[str] = mapped_column(String(64))
+    ended_by: Mapped[str] = mapped_column(String(64), default="")
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class ExtensionRow(Base):
+    __tablename__ = "supervision_extensions"
+
+    extension_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    case_id: Mapped[str] = mapped_column(String(40), index=True)
+    step_id: Mapped[str] = mapped_column(String(64))
+    department: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    requested_by: Mapped[str] = mapped_column(String(64))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    state: Mapped[str] = mapped_column(String(16))  # requested | approved | refused | late
+    amount: Mapped[int] = mapped_column(Integer)
+    decided_by: Mapped[str] = mapped_column(String(64), default="")
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    decision_note: Mapped[str] = mapped_column(Text, default="")
+
+
+class NoticeRow(Base):
+    __tablename__ = "supervision_notices"
+
+    notice_id: Mapped[str] = mapped_column(String(160), primary_key=True)
+    case_id: Mapped[str] = mapped_column(String(40), index=True)
+    step_id: Mapped[str] = mapped_column(String(64))
+    department: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))  # special_procedure | extension
+    text: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CardRow(Base):
+    """One card per level, per case and per step: the primary key makes a card raised once, by
+    whichever replica's event handler or sweep commits it first."""
+
+    __tablename__ = "supervision_cards"
+
+    card_id: Mapped[str] = mapped_column(String(160), primary_key=True)
+    case_id: Mapped[str] = mapped_column(String(40), index=True)
+    step_id: Mapped[str] = mapped_column(String(64))
+    department: Mapped[str] = mapped_column(String(64), index=True)
+    level: Mapped[str] = mapped_column(String(16))
+    trigger: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16))  # open | appealed | withdrawn
+    explanation: Mapped[str] = mapped_column(Text)
+    raised_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CardEventRow(Base):
+    """A card's history: raised, appealed, withdrawn or upheld; never updated."""
+
+    __tablename__ = "supervision_card_events"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    card_id: Mapped[str] = mapped_column(String(160), index=True)
+    action: Mapped[str] = mapped_column(String(16))
+    actor_id: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    text: Mapped[str] = mapped_column(Text)
+    evidence: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+class SupervisionOutbox(OutboxMixin, Base):
+    __tablename__ = "supervision_outbox"

@@ -1,0 +1,216 @@
+"""Supervision's work: it learns each case from the events, keeps the clocks and raises cards.
+
+- The router's CaseStatusChanged events (each a whole snapshot of the case, numbered) tell it the
+  case's acceptance, each step's first dispatch and end, and the case's end; an older or repeated
+  event changes nothing.
+- The desks' SpecialProcedureChanged events tell it the procedures; the catalogue says which
+  pause the clock, and the applicant gets a notice of each that does.
+- After each batch of events, and every SUPERVISION_SWEEP_SECONDS for the open cases, each clock
+  is read (services/supervision/ledger.py) and the cards it has earned are raised
+  (services/supervision/ladder.py, cards.py): exactly once, whichever replica gets there first.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from hall.v1 import approval_pb2, common_pb2
+from services.catalogue import Catalogue
+from services.runtime import clock, context
+from services.runtime.outbox import Outbox
+from services.runtime.wire import Envelope
+from services.supervision import cards, limits, notices
+from services.supervision.ladder import Prewarning, earned
+from services.supervision.ledger import Clock, Ledger, Procedure, read
+from services.supervision.models import CaseRow, ExtensionRow, ProcedureRow, StepRow
+
+log = structlog.get_logger(__name__)
+
+CS = approval_pb2
+ENDED_CASE = {CS.CASE_STATUS_COMPLETED, CS.CASE_STATUS_REFUSED, CS.CASE_STATUS_WITHDRAWN}
+SWEEP_PAGE = 200
+
+
+@dataclass(frozen=True)
+class CaseClocks:
+    """A case's clocks as of a moment: the case's own, and each started step's."""
+
+    case: CaseRow
+    steps: list[StepRow]
+    ledger: Ledger
+    step_ledgers: dict[str, Ledger]
+    late: set[str]  # "" (the case) and step ids with an extension asked too late
+
+
+class Supervisor:
+    def __init__(self, sessions: sessionmaker[Session], versions: dict[str, Catalogue], current: Catalogue,
+                 outbox: Outbox, prewarning: Prewarning) -> None:
+        self._sessions = sessions
+        self._versions = versions
+        self._current = current
+        self.outbox = outbox
+        self.prewarning = prewarning
+
+    def catalogue(self, version: str) -> Catalogue:
+        found = self._versions.get(version or self._current.version)
+        if found is None:
+            # Accepted under a catalogue this process does not have (yet): retried, then parked.
+            raise LookupError(f"catalogue version {version} unknown to supervision")
+        return found
+
+    # ---- events ------------------------------------------------------------------------------
+    def handle_batch(self, envelopes: list[Envelope]) -> None:
+        with self._sessions() as session, session.begin():
+            touched: list[str] = []
+            for envelope in envelopes:
+                msg = envelope.message
+                with context.scope(case_id=envelope.case_id, actor_id=envelope.actor_id):
+                    if isinstance(msg, approval_pb2.CaseStatusChanged):
+                        if self._status(session, msg):
+                            touched.append(msg.case_id)
+                    elif isinstance(msg, approval_pb2.SpecialProcedureChanged):
+                        if self._procedure(session, msg):
+                            touched.append(msg.case_id)
+                    else:
+                        log.info("supervision ignores message type", type=envelope.type)
+            session.flush()
+            now = clock.now()
+            for case_id in dict.fromkeys(touched):
+                self._evaluate(session, case_id, now)
+
+    def _status(self, session: Session, msg: approval_pb2.CaseStatusChanged) -> bool:
+        case = session.get(CaseRow, msg.case_id, with_for_update=True)
+        at = clock.from_timestamp(msg.at)
+        if case is None:
+            self.catalogue(msg.catalogue_version)  # known, or retried
+            accepted = clock.from_timestamp(msg.accepted_at) if msg.HasField("accepted_at") else at
+            case = CaseRow(case_id=msg.case_id, application_id=msg.application_id, matter_code=msg.matter_code,
+                           bundle_code=msg.bundle_code, catalogue_version=msg.catalogue_version,
+                           accepted_at=accepted, status=msg.status, ended_at=None, last_seq=0)
+            session.add(case)
+        elif msg.sequence <= case.last_seq:
+            return False  # older than what is known, or a repeat
+        case.status, case.last_seq = msg.status, msg.sequence
+        if msg.status in ENDED_CASE and case.ended_at is None:
+            case.ended_at = at
+        known = {s.step_id: s for s in session.scalars(select(StepRow).where(StepRow.case_id == msg.case_id))}
+        for position, st in enumerate(msg.steps):
+            row = known.get(st.step_id)
+            if row is None:
+                row = StepRow(case_id=msg.case_id, step_id=st.step_id, position=position, department=st.department,
+                              matter_code=st.matter_code, status=st.status, started_at=None, ended_at=None,
+                              refused_without_reason=False)
+                session.add(row)
+            row.status = st.status
+            if st.HasField("started_at") and row.started_at is None:
+                row.started_at = clock.from_timestamp(st.started_at)
+            if st.HasField("ended_at"):
+                row.ended_at = clock.from_timestamp(st.ended_at)
+            row.refused_without_reason = (st.status == common_pb2.STEP_STATUS_REFUSED
+                                          and not any(r.message.strip() for r in st.reasons))
+        return True
+
+    def _procedure(self, session: Session, msg: approval_pb2.SpecialProcedureChanged) -> bool:
+        row = session.get(ProcedureRow, msg.procedure_id, with_for_update=True)
+        at = clock.from_timestamp(msg.at)
+        if msg.phase == approval_pb2.PROCEDURE_PHASE_STARTED:
+            if row is not None:
+                return False
+            case = session.get(CaseRow, msg.case_id)
+            catalogue = self.catalogue(case.catalogue_version if case is not None else "")
+            spec = limits.procedure(catalogue, msg.matter_code, msg.kind)
+            counts = spec is None or spec.counts_toward_limit
+            session.add(ProcedureRow(procedure_id=msg.procedure_id, case_id=msg.case_id, step_id=msg.step_id,
+                                     department=msg.department, kind=msg.kind, reason=msg.detail, result="",
+                                     counts=counts, started_by=msg.officer_id, ended_by="", started_at=at,
+                                     ended_at=None))
+            if not counts and spec is not None:
+                notices.special_procedure(session, self.outbox, msg, spec, catalogue)
+            log.info("special procedure started", kind=msg.kind, pauses=not counts, step_id=msg.step_id)
+            return True
+        if msg.phase == approval_pb2.PROCEDURE_PHASE_ENDED:
+            if row is None:
+                raise LookupError(f"end of procedure {msg.procedure_id} before its start")  # retried
+            if row.ended_at is not None:
+                return False
+            row.ended_at, row.ended_by, row.result = at, msg.officer_id, msg.detail
+            log.info("special procedure ended", kind=row.kind, step_id=row.step_id)
+            return True
+        return False
+
+    # ---- clocks and cards --------------------------------------------------------------------
+    def clocks(self, session: Session, case: CaseRow, now: dt.datetime) -> CaseClocks:
+        catalogue = self.catalogue(case.catalogue_version)
+        steps = list(session.scalars(select(StepRow).where(StepRow.case_id == case.case_id)
+                                     .order_by(StepRow.position)))
+        procs = list(session.scalars(select(ProcedureRow).where(ProcedureRow.case_id == case.case_id)))
+        exts = list(session.scalars(select(ExtensionRow).where(ExtensionRow.case_id == case.case_id)))
+        granted = [e for e in exts if e.state == "approved"]
+        case_limits = limits.of_case(catalogue, matter_code=case.matter_code, bundle_code=case.bundle_code)
+        case_clock = Clock(case.accepted_at, case_limits.promised, case_limits.statutory,
+                           extension=sum(e.amount for e in granted),
+                           procedures=tuple(_procedure(p) for p in procs), ended=case.ended_at)
+        step_ledgers = {}
+        for s in steps:
+            if s.started_at is None:
+                continue
+            own = limits.of_step(catalogue, bundle_code=case.bundle_code, step_id=s.step_id, matter_code=s.matter_code)
+            step_clock = Clock(s.started_at, own.promised, own.statutory,
+                               extension=sum(e.amount for e in granted if e.step_id == s.step_id),
+                               procedures=tuple(_procedure(p) for p in procs if p.step_id == s.step_id),
+                               ended=s.ended_at if s.ended_at is not None else (
+                                   case.ended_at if s.status not in _RUNNING else None))
+            step_ledgers[s.step_id] = read(step_clock, now)
+        late = {e.step_id for e in exts if e.state == "late"} | ({""} if any(e.state == "late" for e in exts) else set())
+        return CaseClocks(case, steps, read(case_clock, now), step_ledgers, late)
+
+    def _evaluate(self, session: Session, case_id: str, now: dt.datetime) -> int:
+        case = session.get(CaseRow, case_id)
+        if case is None:
+            return 0
+        c = self.clocks(session, case, now)
+        raised = 0
+        for r in earned(c.ledger, self.prewarning, step=False, late_extension="" in c.late):
+            raised += cards.raise_once(session, self.outbox, case_id, "", "", r, now)
+        by_id = {s.step_id: s for s in c.steps}
+        for step_id, ledger in c.step_ledgers.items():
+            step = by_id[step_id]
+            for r in earned(ledger, self.prewarning, step=True, late_extension=step_id in c.late,
+                            refused_without_reason=step.refused_without_reason):
+                raised += cards.raise_once(session, self.outbox, case_id, step_id, step.department, r, now)
+        return raised
+
+    def evaluate(self, case_id: str, now: dt.datetime | None = None) -> int:
+        with self._sessions() as session, session.begin():
+            return self._evaluate(session, case_id, now or clock.now())
+
+    def sweep(self, now: dt.datetime | None = None) -> int:
+        """Read every open case's clocks and raise what they have earned; the cards raised."""
+        now = now or clock.now()
+        raised, after = 0, ""
+        while True:
+            with self._sessions() as session, session.begin():
+                ids = list(session.scalars(
+                    select(CaseRow.case_id).where(CaseRow.status == CS.CASE_STATUS_IN_PROGRESS,
+                                                  CaseRow.case_id > after)
+                    .order_by(CaseRow.case_id).limit(SWEEP_PAGE)))
+                for case_id in ids:
+                    raised += self._evaluate(session, case_id, now)
+            if len(ids) < SWEEP_PAGE:
+                break
+            after = ids[-1]
+        if raised:
+            log.warning("cards raised by the sweep", count=raised)
+        return raised
+
+
+_RUNNING = {common_pb2.STEP_STATUS_DISPATCHED, common_pb2.STEP_STATUS_INCIDENT, common_pb2.STEP_STATUS_PENDING}
+
+
+def _procedure(p: ProcedureRow) -> Procedure:
+    return Procedure(p.kind, p.reason, p.started_at, p.ended_at, p.counts)
