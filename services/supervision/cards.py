@@ -38,7 +38,9 @@ def raise_once(session: Session, outbox: Outbox, case_id: str, step_id: str, dep
     table = cast(sa.Table, CardRow.__table__)
     dialect = session.get_bind().dialect.name
     insert = (postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)).values(**values)
-    if session.execute(insert.on_conflict_do_nothing(index_elements=["card_id"])).rowcount != 1:  # type: ignore[attr-defined]
+    # RETURNING, not rowcount: in psycopg's pipeline mode the count is not known until the sync.
+    if session.execute(insert.on_conflict_do_nothing(index_elements=["card_id"])
+                       .returning(table.c.card_id)).scalar() is None:
         return 0
     session.add(CardEventRow(card_id=cid, action="raised", actor_id="supervision", at=now, text=r.explanation,
                              evidence=[]))
