@@ -1,5 +1,6 @@
 """The counter CLI, `hall` (also `python -m services.counter`): deadline (offline), matters, timeline,
-verify-audit, case, incidents, retry-incident (see --help). The servers: HALL_HOST and
+verify-audit, case (with its deadlines), incidents, retry-incident, cards, appeal, decide-appeal,
+extension, decide-extension (see --help). The servers: HALL_HOST and
 HALL_<SERVICE>_PORT; the caller: --actor or HALL_ACTOR_ID."""
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from hall.v1 import approval_pb2, audit_pb2, common_pb2, intake_pb2, router_pb2
-from services.counter import deadline
+from services.counter import deadline, supervision
 from services.counter.client import Counter, Endpoints
 from services.domain.money import format_yuan
 from services.runtime import clock
@@ -89,12 +90,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("case_id")
     v = sub.add_parser("verify-audit", help="check the audit trail's hash chain (exit 1 if it is not intact)")
     v.add_argument("--timeout", type=float, default=120.0, help="seconds to allow (it reads every record)")
-    case = sub.add_parser("case", help="the router's view of a case: its status and each step's")
+    case = sub.add_parser("case", help="a case's status and each step's, with its deadlines, ledger and cards")
     case.add_argument("case_id")
     sub.add_parser("incidents", help="steps whose technical failures outlasted the router's retries")
     retry = sub.add_parser("retry-incident", help="dispatch an incident's step again, once its cause is mended")
     retry.add_argument("case_id")
     retry.add_argument("step_id")
+    supervision.add_parsers(sub)
     args = parser.parse_args(argv)
     if args.command == "deadline":  # offline: no suite to connect to
         return deadline.run(args)
@@ -108,7 +110,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "verify-audit":
             return print_chain_check(counter.verify_audit_chain(args.timeout))
         if args.command == "case":
-            return print_case(counter.case(args.case_id))
+            print_case(counter.case(args.case_id))
+            supervision.deadlines_or_note(counter, args.case_id)
+            return 0
         if args.command == "incidents":
             return print_incidents(counter.incidents())
         if args.command == "retry-incident":
@@ -121,6 +125,9 @@ def main(argv: list[str] | None = None) -> int:
                 at = clock.local(clock.from_timestamp(r.started_at))
                 print(f"{at:%H:%M:%S.%f} {r.service:<24} {r.operation:<48} {r.outcome:<10} {r.step_id}")
             return 0
+        done = supervision.run(counter, args)
+        if done is not None:
+            return done
     except grpc.RpcError as err:
         status = rpc_status.from_call(cast(grpc.Call, err))
         print(f"error: {err.code().name}: {err.details()}", file=sys.stderr)

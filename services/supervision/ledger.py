@@ -111,18 +111,25 @@ def read(c: Clock, now: dt.datetime) -> Ledger:
     promised = timelimits.due(c.started, c.promised.amount, c.promised.unit, pauses=pauses, provisional=True)
     statutory = timelimits.due(c.started, c.statutory.amount + c.extension, c.statutory.unit, pauses=pauses,
                                provisional=True)
-    # A running clock has not spent today yet (a limit in days): on its last day one day is left.
-    spent_to = at if c.ended is not None or c.promised.unit is Unit.HOUR else (
-        dt.datetime.combine(clock.local(at).date(), dt.time(0), tzinfo=clock.SHANGHAI) - dt.timedelta(microseconds=1))
+    spent_to = _spent_to(c, at)
     used = timelimits.elapsed(c.started, spent_to, c.promised.unit, pauses=pauses, provisional=True)
     paused_now = c.ended is None and any(
         not p.counts and p.started <= at and (p.ended is None or p.ended > at) for p in c.procedures)
-    return Ledger(c, at, promised, statutory, _intervals(c, at, pauses), used, paused_now)
+    return Ledger(c, at, promised, statutory, _intervals(c, at, pauses, spent_to), used, paused_now)
 
 
-def _intervals(c: Clock, at: dt.datetime, pauses: list[timelimits.Pause]) -> tuple[Interval, ...]:
+def _spent_to(c: Clock, at: dt.datetime) -> dt.datetime:
+    """A running clock has not spent today yet (a limit in days): on its last day one day is left."""
+    if c.ended is not None or c.promised.unit is Unit.HOUR:
+        return at
+    return dt.datetime.combine(clock.local(at).date(), dt.time(0), tzinfo=clock.SHANGHAI) - dt.timedelta(microseconds=1)
+
+
+def _intervals(c: Clock, at: dt.datetime, pauses: list[timelimits.Pause],
+               spent_to: dt.datetime) -> tuple[Interval, ...]:
     """Running and paused stretches from the start to `at`, in order; overlapping procedures (two
-    steps of one case in review at once) make one paused stretch."""
+    steps of one case in review at once) make one paused stretch. The running stretches' units
+    add up to `used` (the last one counts to `spent_to`: not today while the clock runs)."""
     unit = c.promised.unit
     spans: list[tuple[dt.datetime, dt.datetime | None, list[Procedure]]] = []
     for p in sorted((p for p in c.procedures if not p.counts and p.started <= at), key=lambda p: p.started):
@@ -146,5 +153,6 @@ def _intervals(c: Clock, at: dt.datetime, pauses: list[timelimits.Pause]) -> tup
         cursor = end or at
     if cursor < at or not out or out[-1].end is not None:
         stop = c.ended if c.ended is not None else None
-        out.append(Interval(False, cursor, stop, timelimits.elapsed(cursor, at, unit, pauses=pauses, provisional=True)))
+        out.append(Interval(False, cursor, stop, timelimits.elapsed(cursor, max(spent_to, cursor), unit, pauses=pauses,
+                                                                    provisional=True)))
     return tuple(out)

@@ -167,3 +167,51 @@ def test_an_expert_review_pauses_the_clock_and_the_case_goes_yellow_then_red(cou
         return wanted <= {e.record.operation for e in counter.timeline(app.case_id)}
 
     assert wait_until(on_the_timeline, timeout=30)
+
+
+def test_the_counter_client_shows_the_ledger_lists_cards_and_carries_an_extension(suite, counter, planning_desk,  # noqa: F811
+                                                                                 fake_clock, monkeypatch, capsys):
+    from services.counter.__main__ import main
+
+    _, env = suite
+    for name, value in env.items():
+        if name.startswith("HALL_") and name.endswith("_PORT"):
+            monkeypatch.setenv(name, value)
+    fake_clock.set(at(2024, 11, 6, 10))  # a Wednesday: day 1 is the 7th, day 15 the 27th
+    app = counter.submit(large_project("东胜区体育馆", "360", "8500")).application
+    wait_pending(planning_desk, app.case_id)
+    assert wait_until(lambda: _known(counter, app.case_id), timeout=30)
+
+    ext_args = ["--actor", "gh-007", "extension", app.case_id, "--department", "planning", "--reason", "补充日照分析"]
+    assert main(ext_args) == 0
+    line = capsys.readouterr().out.strip()
+    assert line.startswith("延期申请 ") and "待批（延长 10 个工作日）" in line
+    ext_id = line.split()[1].rstrip("：").split("：")[0]
+    assert main(["--actor", "clerk-0001", "decide-extension", ext_id, "--approve"]) == 2
+    assert "PERMISSION_DENIED" in capsys.readouterr().err
+    assert main(["--actor", "head-0001", "decide-extension", ext_id, "--refuse"]) == 2
+    assert "不予批准必须说明理由" in capsys.readouterr().err
+    assert main(["--actor", "head-0001", "decide-extension", ext_id, "--approve"]) == 0
+    assert "已批准" in capsys.readouterr().out
+
+    fake_clock.set(at(2024, 11, 28, 9))
+    wait_cards(counter, app.case_id, {("", pb.CARD_LEVEL_YELLOW)})
+    assert main(["cards", "--case", app.case_id, "--level", "yellow"]) == 0
+    out = capsys.readouterr().out
+    assert f"黄牌  {app.case_id}/case/yellow" in out and "承诺时限 11月27日已过" in out
+
+    assert main(["case", app.case_id]) == 0
+    out = capsys.readouterr().out
+    assert "案件：计时中，承诺 15个工作日 至 2024-11-27，法定 20个工作日（延长 10） 至 2024-12-18" in out
+    assert "    计时  2024-11-06 至 至今  15个工作日" in out
+    assert "告知" in out and "延长10个工作日" in out
+
+
+def _known(counter, case_id):
+    try:
+        counter.supervision.GetCaseDeadlines(pb.GetCaseDeadlinesRequest(case_id=case_id), timeout=5)
+        return True
+    except grpc.RpcError as err:
+        if err.code() == grpc.StatusCode.NOT_FOUND:
+            return False
+        raise

@@ -1,0 +1,148 @@
+"""The counter client's supervision commands: a case's deadlines and ledger (in `hall case`), the
+cards (`hall cards`), appeals and extensions. The rules are the supervision service's; this only
+asks and prints."""
+
+from __future__ import annotations
+
+import argparse
+
+import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from hall.v1 import supervision_pb2 as pb
+from services.counter.client import Counter
+from services.runtime import clock
+
+LEVELS = {"pre_warning": pb.CARD_LEVEL_PRE_WARNING, "yellow": pb.CARD_LEVEL_YELLOW, "red": pb.CARD_LEVEL_RED}
+STATES = {"open": pb.CARD_STATE_OPEN, "appealed": pb.CARD_STATE_APPEALED, "withdrawn": pb.CARD_STATE_WITHDRAWN}
+LEVEL_WORDS = {pb.CARD_LEVEL_PRE_WARNING: "预警", pb.CARD_LEVEL_YELLOW: "黄牌", pb.CARD_LEVEL_RED: "红牌"}
+STATE_WORDS = {pb.CARD_STATE_OPEN: "有效", pb.CARD_STATE_APPEALED: "申诉中", pb.CARD_STATE_WITHDRAWN: "已撤销"}
+CLOCK_WORDS = {pb.CLOCK_STATE_RUNNING: "计时中", pb.CLOCK_STATE_PAUSED: "暂停计时", pb.CLOCK_STATE_STOPPED: "已停止"}
+EXTENSION_WORDS = {pb.EXTENSION_STATE_REQUESTED: "待批", pb.EXTENSION_STATE_APPROVED: "已批准",
+                   pb.EXTENSION_STATE_REFUSED: "不予批准", pb.EXTENSION_STATE_LATE: "逾期申请（视为超时）"}
+ACTION_WORDS = {pb.CARD_ACTION_RAISED: "发出", pb.CARD_ACTION_APPEALED: "申诉", pb.CARD_ACTION_WITHDRAWN: "撤销",
+                pb.CARD_ACTION_UPHELD: "维持"}
+UNIT_WORDS = {1: "个工作日", 2: "日", 3: "小时"}  # hall.v1.TimeLimit.Unit
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    c = sub.add_parser("cards", help="warning cards (预警、黄牌、红牌), newest first")
+    c.add_argument("--department", default="", help="only this department's (a department code, e.g. planning)")
+    c.add_argument("--level", choices=sorted(LEVELS), help="only this level")
+    c.add_argument("--state", choices=sorted(STATES), help="only cards in this state")
+    c.add_argument("--case", default="", help="only this case's")
+    c.add_argument("--limit", type=int, default=100, help="at most this many (default 100, at most 1000)")
+    a = sub.add_parser("appeal", help="a department appeals a wrong card, with its evidence (--actor: the officer)")
+    a.add_argument("card_id")
+    a.add_argument("--department", required=True, help="the card's department")
+    a.add_argument("--reason", required=True, help="why the card is wrong")
+    a.add_argument("--evidence", action="append", default=[], required=True,
+                   help="a document number or file name backing the appeal (repeatable)")
+    d = sub.add_parser("decide-appeal", help="a supervisor withdraws or upholds an appealed card (--actor: the supervisor)")
+    d.add_argument("card_id")
+    how = d.add_mutually_exclusive_group(required=True)
+    how.add_argument("--withdraw", action="store_true", help="the card was wrong: withdraw it")
+    how.add_argument("--uphold", action="store_true", help="the card stands")
+    d.add_argument("--note", required=True, help="the grounds of the decision")
+    e = sub.add_parser("extension", help="a department asks to extend a case's statutory limit (--actor: the officer)")
+    e.add_argument("case_id")
+    e.add_argument("--department", required=True, help="the asking department")
+    e.add_argument("--step", default="", help="the department's step (may be left out for a single-step case)")
+    e.add_argument("--reason", required=True, help="why more time is needed")
+    x = sub.add_parser("decide-extension", help="the hall's head approves or refuses an extension (--actor: the head)")
+    x.add_argument("extension_id")
+    ok = x.add_mutually_exclusive_group(required=True)
+    ok.add_argument("--approve", action="store_true", help="grant the law's extension")
+    ok.add_argument("--refuse", action="store_true", help="refuse it (a --note is then required)")
+    x.add_argument("--note", default="", help="the grounds (required for a refusal)")
+
+
+def run(counter: Counter, args: argparse.Namespace) -> int | None:
+    """Run a supervision command; None when `args` is not one."""
+    sup, actor = counter.supervision, counter.clerk_id
+    if args.command == "cards":
+        found = sup.ListCards(pb.ListCardsRequest(department=args.department, level=LEVELS[args.level] if args.level else pb.CARD_LEVEL_UNSPECIFIED,
+                                                  state=STATES[args.state] if args.state else pb.CARD_STATE_UNSPECIFIED,
+                                                  case_id=args.case,
+                                                  limit=args.limit), timeout=10).cards
+        return print_cards(list(found))
+    if args.command == "appeal":
+        card = sup.AppealCard(pb.AppealCardRequest(card_id=args.card_id, department=args.department,
+                                                   officer_id=actor, reason=args.reason, evidence=args.evidence),
+                              timeout=10).card
+        print(f"已提出申诉：{card.card_id}（{STATE_WORDS[card.state]}），等待监察员处理")
+        return 0
+    if args.command == "decide-appeal":
+        card = sup.DecideAppeal(pb.DecideAppealRequest(card_id=args.card_id, supervisor_id=actor,
+                                                       withdraw=args.withdraw, note=args.note), timeout=10).card
+        print(f"申诉已处理：{card.card_id} {STATE_WORDS[card.state]}")
+        return 0
+    if args.command == "extension":
+        ext = sup.RequestExtension(pb.RequestExtensionRequest(case_id=args.case_id, step_id=args.step,
+                                                              department=args.department, officer_id=actor,
+                                                              reason=args.reason), timeout=10).extension
+        print(f"延期申请 {ext.extension_id}：{EXTENSION_WORDS[ext.state]}（延长 {ext.amount} 个工作日）")
+        return 0
+    if args.command == "decide-extension":
+        ext = sup.DecideExtension(pb.DecideExtensionRequest(extension_id=args.extension_id, head_id=actor,
+                                                            approve=args.approve, note=args.note), timeout=10).extension
+        print(f"延期申请 {ext.extension_id}：{EXTENSION_WORDS[ext.state]}")
+        return 0
+    return None
+
+
+def _day(ts: Timestamp) -> str:
+    return f"{clock.local(clock.from_timestamp(ts)):%Y-%m-%d}"
+
+
+def print_cards(found: list[pb.Card]) -> int:
+    if not found:
+        print("没有符合条件的警示卡")
+        return 0
+    for c in found:
+        raised = clock.local(clock.from_timestamp(c.raised_at))
+        print(f"{LEVEL_WORDS[c.level]}  {c.card_id:<40} {c.department or '中心':<16} {STATE_WORDS[c.state]:<4} "
+              f"{raised:%Y-%m-%d %H:%M}  {c.explanation}")
+    return 0
+
+
+def print_deadlines(got: pb.GetCaseDeadlinesResponse) -> None:
+    """The case's and each step's limits, their ledger of running and paused stretches, the
+    cards, extensions and notices."""
+    for d in [got.case_deadline, *got.steps]:
+        who = f"环节 {d.step_id}（{d.department}）" if d.step_id else "案件"
+        unit = UNIT_WORDS.get(d.unit, "")
+        flags = "；逾期（视为超时）" if d.overdue else ""
+        flags += "；日历未公布，暂按周一至周五计" if d.provisional else ""
+        print(f"{who}：{CLOCK_WORDS.get(d.state, '')}，承诺 {d.promised_amount}{unit} 至 {_day(d.promised_due)}，"
+              f"法定 {d.statutory_amount}{unit}"
+              + (f"（延长 {d.extension_amount}）" if d.extension_amount else "")
+              + f" 至 {_day(d.statutory_due)}；已用 {d.used}，剩余 {d.remaining}{flags}")
+        for i in d.ledger:
+            end = _day(i.end) if i.HasField("end") else "至今"
+            if i.kind == pb.INTERVAL_KIND_PAUSED:
+                print(f"    暂停  {_day(i.start)} 至 {end}  {i.units}{unit}  {i.procedure}：{i.reason}")
+            else:
+                print(f"    计时  {_day(i.start)} 至 {end}  {i.units}{unit}")
+        print(f"    {d.promised_explanation}")
+    for c in got.cards:
+        print(f"  {LEVEL_WORDS[c.level]}（{STATE_WORDS[c.state]}）{c.step_id or '案件'}：{c.explanation}")
+        for e in c.history[1:]:
+            print(f"      {ACTION_WORDS.get(e.action, '')} {e.actor_id}：{e.text}")
+    for x in got.extensions:
+        print(f"  延期 {x.extension_id}：{EXTENSION_WORDS[x.state]}，{x.reason}")
+    for n in got.notices:
+        print(f"  告知 {_day(n.at)}：{n.text}")
+
+
+def deadlines_or_note(counter: Counter, case_id: str) -> None:
+    """`hall case` prints the deadlines when supervision knows the case, else says why not."""
+    try:
+        print_deadlines(counter.supervision.GetCaseDeadlines(pb.GetCaseDeadlinesRequest(case_id=case_id), timeout=10))
+    except grpc.RpcError as err:
+        if err.code() == grpc.StatusCode.NOT_FOUND:  # type: ignore[attr-defined]
+            print("时限监察：尚未收到该案件（事件送达后即可查询）")
+        elif err.code() == grpc.StatusCode.UNAVAILABLE:  # type: ignore[attr-defined]
+            print("时限监察：监察服务暂不可用")
+        else:
+            raise
