@@ -17,6 +17,8 @@ BATCH_SIZE = Histogram("hall_batch_messages", "messages handled in one transacti
                        buckets=(1, 2, 4, 8, 16, 32, 64, 128))
 # The router's supervision: read from its database by every replica (alert on max, not sum).
 OPEN_INCIDENTS = Gauge("hall_router_open_incidents", "steps waiting for an operator's RetryIncident")
+# Supervision's cards not withdrawn, by level, counted after each sweep (alert on max, not sum).
+OPEN_CARDS = Gauge("hall_supervision_open_cards", "warning cards open or under appeal", ["level"])
 
 _started = False
 

@@ -16,18 +16,18 @@ import datetime as dt
 from dataclasses import dataclass
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hall.v1 import approval_pb2, common_pb2
 from services.catalogue import Catalogue
-from services.runtime import clock, context
+from services.runtime import clock, context, metrics
 from services.runtime.outbox import Outbox
 from services.runtime.wire import Envelope
 from services.supervision import cards, limits, notices
-from services.supervision.ladder import Prewarning, earned
+from services.supervision.ladder import Level, Prewarning, earned
 from services.supervision.ledger import Clock, Ledger, Procedure, read
-from services.supervision.models import CaseRow, ExtensionRow, ProcedureRow, StepRow
+from services.supervision.models import CardRow, CaseRow, ExtensionRow, ProcedureRow, StepRow
 
 log = structlog.get_logger(__name__)
 
@@ -206,7 +206,15 @@ class Supervisor:
             after = ids[-1]
         if raised:
             log.warning("cards raised by the sweep", count=raised)
+        self._count_open_cards()
         return raised
+
+    def _count_open_cards(self) -> None:
+        with self._sessions() as session:
+            counts = dict(session.execute(select(CardRow.level, func.count()).where(CardRow.state != cards.WITHDRAWN)
+                                          .group_by(CardRow.level)).tuples().all())
+        for level in Level:
+            metrics.OPEN_CARDS.labels(level.value).set(counts.get(level.value, 0))
 
 
 _RUNNING = {common_pb2.STEP_STATUS_DISPATCHED, common_pb2.STEP_STATUS_INCIDENT, common_pb2.STEP_STATUS_PENDING}

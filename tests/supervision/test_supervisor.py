@@ -178,6 +178,9 @@ def test_the_ladder_raises_each_card_once_from_the_sweep(sup, store, now):
         assert red.explanation == "法定时限 11月5日已过；因国庆节顺延5个工作日；专家评审暂停2个工作日。"
         assert s.get(CardRow, "C1/planning/yellow").department == "planning"
     assert audit_operations(store).count("card.raised") == 6
+    from services.runtime import metrics
+
+    assert metrics.OPEN_CARDS.labels("red")._value.get() == 2
 
 
 @pytest.mark.parametrize("replicas", [2])
