@@ -198,3 +198,13 @@ def test_the_business_register_answers_other_departments_lookups(counter, suite)
         assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         violations = details(bad.value, error_details_pb2.BadRequest)[0].field_violations
         assert [v.field for v in violations] == ["queries[1].credit_code"]
+
+
+def test_make_demo_runs_a_visit_end_to_end(counter, capsys):
+    from tests.support.demo import demo
+
+    assert demo(counter) == 0
+    out = capsys.readouterr().out
+    assert "办结。证照与代码：" in out and "统一收费票据" in out
+    assert "时限监察：承诺 1 个工作日、法定 45 个工作日" in out and "用时 0 个工作日；无警示" in out
+    assert "监察记录哈希链完整" in out

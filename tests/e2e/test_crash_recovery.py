@@ -3,8 +3,9 @@
 Under a load of HALL_CRASH_BUNDLES (default 200) company registrations, with two router replicas
 competing for the same queue: kill -9 a router at random moments (>= 10 times, restarting it),
 likewise an adapter (>= 10 times), intake (3 times: the counters resubmit with the same request
-id), fees and the business desk (3 times each: the tax adapters' register lookups fail meanwhile,
-and the router retries them), and restart RabbitMQ once. Then every case must end exactly once, no
+id), fees, supervision and the business desk (3 times each: the tax adapters' register lookups
+fail meanwhile, and the router retries them), and restart RabbitMQ once. Then every case must end
+exactly once (and supervision must know it ended, its clock stopped), no
 application may be accepted twice, no credit code, certificate, tax registration or receipt may
 be issued twice, and no case may be stuck; and every case's audit trail must hold every hop (the
 call records of a killed process wait in its spool for the next one). The broker is a throwaway
@@ -37,6 +38,7 @@ from tests.support import rabbit_node
 from tests.support.ports import free_port, suite_ports
 from tests.support.processes import counter_of, started
 from tests.support.samples import company_registration
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.timeout(600)]
 BUNDLES = int(os.environ.get("HALL_CRASH_BUNDLES", "200"))
@@ -65,7 +67,7 @@ class Chaos(threading.Thread):
         self.suite, self.node, self.rng = suite, node, random.Random(seed)
         self.routers = [c for c in suite.children if c.name.startswith("router")]
         self.adapters = [c for c in suite.children if c.name.startswith("adapter-")]
-        self.edges = [c for c in suite.children if c.name in ("intake", "fees", "desk-business")]
+        self.edges = [c for c in suite.children if c.name in ("intake", "fees", "supervision", "desk-business")]
         self.intake = next(c for c in self.edges if c.name == "intake")
         # Kills and revivals come from this thread, the submitting clients (intake mid-submission)
         # and the test's final wait: one at a time, or two of them could restart the same process
@@ -258,6 +260,7 @@ def test_kill_routers_adapters_and_the_broker_under_load(chaos_suite, pg_url):
         return make_engine(pg_url, f"{prefix}_{service}")
 
     intake, router, fees, audit = db("intake"), db("router"), db("fees"), db("audit")
+    supervision = db("supervision")
     business, quality = db("adapter_business"), db("adapter_quality")
     national, local = db("adapter_national_tax"), db("adapter_local_tax")
     try:
@@ -283,13 +286,22 @@ def test_kill_routers_adapters_and_the_broker_under_load(chaos_suite, pg_url):
         # one receipt each, gapless numbers
         assert scalar(fees, "SELECT count(*) FROM fees_receipts") == BUNDLES
         assert scalar(fees, "SELECT max(last) FROM fees_receipt_counters") == BUNDLES
+        # supervision saw every case end, from the router's last snapshot, with no card raised
+        # (each took a moment, not a working day)
+        def supervised():
+            return scalar(supervision, "SELECT count(*) FROM supervision_cases WHERE status = 2 "
+                                       "AND ended_at IS NOT NULL") == BUNDLES
+        assert wait_until(supervised, timeout=60), scalar(supervision, "SELECT count(*) FROM supervision_cases")
+        assert scalar(supervision, "SELECT count(*) FROM supervision_steps WHERE started_at IS NULL "
+                                   "OR ended_at IS NULL") == 0
+        assert scalar(supervision, "SELECT count(*) FROM supervision_cards") == 0
         # nothing parked
         assert rabbit_node.queue_depth(node.url, topology.PARKED_QUEUE) == 0
         # every case's audit trail has every hop, kills or not (records wait in spools, not memory)
         missing = wait_for_complete_timelines(audit, BUNDLES)
         assert not missing, f"{len(missing)} cases lack audit records, e.g. {sorted(missing.items())[:3]}"
     finally:
-        for engine in (intake, router, fees, business, quality, national, local, audit):
+        for engine in (intake, router, fees, business, quality, national, local, audit, supervision):
             engine.dispose()
         counter.close()
     print(f"\nchaos: {chaos.router_kills} router kills, {chaos.adapter_kills} adapter kills, "

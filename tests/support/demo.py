@@ -1,7 +1,7 @@
 """`make demo`: registers a company end to end through gRPC only, against `make run`, and prints
-each step, the credit code, the receipt, the size of the audit timeline and whether the audit
-trail's hash chain is intact. A sample application (tests/support/samples.py) driven through the
-counter client."""
+each step, the credit code, the receipt, the size of the audit timeline, the case's time limits
+as supervision kept them, and whether the audit trail's hash chain is intact. A sample
+application (tests/support/samples.py) driven through the counter client."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import time
 
 import grpc
 
-from hall.v1 import intake_pb2
+from hall.v1 import intake_pb2, supervision_pb2
 from services.counter.__main__ import print_chain_check, step_status_name
 from services.counter.client import Counter, Endpoints
 from services.domain.identifiers import validate_credit_code
@@ -58,7 +58,25 @@ def demo(counter: Counter) -> int:
             break
         timeline = newer
     print(f"电子监察时间线：{len(timeline)} 条记录（{len({e.record.service for e in timeline})} 个服务）")
+    print_time_limits(counter, app.case_id)
     return print_chain_check(counter.verify_audit_chain())
+
+
+def print_time_limits(counter: Counter, case_id: str) -> None:
+    """The case's clock as supervision kept it (it learns the end from the same events a moment
+    after intake): limits, time used, cards."""
+    request = supervision_pb2.GetCaseDeadlinesRequest(case_id=case_id)
+    got = counter.supervision.GetCaseDeadlines(request, timeout=5)
+    for _ in range(50):
+        if got.case_deadline.state == supervision_pb2.CLOCK_STATE_STOPPED:
+            break
+        time.sleep(0.1)
+        got = counter.supervision.GetCaseDeadlines(request, timeout=5)
+    d = got.case_deadline
+    statutory = clock.local(clock.from_timestamp(d.statutory_due))
+    cards = "，".join(c.explanation for c in got.cards) or "无警示"
+    print(f"时限监察：承诺 {d.promised_amount} 个工作日、法定 {d.statutory_amount} 个工作日（至 {statutory:%Y-%m-%d}），"
+          f"用时 {d.used} 个工作日；{cards}")
 
 
 def main() -> int:
