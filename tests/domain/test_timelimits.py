@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from services.domain.calendar import CalendarYearUnknown, official
-from services.domain.timelimits import Pause, Unit, due
+from services.domain.timelimits import Pause, Unit, counted_days, due, elapsed
 from services.runtime.clock import SHANGHAI
 
 D = dt.date
@@ -152,3 +152,26 @@ def test_a_pause_over_no_working_day_changes_nothing(day, n, offset):
     if calendar.is_working_day(first):
         return  # only spans of non-working days
     assert due(at(day), n, pauses=[Pause(first, last)]).at == due(at(day), n).at
+
+
+@given(KNOWN, st.integers(0, 30), PAUSES, st.sampled_from([Unit.WORKING_DAY, Unit.NATURAL_DAY]))
+def test_by_its_due_day_a_limit_has_spent_exactly_its_budget(day, n, spans, unit):
+    """`elapsed` (the ledger's count) and `due` agree: the units spent by the end of the due day
+    are the budget, and one day earlier fewer (a natural-day period moved off a holiday onto the
+    next working day spends the days it was moved by too)."""
+    pauses = _pauses(day, spans)
+    deadline = due(at(day), n, unit, pauses=pauses)
+    spent = elapsed(at(day), deadline.at, unit, pauses=pauses)
+    assert spent >= n
+    if unit is Unit.WORKING_DAY:
+        assert spent == n
+    if n and spent == n:
+        assert elapsed(at(day), deadline.at - dt.timedelta(days=1), unit, pauses=pauses) < n
+
+
+def test_counted_days_takes_out_what_a_pause_over_national_day_covers():
+    # 30 September to 8 October 2024: the 30th and the 8th are working days, 1-7 October are not.
+    assert counted_days(D(2024, 9, 30), D(2024, 10, 8), Unit.WORKING_DAY) == 2
+    assert counted_days(D(2024, 9, 30), D(2024, 10, 8), Unit.NATURAL_DAY) == 9
+    assert counted_days(D(2024, 10, 12), D(2024, 10, 13), Unit.WORKING_DAY) == 1  # the make-up Saturday
+    assert counted_days(D(2024, 10, 14), D(2024, 10, 14), Unit.HOUR) == 24
