@@ -36,8 +36,8 @@ def request(session: Session, sup: Supervisor, *, case_id: str, step_id: str, de
     if not mine:
         raise PermissionDenied(f"{department} handles no step {step_id or ''} of case {case_id}",
                                reason="NOT_YOUR_CASE")
-    if step_id == "" and len(steps) == 1:
-        step_id = steps[0].step_id
+    if step_id == "" and len(mine) == 1:
+        step_id = mine[0].step_id  # the department's one step of the case
     if case.status in ENDED_CASE:
         raise FailedPrecondition("案件已办结，无需延期", violations=[("CASE_ENDED", case_id, str(case.status))])
     exts = list(session.scalars(select(ExtensionRow).where(ExtensionRow.case_id == case_id)))

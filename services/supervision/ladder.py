@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from services.domain import timelimits
 from services.domain.timelimits import Due, Unit
 from services.runtime.config import ConfigError
-from services.supervision.ledger import Ledger
+from services.supervision.ledger import Ledger, counted_due
 
 
 class Level(enum.Enum):
@@ -119,7 +119,7 @@ def prewarning_moment(ledger: Ledger, rule: Prewarning) -> dt.datetime | None:
         return None  # an immediate matter: its whole budget is the day of acceptance
     left = rule.units_left(limit.amount, limit.unit)
     pauses = [p for p, _ in ledger.promised.paused]
-    return timelimits.due(ledger.clock.started, limit.amount - left, limit.unit, pauses=pauses, provisional=True).at
+    return counted_due(ledger.clock.started, limit.amount - left, limit.unit, pauses).at
 
 
 def earned(ledger: Ledger, rule: Prewarning, *, step: bool, late_extension: bool = False,

@@ -15,7 +15,9 @@ law's limits are.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import functools
 from dataclasses import dataclass
 
 from services.domain import timelimits
@@ -108,14 +110,44 @@ def read(c: Clock, now: dt.datetime) -> Ledger:
     """The clock as of `now` (a stopped clock: as of its end)."""
     at = min(now, c.ended) if c.ended is not None else now
     pauses = _pauses(c, at)
-    promised = timelimits.due(c.started, c.promised.amount, c.promised.unit, pauses=pauses, provisional=True)
-    statutory = timelimits.due(c.started, c.statutory.amount + c.extension, c.statutory.unit, pauses=pauses,
-                               provisional=True)
+    promised = counted_due(c.started, c.promised.amount, c.promised.unit, pauses)
+    statutory = counted_due(c.started, c.statutory.amount + c.extension, c.statutory.unit, pauses)
     spent_to = _spent_to(c, at)
-    used = timelimits.elapsed(c.started, spent_to, c.promised.unit, pauses=pauses, provisional=True)
+    used = _elapsed(c.started, spent_to, c.promised.unit, pauses)
     paused_now = c.ended is None and any(
         not p.counts and p.started <= at and (p.ended is None or p.ended > at) for p in c.procedures)
     return Ledger(c, at, promised, statutory, _intervals(c, at, pauses, spent_to), used, paused_now)
+
+
+# A limit in days depends on the dates only, not on the hour, and the official calendar is read
+# once per process: the clocks of the cases accepted on one day share their counts, so the
+# sweep over every open case and the reading after every event count each distinct date once.
+@functools.lru_cache(maxsize=8192)
+def _due_from_day(first: dt.date, amount: int, unit: Unit, pauses: tuple[timelimits.Pause, ...]) -> Due:
+    noon = dt.datetime.combine(first, dt.time(12), tzinfo=clock.SHANGHAI)
+    return timelimits.due(noon, amount, unit, pauses=pauses, provisional=True)
+
+
+@functools.lru_cache(maxsize=8192)
+def _elapsed_days(first: dt.date, last: dt.date, unit: Unit, pauses: tuple[timelimits.Pause, ...]) -> int:
+    start = dt.datetime.combine(first, dt.time(12), tzinfo=clock.SHANGHAI)
+    until = dt.datetime.combine(last, dt.time(12), tzinfo=clock.SHANGHAI)
+    return timelimits.elapsed(start, until, unit, pauses=pauses, provisional=True)
+
+
+def counted_due(started: dt.datetime, amount: int, unit: Unit, pauses: list[timelimits.Pause]) -> Due:
+    if unit is Unit.HOUR:
+        return timelimits.due(started, amount, unit, pauses=pauses, provisional=True)
+    return dataclasses.replace(_due_from_day(clock.local(started).date(), amount, unit, tuple(pauses)),
+                               accepted=started)
+
+
+def _elapsed(start: dt.datetime, until: dt.datetime, unit: Unit, pauses: list[timelimits.Pause]) -> int:
+    if unit is Unit.HOUR:
+        return timelimits.elapsed(start, until, unit, pauses=pauses, provisional=True)
+    if until <= start:
+        return 0
+    return _elapsed_days(clock.local(start).date(), clock.local(until).date(), unit, tuple(pauses))
 
 
 def _spent_to(c: Clock, at: dt.datetime) -> dt.datetime:
@@ -144,8 +176,7 @@ def _intervals(c: Clock, at: dt.datetime, pauses: list[timelimits.Pause],
     cursor = c.started
     for start, end, procs in spans:
         if start > cursor:
-            out.append(Interval(False, cursor, start, timelimits.elapsed(cursor, start, unit, pauses=pauses,
-                                                                         provisional=True)))
+            out.append(Interval(False, cursor, start, _elapsed(cursor, start, unit, pauses)))
         first_day, last_day = clock.local(start).date(), clock.local(end or at).date()
         out.append(Interval(True, start, end, timelimits.counted_days(first_day, last_day, unit, provisional=True),
                             "、".join(dict.fromkeys(p.kind for p in procs)),
@@ -153,6 +184,5 @@ def _intervals(c: Clock, at: dt.datetime, pauses: list[timelimits.Pause],
         cursor = end or at
     if cursor < at or not out or out[-1].end is not None:
         stop = c.ended if c.ended is not None else None
-        out.append(Interval(False, cursor, stop, timelimits.elapsed(cursor, max(spent_to, cursor), unit, pauses=pauses,
-                                                                    provisional=True)))
+        out.append(Interval(False, cursor, stop, _elapsed(cursor, max(spent_to, cursor), unit, pauses)))
     return tuple(out)

@@ -65,13 +65,18 @@ class Supervisor:
 
     # ---- events ------------------------------------------------------------------------------
     def handle_batch(self, envelopes: list[Envelope]) -> None:
+        """Apply a batch of events in one transaction: the batch's cases and their steps are read
+        (and locked, in case id order: replicas never deadlock) in two statements, then each
+        touched case's clocks are read once."""
         with self._sessions() as session, session.begin():
+            ids = sorted({e.case_id or getattr(e.message, "case_id", "") for e in envelopes} - {""})
+            batch = _Batch(session, ids)
             touched: list[str] = []
             for envelope in envelopes:
                 msg = envelope.message
                 with context.scope(case_id=envelope.case_id, actor_id=envelope.actor_id):
                     if isinstance(msg, approval_pb2.CaseStatusChanged):
-                        if self._status(session, msg):
+                        if self._status(session, batch, msg):
                             touched.append(msg.case_id)
                     elif isinstance(msg, approval_pb2.SpecialProcedureChanged):
                         if self._procedure(session, msg):
@@ -80,11 +85,15 @@ class Supervisor:
                         log.info("supervision ignores message type", type=envelope.type)
             session.flush()
             now = clock.now()
-            for case_id in dict.fromkeys(touched):
-                self._evaluate(session, case_id, now)
+            touched = list(dict.fromkeys(touched))
+            facts = _Facts.load(session, touched)
+            for case_id in touched:
+                case = batch.cases.get(case_id) or session.get(CaseRow, case_id)
+                if case is not None:
+                    self._evaluate_case(session, case, batch.steps.get(case_id, []), facts, now)
 
-    def _status(self, session: Session, msg: approval_pb2.CaseStatusChanged) -> bool:
-        case = session.get(CaseRow, msg.case_id, with_for_update=True)
+    def _status(self, session: Session, batch: _Batch, msg: approval_pb2.CaseStatusChanged) -> bool:
+        case = batch.cases.get(msg.case_id)
         at = clock.from_timestamp(msg.at)
         if case is None:
             self.catalogue(msg.catalogue_version)  # known, or retried
@@ -93,12 +102,14 @@ class Supervisor:
                            bundle_code=msg.bundle_code, catalogue_version=msg.catalogue_version,
                            accepted_at=accepted, status=msg.status, ended_at=None, last_seq=0)
             session.add(case)
+            batch.cases[msg.case_id] = case
         elif msg.sequence <= case.last_seq:
             return False  # older than what is known, or a repeat
         case.status, case.last_seq = msg.status, msg.sequence
         if msg.status in ENDED_CASE and case.ended_at is None:
             case.ended_at = at
-        known = {s.step_id: s for s in session.scalars(select(StepRow).where(StepRow.case_id == msg.case_id))}
+        rows = batch.steps.setdefault(msg.case_id, [])
+        known = {s.step_id: s for s in rows}
         for position, st in enumerate(msg.steps):
             row = known.get(st.step_id)
             if row is None:
@@ -106,6 +117,7 @@ class Supervisor:
                               matter_code=st.matter_code, status=st.status, started_at=None, ended_at=None,
                               refused_without_reason=False)
                 session.add(row)
+                rows.append(row)
             row.status = st.status
             if st.HasField("started_at") and row.started_at is None:
                 row.started_at = clock.from_timestamp(st.started_at)
@@ -113,6 +125,7 @@ class Supervisor:
                 row.ended_at = clock.from_timestamp(st.ended_at)
             row.refused_without_reason = (st.status == common_pb2.STEP_STATUS_REFUSED
                                           and not any(r.message.strip() for r in st.reasons))
+        rows.sort(key=lambda r: r.position)
         return True
 
     def _procedure(self, session: Session, msg: approval_pb2.SpecialProcedureChanged) -> bool:
@@ -145,11 +158,14 @@ class Supervisor:
 
     # ---- clocks and cards --------------------------------------------------------------------
     def clocks(self, session: Session, case: CaseRow, now: dt.datetime) -> CaseClocks:
-        catalogue = self.catalogue(case.catalogue_version)
         steps = list(session.scalars(select(StepRow).where(StepRow.case_id == case.case_id)
                                      .order_by(StepRow.position)))
-        procs = list(session.scalars(select(ProcedureRow).where(ProcedureRow.case_id == case.case_id)))
-        exts = list(session.scalars(select(ExtensionRow).where(ExtensionRow.case_id == case.case_id)))
+        return self._clocks(case, steps, _Facts.load(session, [case.case_id]), now)
+
+    def _clocks(self, case: CaseRow, steps: list[StepRow], facts: _Facts, now: dt.datetime) -> CaseClocks:
+        catalogue = self.catalogue(case.catalogue_version)
+        procs = facts.procedures.get(case.case_id, [])
+        exts = facts.extensions.get(case.case_id, [])
         granted = [e for e in exts if e.state == "approved"]
         case_limits = limits.of_case(catalogue, matter_code=case.matter_code, bundle_code=case.bundle_code)
         case_clock = Clock(case.accepted_at, case_limits.promised, case_limits.statutory,
@@ -173,7 +189,13 @@ class Supervisor:
         case = session.get(CaseRow, case_id)
         if case is None:
             return 0
-        c = self.clocks(session, case, now)
+        steps = list(session.scalars(select(StepRow).where(StepRow.case_id == case_id).order_by(StepRow.position)))
+        return self._evaluate_case(session, case, steps, _Facts.load(session, [case_id]), now)
+
+    def _evaluate_case(self, session: Session, case: CaseRow, steps: list[StepRow], facts: _Facts,
+                       now: dt.datetime) -> int:
+        c = self._clocks(case, steps, facts, now)
+        case_id = case.case_id
         raised = 0
         for r in earned(c.ledger, self.prewarning, step=False, late_extension="" in c.late):
             raised += cards.raise_once(session, self.outbox, case_id, "", "", r, now)
@@ -195,12 +217,14 @@ class Supervisor:
         raised, after = 0, ""
         while True:
             with self._sessions() as session, session.begin():
-                ids = list(session.scalars(
-                    select(CaseRow.case_id).where(CaseRow.status == CS.CASE_STATUS_IN_PROGRESS,
-                                                  CaseRow.case_id > after)
+                page = list(session.scalars(
+                    select(CaseRow).where(CaseRow.status == CS.CASE_STATUS_IN_PROGRESS, CaseRow.case_id > after)
                     .order_by(CaseRow.case_id).limit(SWEEP_PAGE)))
-                for case_id in ids:
-                    raised += self._evaluate(session, case_id, now)
+                ids = [c.case_id for c in page]
+                steps = _steps_of(session, ids)
+                facts = _Facts.load(session, ids)
+                for case in page:
+                    raised += self._evaluate_case(session, case, steps.get(case.case_id, []), facts, now)
             if len(ids) < SWEEP_PAGE:
                 break
             after = ids[-1]
@@ -218,6 +242,46 @@ class Supervisor:
 
 
 _RUNNING = {common_pb2.STEP_STATUS_DISPATCHED, common_pb2.STEP_STATUS_INCIDENT, common_pb2.STEP_STATUS_PENDING}
+
+
+def _steps_of(session: Session, ids: list[str]) -> dict[str, list[StepRow]]:
+    out: dict[str, list[StepRow]] = {}
+    if ids:
+        for row in session.scalars(select(StepRow).where(StepRow.case_id.in_(ids))
+                                   .order_by(StepRow.case_id, StepRow.position)):
+            out.setdefault(row.case_id, []).append(row)
+    return out
+
+
+class _Batch:
+    """The cases of a batch of events, locked, and their steps: read in two statements."""
+
+    def __init__(self, session: Session, ids: list[str]) -> None:
+        self.cases: dict[str, CaseRow] = {}
+        if ids:
+            self.cases = {c.case_id: c for c in session.scalars(
+                select(CaseRow).where(CaseRow.case_id.in_(ids)).order_by(CaseRow.case_id).with_for_update())}
+        self.steps = _steps_of(session, list(self.cases))
+
+
+@dataclass
+class _Facts:
+    """The special procedures and extensions of some cases (rare: most cases have none)."""
+
+    procedures: dict[str, list[ProcedureRow]]
+    extensions: dict[str, list[ExtensionRow]]
+
+    @classmethod
+    def load(cls, session: Session, ids: list[str]) -> _Facts:
+        procedures: dict[str, list[ProcedureRow]] = {}
+        extensions: dict[str, list[ExtensionRow]] = {}
+        if ids:
+            for p in session.scalars(select(ProcedureRow).where(ProcedureRow.case_id.in_(ids))):
+                procedures.setdefault(p.case_id, []).append(p)
+            for e in session.scalars(select(ExtensionRow).where(ExtensionRow.case_id.in_(ids))
+                                     .order_by(ExtensionRow.requested_at)):
+                extensions.setdefault(e.case_id, []).append(e)
+        return cls(procedures, extensions)
 
 
 def _procedure(p: ProcedureRow) -> Procedure:
