@@ -23,7 +23,8 @@ def main() -> None:
     supervisor = Supervisor(proc.sessions, load_versions(catalogue), catalogue, Outbox(SupervisionOutbox),
                             settings.prewarning)
     proc.add_relay(supervisor.outbox)
-    proc.add_consumer(topology.SUPERVISION_QUEUE, batch_handler=supervisor.handle_batch)
+    proc.add_consumer(topology.SUPERVISION_QUEUE, batch_handler=supervisor.handle_batch,
+                      linger_s=settings.linger_ms / 1000)
     proc.add_periodic("sweep", settings.sweep_seconds, supervisor.sweep)
     proc.serve(lambda server: [add_servicer(server, SupervisionServicer(supervisor, proc.sessions, settings),
                                             supervision_pb2_grpc)])

@@ -89,6 +89,8 @@ def test_an_expert_review_pauses_the_clock_and_the_case_goes_yellow_then_red(cou
         request_message_id=mid, kind="专家评审", reason="高度超过24米", officer_id="gh-007"), timeout=5)
 
     def paused():
+        if not _known(counter, app.case_id):
+            return None
         got = sup.GetCaseDeadlines(pb.GetCaseDeadlinesRequest(case_id=app.case_id), timeout=5)
         return got if got.case_deadline.state == pb.CLOCK_STATE_PAUSED else None
 

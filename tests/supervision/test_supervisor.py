@@ -348,3 +348,37 @@ def test_the_servicer_lets_only_the_head_decide_extensions_and_only_supervisors_
     listed = servicer.ListCards(pb.ListCardsRequest(department="planning", level=pb.CARD_LEVEL_YELLOW), CTX)
     assert [c.card_id for c in listed.cards] == ["C1/planning/yellow"]
 
+
+
+def bundle_snapshot(seq, case_id="B1"):
+    """A company registration (four departments): only its first step dispatched so far."""
+    catalogue = load()
+    bundle = catalogue.bundles["150602-YJS-0001"]
+    steps = []
+    for i, s in enumerate(bundle.steps):
+        step = common_pb2.Step(step_id=s.id, department=catalogue.matters[s.matter].department, matter_code=s.matter,
+                               status=common_pb2.STEP_STATUS_DISPATCHED if i == 0 else common_pb2.STEP_STATUS_PENDING)
+        if i == 0:
+            step.started_at.CopyFrom(clock.to_timestamp(ACCEPTED))
+        steps.append(step)
+    msg = approval_pb2.CaseStatusChanged(case_id=case_id, application_id="A-" + case_id,
+                                         status=CS.CASE_STATUS_IN_PROGRESS, bundle_code=bundle.code,
+                                         catalogue_version=catalogue.version, sequence=seq, steps=steps,
+                                         at=clock.to_timestamp(ACCEPTED))
+    msg.accepted_at.CopyFrom(clock.to_timestamp(ACCEPTED))
+    return msg
+
+
+def test_a_case_of_several_departments_runs_under_the_joint_limits(sup, store, now):
+    sup.handle_batch([envelope(bundle_snapshot(1))])
+    now.set(2024, 10, 8, 9)
+    with store() as s:
+        c = sup.clocks(s, s.get(CaseRow, "B1"), clock.now())
+        # the bundle's own promise (1 working day) and 45 working days (第二十六条) by law
+        assert (c.ledger.clock.promised.amount, c.ledger.clock.statutory.amount) == (1, 45)
+        assert c.ledger.promised.day == dt.date(2024, 10, 8)
+        assert list(c.step_ledgers) == ["licence"]  # the steps not yet dispatched have no clock
+    with store() as s, s.begin():
+        ext = extensions.request(s, sup, case_id="B1", step_id="", department="business", officer_id="gs-0001",
+                                 reason="名称争议待核")
+        assert (ext.step_id, ext.amount) == ("licence", 15)
