@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hall.v1 import approval_pb2, common_pb2
 from services.catalogue import Catalogue
-from services.domain import timelimits
+from services.domain import masking, timelimits
 from services.router import state
 from services.router.models import (
     APPROVED,
@@ -134,7 +134,7 @@ class Engine:
                         matter_code=ps.matter_code, status=PENDING, attempt=0, request_message_id="", results={},
                         reasons=[], last_error="", dispatched_at=None, decided_at=None, due_at=None,
                         after=list(ps.after), limit_days=catalogue.matters[ps.matter_code].promised_limit.amount,
-                        started_at=None, retried_after=0), new=True)
+                        started_at=None, retried_after=0, officer_id=""), new=True)
             for i, ps in enumerate(plan.steps)
         ]
         batch[msg.case_id] = (case, steps)
@@ -155,10 +155,12 @@ class Engine:
         now = clock.now()
         if msg.outcome == approval_pb2.OUTCOME_APPROVED:
             step.status, step.decided_at, step.results = APPROVED, now, dict(msg.results)
+            step.officer_id = msg.officer_id
             case.results = {**case.results, **dict(msg.results)}
             self._advance(session, case, steps, step)
         elif msg.outcome == approval_pb2.OUTCOME_REFUSED:
             step.status, step.decided_at, step.reasons = REFUSED, now, [_reason_dict(r) for r in msg.reasons]
+            step.officer_id = msg.officer_id
             self._end(session, case, steps, CS.CASE_STATUS_REFUSED, step.reasons, step, "其他部门不予许可，本事项终止")
         elif msg.outcome == approval_pb2.OUTCOME_FAILED:
             step.last_error = "；".join(r.message for r in msg.reasons) or "technical failure"
@@ -301,6 +303,8 @@ class Engine:
             matter_code=case.matter_code, bundle_code=case.bundle_code, catalogue_version=case.catalogue_version,
             at=clock.to_timestamp(case.updated_at), sequence=case.event_seq,
             applicant_name=submitted.applicant.name, clerk_id=submitted.clerk_id, accepted_at=submitted.accepted_at,
+            applicant_kind=submitted.applicant.kind,
+            applicant_id_masked=masking.id_number(submitted.applicant.kind, submitted.applicant.id_number),
         )
         self.outbox.add(session, topology.rk_case_status(_STATUS_KEY[case.status]), event,
                        message_id=f"status-{case.case_id}-{case.event_seq}",
@@ -312,7 +316,7 @@ def step_state(s: StepRow | Record, case_ended_at: datetime | None = None) -> co
     ended = s.decided_at or (case_ended_at if s.status == CANCELLED else None)
     step = common_pb2.Step(
         step_id=s.step_id, department=s.department, matter_code=s.matter_code, status=WIRE_STATUS[s.status],
-        results=s.results, reasons=[common_pb2.Reason(**r) for r in s.reasons])
+        results=s.results, reasons=[common_pb2.Reason(**r) for r in s.reasons], officer_id=s.officer_id)
     if s.started_at is not None:
         step.started_at.CopyFrom(clock.to_timestamp(s.started_at))
     if ended is not None:

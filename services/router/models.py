@@ -66,6 +66,8 @@ class StepRow(Base):
     limit_days: Mapped[int] = mapped_column(Integer, default=0)
     # The first dispatch: the step's time limit runs from then (supervision keeps the ledger).
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Who decided the step at its department (the exchange tables' "officer").
+    officer_id: Mapped[str] = mapped_column(String(64), default="", server_default="")
     # The attempt count when an operator last retried the step (RetryIncident; 0: never): the
     # attempts since then count against ROUTER_MAX_ATTEMPTS.
     retried_after: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

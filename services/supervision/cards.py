@@ -12,12 +12,14 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from hall.v1.inspection_pb2 import FeedKind
 from services.runtime import clock
 from services.runtime.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from services.runtime.outbox import Outbox
 from services.supervision import records
+from services.supervision.feed import Feed
 from services.supervision.ladder import LEVEL_WORDS, Level, Raise
-from services.supervision.models import CardEventRow, CardRow, StepRow
+from services.supervision.models import CardEventRow, CardRow, CaseRow, StepRow
 
 log = structlog.get_logger(__name__)
 
@@ -28,13 +30,16 @@ def card_id(case_id: str, step_id: str, level: Level) -> str:
     return f"{case_id}/{step_id or 'case'}/{level.value}"
 
 
-def raise_once(session: Session, outbox: Outbox, case_id: str, step_id: str, department: str, r: Raise,
-               now: dt.datetime) -> int:
+def raise_once(session: Session, outbox: Outbox, feed: Feed, case: CaseRow | None, step_id: str, department: str,
+               r: Raise, now: dt.datetime, *, subject: str = "") -> int:
     """Insert the card unless it exists (1: this call raised it). The insert does nothing when
-    another replica's transaction raised it first, so only one raises, records and announces."""
-    cid = card_id(case_id, step_id, r.level)
+    another replica's transaction raised it first, so only one raises, records and announces.
+    `subject`: an overdue complaint's or rectification's card (complaint:<id>), else the case's
+    or the step's."""
+    case_id = case.case_id if case is not None else ""
+    cid = f"{subject}/{r.level.value}" if subject else card_id(case_id, step_id, r.level)
     values = dict(card_id=cid, case_id=case_id, step_id=step_id, department=department, level=r.level.value,
-                  trigger=r.trigger.value, state=OPEN, explanation=r.explanation, raised_at=now)
+                  trigger=r.trigger.value, state=OPEN, explanation=r.explanation, raised_at=now, subject=subject)
     table = cast(sa.Table, CardRow.__table__)
     dialect = session.get_bind().dialect.name
     insert = (postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)).values(**values)
@@ -46,9 +51,21 @@ def raise_once(session: Session, outbox: Outbox, case_id: str, step_id: str, dep
                              evidence=[]))
     records.record(session, outbox, f"card/{cid}/raised", "card.raised", case_id=case_id, actor_id="supervision",
                    outcome=r.level.value, detail=r.explanation, step_id=step_id, department=department)
+    feed.add(FeedKind.FEED_KIND_CARD, f"{LEVEL_WORDS[r.level]}：{r.explanation}", case_id=case_id, step_id=step_id,
+             department=department, matter_code=(case.bundle_code or case.matter_code) if case is not None else "",
+             level=LEVEL_NUMBERS[r.level], ref_id=cid, at=now)
     log.warning("card raised", card=LEVEL_WORDS[r.level], card_id=cid, department=department or "hall",
                 explanation=r.explanation)
     return 1
+
+
+LEVEL_NUMBERS = {Level.PRE_WARNING: 1, Level.YELLOW: 2, Level.RED: 3}  # hall.v1.CardLevel
+
+
+def _announce(feed: Feed, card: CardRow, what: str, at: dt.datetime) -> None:
+    feed.add(FeedKind.FEED_KIND_CARD, f"{LEVEL_WORDS[Level(card.level)]}{what}：{card.explanation}", case_id=card.case_id,
+             step_id=card.step_id, department=card.department, level=LEVEL_NUMBERS[Level(card.level)],
+             ref_id=card.card_id, at=at)
 
 
 def history(session: Session, card_ids: list[str]) -> dict[str, list[CardEventRow]]:
@@ -69,7 +86,7 @@ def _card(session: Session, cid: str) -> CardRow:
     return card
 
 
-def appeal(session: Session, outbox: Outbox, cid: str, *, department: str, officer_id: str, reason: str,
+def appeal(session: Session, outbox: Outbox, feed: Feed, cid: str, *, department: str, officer_id: str, reason: str,
            evidence: list[str]) -> CardRow:
     missing = [(f, d) for f, v, d in (("department", department, "必须提供申诉部门"),
                                        ("officer_id", officer_id, "必须提供承办人编号"),
@@ -92,10 +109,11 @@ def appeal(session: Session, outbox: Outbox, cid: str, *, department: str, offic
     records.record(session, outbox, f"card/{cid}/appealed/{now.isoformat()}", "card.appealed", case_id=card.case_id,
                    actor_id=officer_id, outcome=card.level, detail=reason, step_id=card.step_id,
                    department=department)
+    _announce(feed, card, "被申诉", now)
     return card
 
 
-def decide_appeal(session: Session, outbox: Outbox, cid: str, *, supervisor_id: str, withdraw: bool,
+def decide_appeal(session: Session, outbox: Outbox, feed: Feed, cid: str, *, supervisor_id: str, withdraw: bool,
                   note: str) -> CardRow:
     if not note.strip():
         raise InvalidArgument("a decision on an appeal states its grounds", violations=[("note", "必须说明处理意见")])
@@ -110,6 +128,7 @@ def decide_appeal(session: Session, outbox: Outbox, cid: str, *, supervisor_id: 
     records.record(session, outbox, f"card/{cid}/{action}/{now.isoformat()}", f"card.{action}",
                    case_id=card.case_id, actor_id=supervisor_id, outcome=card.level, detail=note,
                    step_id=card.step_id, department=card.department)
+    _announce(feed, card, "已撤销" if withdraw else "申诉不成立，维持", now)
     return card
 
 

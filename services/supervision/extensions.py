@@ -10,16 +10,18 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hall.v1.inspection_pb2 import FeedKind
 from services.runtime import clock
 from services.runtime.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from services.supervision import limits, notices, records
+from services.supervision.feed import Feed
 from services.supervision.models import CaseRow, ExtensionRow, StepRow
 from services.supervision.supervisor import ENDED_CASE, Supervisor
 
 REQUESTED, APPROVED, REFUSED, LATE = "requested", "approved", "refused", "late"
 
 
-def request(session: Session, sup: Supervisor, *, case_id: str, step_id: str, department: str, officer_id: str,
+def request(session: Session, sup: Supervisor, feed: Feed, *, case_id: str, step_id: str, department: str, officer_id: str,
             reason: str) -> ExtensionRow:
     missing = [(f, d) for f, v, d in (("case_id", case_id, "必须提供案件编号"),
                                        ("department", department, "必须提供申请延期的部门"),
@@ -56,13 +58,16 @@ def request(session: Session, sup: Supervisor, *, case_id: str, step_id: str, de
     records.record(session, sup.outbox, f"extension/{row.extension_id}/{row.state}", f"extension.{row.state}",
                    case_id=case_id, actor_id=officer_id, outcome=row.state, detail=row.reason, step_id=step_id,
                    department=department)
+    feed.add(FeedKind.FEED_KIND_EXTENSION, f"申请延期（{department}）：{row.reason}"
+             + ("；法定期限届满后才申请，视为超时" if row.state == LATE else ""), case_id=case_id, step_id=step_id,
+             department=department, ref_id=row.extension_id, at=now)
     session.flush()
     if row.state == LATE:
-        sup._evaluate(session, case_id, now)  # the red card, now
+        sup._evaluate(session, feed, case_id, now)  # the red card, now
     return row
 
 
-def decide(session: Session, sup: Supervisor, *, extension_id: str, head_id: str, approve: bool,
+def decide(session: Session, sup: Supervisor, feed: Feed, *, extension_id: str, head_id: str, approve: bool,
            note: str) -> ExtensionRow:
     if not extension_id:
         raise InvalidArgument("extension_id is required", violations=[("extension_id", "必须提供延期申请编号")])
@@ -80,6 +85,9 @@ def decide(session: Session, sup: Supervisor, *, extension_id: str, head_id: str
     records.record(session, sup.outbox, f"extension/{row.extension_id}/{row.state}", f"extension.{row.state}",
                    case_id=row.case_id, actor_id=head_id, outcome=row.state, detail=note, step_id=row.step_id,
                    department=row.department)
+    feed.add(FeedKind.FEED_KIND_EXTENSION, f"延期申请{'已批准' if approve else '不予批准'}"
+             + (f"：{row.decision_note}" if row.decision_note else ""), case_id=row.case_id, step_id=row.step_id,
+             department=row.department, ref_id=row.extension_id, at=now)
     session.flush()
     if approve:
         case = session.get(CaseRow, row.case_id)

@@ -25,6 +25,12 @@ class CaseRow(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # The router's event sequence last applied: an older or repeated event changes nothing.
     last_seq: Mapped[int] = mapped_column(BigInteger)
+    clerk_id: Mapped[str] = mapped_column(String(64), default="")
+    # Supervision holds personal data masked only (services/domain/masking.py).
+    applicant_kind: Mapped[int] = mapped_column(Integer, default=0)
+    applicant_name_masked: Mapped[str] = mapped_column(String(200), default="")
+    applicant_id_masked: Mapped[str] = mapped_column(String(40), default="")
+    results: Mapped[dict[str, str] | None] = mapped_column(JSON, nullable=True)
 
 
 class StepRow(Base):
@@ -39,6 +45,9 @@ class StepRow(Base):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     refused_without_reason: Mapped[bool] = mapped_column(Boolean, default=False)
+    officer_id: Mapped[str] = mapped_column(String(64), default="")
+    results: Mapped[dict[str, str] | None] = mapped_column(JSON, nullable=True)
+    reasons: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
 
 
 class ProcedureRow(Base):
@@ -103,6 +112,8 @@ class CardRow(Base):
     state: Mapped[str] = mapped_column(String(16))  # open | appealed | withdrawn
     explanation: Mapped[str] = mapped_column(Text)
     raised_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # "" for a case's or a step's card; complaint:<id> or rectification:<id>.
+    subject: Mapped[str] = mapped_column(String(80), default="")
 
 
 class CardEventRow(Base):
@@ -121,3 +132,79 @@ class CardEventRow(Base):
 
 class SupervisionOutbox(OutboxMixin, Base):
     __tablename__ = "supervision_outbox"
+
+
+class FeedRow(Base):
+    """The hall's feed: one row per fact, numbered by supervision_feed_head (services/supervision/feed.py)."""
+
+    __tablename__ = "supervision_feed"
+
+    cursor: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    kind: Mapped[int] = mapped_column(Integer)  # hall.v1.FeedKind
+    case_id: Mapped[str] = mapped_column(String(40))
+    step_id: Mapped[str] = mapped_column(String(64))
+    department: Mapped[str] = mapped_column(String(64))
+    departments: Mapped[str] = mapped_column(String(400))
+    matter_code: Mapped[str] = mapped_column(String(64))
+    level: Mapped[int] = mapped_column(Integer)  # hall.v1.CardLevel
+    text: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ref_id: Mapped[str] = mapped_column(String(160))
+
+
+class FeedHeadRow(Base):
+    __tablename__ = "supervision_feed_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last: Mapped[int] = mapped_column(BigInteger)
+
+
+class EvaluationRow(Base):
+    __tablename__ = "supervision_evaluations"
+
+    evaluation_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    rated: Mapped[str] = mapped_column(String(120), unique=True)
+    case_id: Mapped[str] = mapped_column(String(40), index=True)
+    visit_id: Mapped[str] = mapped_column(String(80))
+    level: Mapped[int] = mapped_column(Integer)  # hall.v1.Satisfaction
+    channel: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str] = mapped_column(Text)
+    evaluator: Mapped[str] = mapped_column(String(200))  # never shown to a department
+    clerk_id: Mapped[str] = mapped_column(String(64))
+    department: Mapped[str] = mapped_column(String(64), index=True)
+    state: Mapped[int] = mapped_column(Integer)  # hall.v1.EvaluationState
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    called_back_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    called_back_by: Mapped[str] = mapped_column(String(64), default="")
+    callback_note: Mapped[str] = mapped_column(Text, default="")
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    done_by: Mapped[str] = mapped_column(String(64), default="")
+    done_note: Mapped[str] = mapped_column(Text, default="")
+    appeal_reason: Mapped[str] = mapped_column(Text, default="")
+    appeal_evidence: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    decision_note: Mapped[str] = mapped_column(Text, default="")
+
+
+class ComplaintRow(Base):
+    __tablename__ = "supervision_complaints"
+
+    complaint_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    request_id: Mapped[str] = mapped_column(String(80), unique=True)
+    target: Mapped[int] = mapped_column(Integer)  # hall.v1.ComplaintTarget
+    case_id: Mapped[str] = mapped_column(String(40), index=True)
+    department: Mapped[str] = mapped_column(String(64), index=True)
+    clerk_id: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    complainant: Mapped[str] = mapped_column(String(200))  # never shown to a department
+    state: Mapped[int] = mapped_column(Integer)  # hall.v1.ComplaintState
+    filed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    answer: Mapped[str] = mapped_column(Text, default="")
+    answered_by: Mapped[str] = mapped_column(String(64), default="")
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    satisfied: Mapped[bool] = mapped_column(Boolean, default=False)
+    response: Mapped[str] = mapped_column(Text, default="")
+    responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    evaluation_id: Mapped[str] = mapped_column(String(40), index=True)
+    ticket_id: Mapped[str] = mapped_column(String(80), index=True)

@@ -11,6 +11,7 @@ from hall.v1 import supervision_pb2_grpc
 from services.runtime import clock, context
 from services.runtime.errors import InvalidArgument, NotFound, PermissionDenied
 from services.supervision import cards, extensions, views
+from services.supervision.feed import Feed
 from services.supervision.models import CaseRow, ExtensionRow, NoticeRow
 from services.supervision.settings import SupervisionSettings
 from services.supervision.supervisor import Supervisor
@@ -66,31 +67,37 @@ class SupervisionServicer(supervision_pb2_grpc.SupervisionServiceServicer):
 
     def AppealCard(self, request: pb.AppealCardRequest, ctx: grpc.ServicerContext) -> pb.AppealCardResponse:
         with self._sessions() as session, session.begin():
-            row = cards.appeal(session, self._sup.outbox, request.card_id, department=request.department,
+            feed = Feed(session)
+            row = cards.appeal(session, self._sup.outbox, feed, request.card_id, department=request.department,
                                officer_id=request.officer_id, reason=request.reason, evidence=list(request.evidence))
-            session.flush()
+            feed.flush()
             return pb.AppealCardResponse(card=self._card_reply(session, row))
 
     def DecideAppeal(self, request: pb.DecideAppealRequest, ctx: grpc.ServicerContext) -> pb.DecideAppealResponse:
         self._role(request.supervisor_id, self._settings.supervisors, "supervisor_id", "监察员")
         with self._sessions() as session, session.begin():
-            row = cards.decide_appeal(session, self._sup.outbox, request.card_id, supervisor_id=request.supervisor_id,
+            feed = Feed(session)
+            row = cards.decide_appeal(session, self._sup.outbox, feed, request.card_id, supervisor_id=request.supervisor_id,
                                       withdraw=request.withdraw, note=request.note)
-            session.flush()
+            feed.flush()
             return pb.DecideAppealResponse(card=self._card_reply(session, row))
 
     def RequestExtension(self, request: pb.RequestExtensionRequest, ctx: grpc.ServicerContext) -> pb.RequestExtensionResponse:
         with self._sessions() as session, session.begin():
-            row = extensions.request(session, self._sup, case_id=request.case_id, step_id=request.step_id,
+            feed = Feed(session)
+            row = extensions.request(session, self._sup, feed, case_id=request.case_id, step_id=request.step_id,
                                      department=request.department, officer_id=request.officer_id,
                                      reason=request.reason)
+            feed.flush()
             return pb.RequestExtensionResponse(extension=views.extension(row))
 
     def DecideExtension(self, request: pb.DecideExtensionRequest, ctx: grpc.ServicerContext) -> pb.DecideExtensionResponse:
         self._role(request.head_id, self._settings.hall_heads, "head_id", "中心负责人")
         with self._sessions() as session, session.begin():
-            row = extensions.decide(session, self._sup, extension_id=request.extension_id, head_id=request.head_id,
+            feed = Feed(session)
+            row = extensions.decide(session, self._sup, feed, extension_id=request.extension_id, head_id=request.head_id,
                                     approve=request.approve, note=request.note)
+            feed.flush()
             return pb.DecideExtensionResponse(extension=views.extension(row))
 
     @staticmethod

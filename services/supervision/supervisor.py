@@ -20,11 +20,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from hall.v1 import approval_pb2, common_pb2
+from hall.v1.inspection_pb2 import FeedKind
 from services.catalogue import Catalogue
+from services.domain import masking
 from services.runtime import clock, context, metrics
 from services.runtime.outbox import Outbox
 from services.runtime.wire import Envelope
-from services.supervision import cards, limits, notices
+from services.supervision import cards, limits, notices, texts
+from services.supervision.feed import Feed
 from services.supervision.ladder import Level, Prewarning, earned
 from services.supervision.ledger import Clock, Ledger, Procedure, read
 from services.supervision.models import CardRow, CaseRow, ExtensionRow, ProcedureRow, StepRow
@@ -71,15 +74,16 @@ class Supervisor:
         with self._sessions() as session, session.begin():
             ids = sorted({e.case_id or getattr(e.message, "case_id", "") for e in envelopes} - {""})
             batch = _Batch(session, ids)
+            feed = Feed(session)
             touched: list[str] = []
             for envelope in envelopes:
                 msg = envelope.message
                 with context.scope(case_id=envelope.case_id, actor_id=envelope.actor_id):
                     if isinstance(msg, approval_pb2.CaseStatusChanged):
-                        if self._status(session, batch, msg):
+                        if self._status(session, feed, batch, msg):
                             touched.append(msg.case_id)
                     elif isinstance(msg, approval_pb2.SpecialProcedureChanged):
-                        if self._procedure(session, msg):
+                        if self._procedure(session, feed, msg):
                             touched.append(msg.case_id)
                     else:
                         log.info("supervision ignores message type", type=envelope.type)
@@ -90,24 +94,37 @@ class Supervisor:
             for case_id in touched:
                 case = batch.cases.get(case_id) or session.get(CaseRow, case_id)
                 if case is not None:
-                    self._evaluate_case(session, case, batch.steps.get(case_id, []), facts, now)
+                    self._evaluate_case(session, feed, case, batch.steps.get(case_id, []), facts, now)
+            feed.flush()
 
-    def _status(self, session: Session, batch: _Batch, msg: approval_pb2.CaseStatusChanged) -> bool:
+    def _status(self, session: Session, feed: Feed, batch: _Batch, msg: approval_pb2.CaseStatusChanged) -> bool:
         case = batch.cases.get(msg.case_id)
         at = clock.from_timestamp(msg.at)
+        matter = msg.bundle_code or msg.matter_code
+        departments = [st.department for st in msg.steps]
         if case is None:
-            self.catalogue(msg.catalogue_version)  # known, or retried
+            catalogue = self.catalogue(msg.catalogue_version)  # known, or retried
             accepted = clock.from_timestamp(msg.accepted_at) if msg.HasField("accepted_at") else at
             case = CaseRow(case_id=msg.case_id, application_id=msg.application_id, matter_code=msg.matter_code,
                            bundle_code=msg.bundle_code, catalogue_version=msg.catalogue_version,
-                           accepted_at=accepted, status=msg.status, ended_at=None, last_seq=0)
+                           accepted_at=accepted, status=msg.status, ended_at=None, last_seq=0, clerk_id=msg.clerk_id,
+                           applicant_kind=msg.applicant_kind,
+                           applicant_name_masked=masking.name(msg.applicant_kind, msg.applicant_name),
+                           applicant_id_masked=msg.applicant_id_masked, results={})
             session.add(case)
             batch.cases[msg.case_id] = case
+            feed.add(FeedKind.FEED_KIND_ACCEPTED,
+                     f"受理 {texts.matter_name(catalogue, case)}（{case.applicant_name_masked}，窗口 {msg.clerk_id}）",
+                     case_id=case.case_id, departments=departments, matter_code=matter, at=accepted)
         elif msg.sequence <= case.last_seq:
             return False  # older than what is known, or a repeat
         case.status, case.last_seq = msg.status, msg.sequence
+        case.results = dict(msg.results)
         if msg.status in ENDED_CASE and case.ended_at is None:
             case.ended_at = at
+            feed.add(FeedKind.FEED_KIND_COMPLETED, f"办结：{texts.CASE_OUTCOME.get(msg.status, '')}"
+                     + (f"（{'；'.join(r.message for r in msg.reasons if r.message)}）" if msg.reasons else ""),
+                     case_id=case.case_id, departments=departments, matter_code=matter, at=at)
         rows = batch.steps.setdefault(msg.case_id, [])
         known = {s.step_id: s for s in rows}
         for position, st in enumerate(msg.steps):
@@ -121,14 +138,25 @@ class Supervisor:
             row.status = st.status
             if st.HasField("started_at") and row.started_at is None:
                 row.started_at = clock.from_timestamp(st.started_at)
+                feed.add(FeedKind.FEED_KIND_STEP_STARTED, f"{texts.department_name(self._current, st.department)}"
+                         f"开始办理（{st.step_id}）", case_id=msg.case_id, step_id=st.step_id,
+                         department=st.department, matter_code=matter, at=row.started_at)
             if st.HasField("ended_at"):
+                if row.ended_at is None:
+                    feed.add(FeedKind.FEED_KIND_STEP_ENDED, f"{texts.department_name(self._current, st.department)}"
+                             f"{texts.STEP_OUTCOME.get(st.status, '办结')}（{st.step_id}）", case_id=msg.case_id,
+                             step_id=st.step_id, department=st.department, matter_code=matter,
+                             at=clock.from_timestamp(st.ended_at))
                 row.ended_at = clock.from_timestamp(st.ended_at)
+            row.officer_id = st.officer_id
+            row.results = dict(st.results)
+            row.reasons = [r.message for r in st.reasons if r.message]
             row.refused_without_reason = (st.status == common_pb2.STEP_STATUS_REFUSED
                                           and not any(r.message.strip() for r in st.reasons))
         rows.sort(key=lambda r: r.position)
         return True
 
-    def _procedure(self, session: Session, msg: approval_pb2.SpecialProcedureChanged) -> bool:
+    def _procedure(self, session: Session, feed: Feed, msg: approval_pb2.SpecialProcedureChanged) -> bool:
         row = session.get(ProcedureRow, msg.procedure_id, with_for_update=True)
         at = clock.from_timestamp(msg.at)
         if msg.phase == approval_pb2.PROCEDURE_PHASE_STARTED:
@@ -144,6 +172,11 @@ class Supervisor:
                                      ended_at=None))
             if not counts and spec is not None:
                 notices.special_procedure(session, self.outbox, msg, spec, catalogue)
+            feed.add(FeedKind.FEED_KIND_PROCEDURE_STARTED,
+                     f"{texts.department_name(self._current, msg.department)}启动{msg.kind}"
+                     + ("（不计入办理时限）" if not counts else "") + f"：{msg.detail}", case_id=msg.case_id,
+                     step_id=msg.step_id, department=msg.department, matter_code=msg.matter_code,
+                     ref_id=msg.procedure_id, at=at)
             log.info("special procedure started", kind=msg.kind, pauses=not counts, step_id=msg.step_id)
             return True
         if msg.phase == approval_pb2.PROCEDURE_PHASE_ENDED:
@@ -152,6 +185,10 @@ class Supervisor:
             if row.ended_at is not None:
                 return False
             row.ended_at, row.ended_by, row.result = at, msg.officer_id, msg.detail
+            feed.add(FeedKind.FEED_KIND_PROCEDURE_ENDED,
+                     f"{texts.department_name(self._current, row.department)}{row.kind}结束：{msg.detail}",
+                     case_id=row.case_id, step_id=row.step_id, department=row.department,
+                     matter_code=msg.matter_code, ref_id=row.procedure_id, at=at)
             log.info("special procedure ended", kind=row.kind, step_id=row.step_id)
             return True
         return False
@@ -185,31 +222,33 @@ class Supervisor:
         late = {e.step_id for e in exts if e.state == "late"} | ({""} if any(e.state == "late" for e in exts) else set())
         return CaseClocks(case, steps, read(case_clock, now), step_ledgers, late)
 
-    def _evaluate(self, session: Session, case_id: str, now: dt.datetime) -> int:
+    def _evaluate(self, session: Session, feed: Feed, case_id: str, now: dt.datetime) -> int:
         case = session.get(CaseRow, case_id)
         if case is None:
             return 0
         steps = list(session.scalars(select(StepRow).where(StepRow.case_id == case_id).order_by(StepRow.position)))
-        return self._evaluate_case(session, case, steps, _Facts.load(session, [case_id]), now)
+        return self._evaluate_case(session, feed, case, steps, _Facts.load(session, [case_id]), now)
 
-    def _evaluate_case(self, session: Session, case: CaseRow, steps: list[StepRow], facts: _Facts,
+    def _evaluate_case(self, session: Session, feed: Feed, case: CaseRow, steps: list[StepRow], facts: _Facts,
                        now: dt.datetime) -> int:
         c = self._clocks(case, steps, facts, now)
-        case_id = case.case_id
         raised = 0
         for r in earned(c.ledger, self.prewarning, step=False, late_extension="" in c.late):
-            raised += cards.raise_once(session, self.outbox, case_id, "", "", r, now)
+            raised += cards.raise_once(session, self.outbox, feed, case, "", "", r, now)
         by_id = {s.step_id: s for s in c.steps}
         for step_id, ledger in c.step_ledgers.items():
             step = by_id[step_id]
             for r in earned(ledger, self.prewarning, step=True, late_extension=step_id in c.late,
                             refused_without_reason=step.refused_without_reason):
-                raised += cards.raise_once(session, self.outbox, case_id, step_id, step.department, r, now)
+                raised += cards.raise_once(session, self.outbox, feed, case, step_id, step.department, r, now)
         return raised
 
     def evaluate(self, case_id: str, now: dt.datetime | None = None) -> int:
         with self._sessions() as session, session.begin():
-            return self._evaluate(session, case_id, now or clock.now())
+            feed = Feed(session)
+            raised = self._evaluate(session, feed, case_id, now or clock.now())
+            feed.flush()
+            return raised
 
     def sweep(self, now: dt.datetime | None = None) -> int:
         """Read every open case's clocks and raise what they have earned; the cards raised."""
@@ -223,8 +262,10 @@ class Supervisor:
                 ids = [c.case_id for c in page]
                 steps = _steps_of(session, ids)
                 facts = _Facts.load(session, ids)
+                feed = Feed(session)
                 for case in page:
-                    raised += self._evaluate_case(session, case, steps.get(case.case_id, []), facts, now)
+                    raised += self._evaluate_case(session, feed, case, steps.get(case.case_id, []), facts, now)
+                feed.flush()
             if len(ids) < SWEEP_PAGE:
                 break
             after = ids[-1]

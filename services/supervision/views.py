@@ -54,7 +54,7 @@ def deadline(ledger: Ledger, *, step_id: str = "", department: str = "", late: b
 def card(row: CardRow, events: list[CardEventRow]) -> pb.Card:
     c = pb.Card(card_id=row.card_id, case_id=row.case_id, step_id=row.step_id, department=row.department,
                 level=LEVELS[row.level], trigger=TRIGGERS[row.trigger], state=STATES[row.state],
-                explanation=row.explanation)
+                explanation=row.explanation, subject=row.subject or "")
     _ts(c.raised_at, row.raised_at)
     for e in events:
         h = c.history.add(action=ACTIONS[e.action], actor_id=e.actor_id, text=e.text, evidence=list(e.evidence or []))

@@ -24,6 +24,7 @@ from services.runtime.errors import FailedPrecondition, InvalidArgument, Permiss
 from services.runtime.outbox import Outbox
 from services.runtime.wire import Envelope
 from services.supervision import cards, extensions
+from services.supervision.feed import Feed
 from services.supervision.ladder import Prewarning
 from services.supervision.models import CardEventRow, CardRow, CaseRow, NoticeRow, SupervisionOutbox
 from services.supervision.servicer import SupervisionServicer
@@ -236,24 +237,24 @@ def test_a_card_is_appealed_with_evidence_and_withdrawn_with_its_history_kept(su
     sup.sweep()
     with store() as s, s.begin():
         with pytest.raises(InvalidArgument) as missing:
-            cards.appeal(s, sup.outbox, "C1/planning/yellow", department="planning", officer_id="gh-0001",
+            cards.appeal(s, sup.outbox, Feed(s), "C1/planning/yellow", department="planning", officer_id="gh-0001",
                          reason="", evidence=[])
         assert {v[0] for v in missing.value.violations} == {"reason", "evidence"}
         with pytest.raises(PermissionDenied):
-            cards.appeal(s, sup.outbox, "C1/planning/yellow", department="quality", officer_id="zj-0001",
+            cards.appeal(s, sup.outbox, Feed(s), "C1/planning/yellow", department="quality", officer_id="zj-0001",
                          reason="误报", evidence=["x.pdf"])
-        card = cards.appeal(s, sup.outbox, "C1/planning/yellow", department="planning", officer_id="gh-0001",
+        card = cards.appeal(s, sup.outbox, Feed(s), "C1/planning/yellow", department="planning", officer_id="gh-0001",
                             reason="受理日期录入错误，实为10月8日", evidence=["受理回执扫描件.pdf"])
         assert card.state == "appealed"
     now.set(2024, 10, 31, 9)
     with store() as s, s.begin():
         with pytest.raises(InvalidArgument):
-            cards.decide_appeal(s, sup.outbox, "C1/planning/yellow", supervisor_id="inspector-0001", withdraw=True,
+            cards.decide_appeal(s, sup.outbox, Feed(s), "C1/planning/yellow", supervisor_id="inspector-0001", withdraw=True,
                                 note=" ")
-        cards.decide_appeal(s, sup.outbox, "C1/planning/yellow", supervisor_id="inspector-0001", withdraw=True,
+        cards.decide_appeal(s, sup.outbox, Feed(s), "C1/planning/yellow", supervisor_id="inspector-0001", withdraw=True,
                             note="核实回执，属录入错误，撤销")
         with pytest.raises(FailedPrecondition):  # nothing left to decide
-            cards.decide_appeal(s, sup.outbox, "C1/planning/yellow", supervisor_id="inspector-0001",
+            cards.decide_appeal(s, sup.outbox, Feed(s), "C1/planning/yellow", supervisor_id="inspector-0001",
                                 withdraw=False, note="维持")
     with store() as s:
         events = cards.history(s, ["C1/planning/yellow"])["C1/planning/yellow"]
@@ -271,17 +272,17 @@ def test_an_extension_in_time_approved_by_the_head_moves_the_statutory_limit(sup
     now.set(2024, 10, 30, 9)
     with store() as s, s.begin():
         with pytest.raises(PermissionDenied):
-            extensions.request(s, sup, case_id="C1", step_id="", department="quality", officer_id="zj-0001",
+            extensions.request(s, sup, Feed(s), case_id="C1", step_id="", department="quality", officer_id="zj-0001",
                                reason="x")
-        ext = extensions.request(s, sup, case_id="C1", step_id="", department="planning", officer_id="gh-0001",
+        ext = extensions.request(s, sup, Feed(s), case_id="C1", step_id="", department="planning", officer_id="gh-0001",
                                  reason="须补充日照分析")
         ext_id = ext.extension_id
         assert (ext.state, ext.step_id, ext.amount) == ("requested", "planning", 10)
         with pytest.raises(FailedPrecondition):  # one extension per case
-            extensions.request(s, sup, case_id="C1", step_id="planning", department="planning",
+            extensions.request(s, sup, Feed(s), case_id="C1", step_id="planning", department="planning",
                                officer_id="gh-0001", reason="again")
     with store() as s, s.begin():
-        extensions.decide(s, sup, extension_id=ext_id, head_id="head-0001", approve=True, note="")
+        extensions.decide(s, sup, Feed(s), extension_id=ext_id, head_id="head-0001", approve=True, note="")
     now.set(2024, 11, 6, 9)
     assert sup.sweep() == 2  # yellow, the promised limit passed; the statutory one is now 19 November
     assert {level for _, level, _ in all_cards(store)} == {"yellow"}
@@ -299,12 +300,12 @@ def test_a_refused_extension_states_its_grounds(sup, store, now):
     reviewed_case(sup)
     now.set(2024, 10, 30, 9)
     with store() as s, s.begin():
-        ext_id = extensions.request(s, sup, case_id="C1", step_id="planning", department="planning",
+        ext_id = extensions.request(s, sup, Feed(s), case_id="C1", step_id="planning", department="planning",
                                     officer_id="gh-0001", reason="须补充日照分析").extension_id
     with store() as s, s.begin(), pytest.raises(InvalidArgument):
-        extensions.decide(s, sup, extension_id=ext_id, head_id="head-0001", approve=False, note="")
+        extensions.decide(s, sup, Feed(s), extension_id=ext_id, head_id="head-0001", approve=False, note="")
     with store() as s, s.begin():
-        assert extensions.decide(s, sup, extension_id=ext_id, head_id="head-0001", approve=False,
+        assert extensions.decide(s, sup, Feed(s), extension_id=ext_id, head_id="head-0001", approve=False,
                                  note="理由不充分").state == "refused"
 
 
@@ -312,7 +313,7 @@ def test_an_extension_asked_after_the_limit_ran_out_counts_as_overdue(sup, store
     reviewed_case(sup)
     now.set(2024, 11, 6, 9)
     with store() as s, s.begin():
-        ext = extensions.request(s, sup, case_id="C1", step_id="planning", department="planning",
+        ext = extensions.request(s, sup, Feed(s), case_id="C1", step_id="planning", department="planning",
                                  officer_id="gh-0001", reason="补正材料")
         assert ext.state == "late"
     cards_now = all_cards(store)
@@ -379,6 +380,6 @@ def test_a_case_of_several_departments_runs_under_the_joint_limits(sup, store, n
         assert c.ledger.promised.day == dt.date(2024, 10, 8)
         assert list(c.step_ledgers) == ["licence"]  # the steps not yet dispatched have no clock
     with store() as s, s.begin():
-        ext = extensions.request(s, sup, case_id="B1", step_id="", department="business", officer_id="gs-0001",
+        ext = extensions.request(s, sup, Feed(s), case_id="B1", step_id="", department="business", officer_id="gs-0001",
                                  reason="名称争议待核")
         assert (ext.step_id, ext.amount) == ("licence", 15)
