@@ -186,3 +186,9 @@ def _intervals(c: Clock, at: dt.datetime, pauses: list[timelimits.Pause],
         stop = c.ended if c.ended is not None else None
         out.append(Interval(False, cursor, stop, _elapsed(cursor, max(spent_to, cursor), unit, pauses)))
     return tuple(out)
+
+
+def elapsed_working_days(start: dt.datetime, end: dt.datetime) -> int:
+    """Working days from `start` to `end` as the law counts them (the start day not counted):
+    what a report says a case took."""
+    return _elapsed(start, end, Unit.WORKING_DAY, [])

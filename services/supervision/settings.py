@@ -5,8 +5,21 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from services.runtime.config import env_int
+from services.runtime.config import ConfigError, env_int
 from services.supervision.ladder import Prewarning
+from services.supervision.reports import Targets
+
+
+def _percent(name: str, default: str) -> int:
+    """A target in percent (99, 99.5) as basis points."""
+    raw = os.environ.get(name, default).strip().rstrip("%")
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r}: a percentage, e.g. 99 or 99.5") from None
+    if not 0 <= value <= 100:
+        raise ConfigError(f"{name}={raw!r}: between 0 and 100")
+    return round(value * 100)
 
 
 def _ids(name: str, default: str) -> frozenset[str]:
@@ -24,6 +37,9 @@ class SupervisionSettings:
     # verified tokens: the hall's head decides extensions, supervisors decide appeals.
     hall_heads: frozenset[str]
     supervisors: frozenset[str]
+    targets: Targets
+    # Open WatchFeed streams at once; each holds a server thread while it lasts.
+    max_feed_watches: int
 
     @classmethod
     def from_environment(cls) -> SupervisionSettings:
@@ -31,4 +47,8 @@ class SupervisionSettings:
                    sweep_seconds=env_int("SUPERVISION_SWEEP_SECONDS", 30, minimum=1),
                    linger_ms=env_int("SUPERVISION_LINGER_MS", 500, maximum=5000),
                    hall_heads=_ids("SUPERVISION_HALL_HEADS", "head-0001"),
-                   supervisors=_ids("SUPERVISION_SUPERVISORS", "inspector-0001"))
+                   supervisors=_ids("SUPERVISION_SUPERVISORS", "inspector-0001"),
+                   targets=Targets(on_site_bp=_percent("SUPERVISION_TARGET_ON_SITE", "90"),
+                                   on_time_bp=_percent("SUPERVISION_TARGET_ON_TIME", "99"),
+                                   satisfaction_bp=_percent("SUPERVISION_TARGET_SATISFACTION", "95")),
+                   max_feed_watches=env_int("SUPERVISION_MAX_FEED_WATCHES", 16, minimum=1, maximum=1000))

@@ -26,7 +26,7 @@ from services.domain import masking
 from services.runtime import clock, context, metrics
 from services.runtime.outbox import Outbox
 from services.runtime.wire import Envelope
-from services.supervision import cards, limits, notices, texts
+from services.supervision import cards, limits, notices, overdue, texts
 from services.supervision.feed import Feed
 from services.supervision.ladder import Level, Prewarning, earned
 from services.supervision.ledger import Clock, Ledger, Procedure, read
@@ -58,6 +58,10 @@ class Supervisor:
         self._current = current
         self.outbox = outbox
         self.prewarning = prewarning
+
+    @property
+    def current(self) -> Catalogue:
+        return self._current
 
     def catalogue(self, version: str) -> Catalogue:
         found = self._versions.get(version or self._current.version)
@@ -120,11 +124,9 @@ class Supervisor:
             return False  # older than what is known, or a repeat
         case.status, case.last_seq = msg.status, msg.sequence
         case.results = dict(msg.results)
-        if msg.status in ENDED_CASE and case.ended_at is None:
+        ended_now = msg.status in ENDED_CASE and case.ended_at is None
+        if ended_now:
             case.ended_at = at
-            feed.add(FeedKind.FEED_KIND_COMPLETED, f"办结：{texts.CASE_OUTCOME.get(msg.status, '')}"
-                     + (f"（{'；'.join(r.message for r in msg.reasons if r.message)}）" if msg.reasons else ""),
-                     case_id=case.case_id, departments=departments, matter_code=matter, at=at)
         rows = batch.steps.setdefault(msg.case_id, [])
         known = {s.step_id: s for s in rows}
         for position, st in enumerate(msg.steps):
@@ -154,6 +156,10 @@ class Supervisor:
             row.refused_without_reason = (st.status == common_pb2.STEP_STATUS_REFUSED
                                           and not any(r.message.strip() for r in st.reasons))
         rows.sort(key=lambda r: r.position)
+        if ended_now:  # after its steps' entries: the feed reads in the order things happened
+            feed.add(FeedKind.FEED_KIND_COMPLETED, f"办结：{texts.CASE_OUTCOME.get(msg.status, '')}"
+                     + (f"（{'；'.join(r.message for r in msg.reasons if r.message)}）" if msg.reasons else ""),
+                     case_id=case.case_id, departments=departments, matter_code=matter, at=at)
         return True
 
     def _procedure(self, session: Session, feed: Feed, msg: approval_pb2.SpecialProcedureChanged) -> bool:
@@ -269,6 +275,10 @@ class Supervisor:
             if len(ids) < SWEEP_PAGE:
                 break
             after = ids[-1]
+        with self._sessions() as session, session.begin():
+            feed = Feed(session)
+            raised += overdue.sweep(session, self.outbox, feed, now)
+            feed.flush()
         if raised:
             log.warning("cards raised by the sweep", count=raised)
         self._count_open_cards()

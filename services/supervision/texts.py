@@ -6,9 +6,9 @@ from hall.v1 import approval_pb2, common_pb2
 from services.catalogue import Catalogue
 from services.supervision.models import CaseRow
 
-CASE_OUTCOME = {approval_pb2.CASE_STATUS_COMPLETED: "准予办理", approval_pb2.CASE_STATUS_REFUSED: "不予办理",
+CASE_OUTCOME: dict[int, str] = {approval_pb2.CASE_STATUS_COMPLETED: "准予办理", approval_pb2.CASE_STATUS_REFUSED: "不予办理",
                 approval_pb2.CASE_STATUS_WITHDRAWN: "申请人撤回"}
-STEP_OUTCOME = {common_pb2.STEP_STATUS_APPROVED: "办结", common_pb2.STEP_STATUS_REFUSED: "不予办理",
+STEP_OUTCOME: dict[int, str] = {common_pb2.STEP_STATUS_APPROVED: "办结", common_pb2.STEP_STATUS_REFUSED: "不予办理",
                 common_pb2.STEP_STATUS_CANCELLED: "撤销办理"}
 LEVEL_WORDS = {1: "预警", 2: "黄牌", 3: "红牌"}  # hall.v1.CardLevel
 
