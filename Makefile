@@ -9,7 +9,7 @@ export PYTHONPATH := $(CURDIR):$(CURDIR)/$(GEN)
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help install protos run demo test lint bench profile bench-timeline bench-adapter bench-router bench-stores bench-tail bench-driver clean new-adapter manifests
+.PHONY: help install protos run demo test browser lint bench profile bench-timeline bench-adapter bench-router bench-stores bench-tail bench-driver clean new-adapter manifests
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -42,11 +42,17 @@ run: protos ## start the whole suite as local processes (terminal: warnings, sta
 demo: protos ## drive a company registration end to end through gRPC against `make run`
 	$(PY) -m tests.support.demo
 
-test: protos ## lint, unit, property and integration tests against real RabbitMQ and PostgreSQL
+test: protos browser ## lint, unit, property, integration and browser tests against real RabbitMQ, PostgreSQL and Chromium
 	$(BIN)/buf lint
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(PY) -m pytest
+
+browser: ## headless Chromium and CJK fonts for the web page tests (Debian packages; installed when missing, as root)
+	@command -v chromium >/dev/null || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk) >/dev/null; \
+		else echo "the web page tests need chromium: apt-get install chromium fonts-noto-cjk (as root)"; exit 1; fi; }
 
 lint: protos ## buf lint, ruff and mypy
 	$(BIN)/buf lint

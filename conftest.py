@@ -95,8 +95,9 @@ def pg_schema(pg_url: str) -> Iterator[str]:
         yield name
 
 
-# ---- report for .ci/run: integration tests must have run and none been skipped ----------------
-_counts = {"integration_passed": 0, "integration_failed": 0, "integration_skipped": 0, "total": 0}
+# ---- report for .ci/run: integration and browser tests must have run and none been skipped ----
+_counts = {"integration_passed": 0, "integration_failed": 0, "integration_skipped": 0, "browser_passed": 0,
+           "browser_failed": 0, "browser_skipped": 0, "total": 0}
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
@@ -108,6 +109,8 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
             key = {"passed": "integration_passed", "failed": "integration_failed"}.get(report.outcome,
                                                                                   "integration_skipped")
             _counts[key] += 1
+        if "browser" in report.keywords:
+            _counts[{"passed": "browser_passed", "failed": "browser_failed"}.get(report.outcome, "browser_skipped")] += 1
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -3,3 +3,5 @@ entry point, `make run`, the counter client and the manifests' test read them he
 ports are in services/adapters/departments.toml."""
 
 PLATFORM_PORTS = {"intake": 50051, "router": 50052, "fees": 50053, "audit": 50054, "supervision": 50055}
+# The hall's web pages (services/web/: the supervision dashboard).
+WEB_PORT = 8080

@@ -10,7 +10,8 @@ tests use it too). Every process gets its own settings from the environment:
   HALL_DESKS          departments whose desk process starts (default: those the registry marks desk)
   HALL_DESK_<DEPT>_PORT  desk gRPC ports (default: the registry's desk_port)
   HALL_LOG_DIR        where each process writes <name>.log (default var/log)
-  HALL_OFF_PATH_NICE  CPU_NICE of audit, fees and supervision, off the case's path (default 10; 0: none)
+  HALL_OFF_PATH_NICE  CPU_NICE of audit, fees, supervision and the web pages, off the case's path (default 10; 0: none)
+  HALL_WEB_PORT       the web pages' HTTP port (default 8080: http://127.0.0.1:8080/supervision)
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.adapters import registry
-from services.ports import PLATFORM_PORTS
+from services.ports import PLATFORM_PORTS, WEB_PORT
 from services.runtime import clock
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -132,7 +133,17 @@ def plan(env: dict[str, str] | None = None) -> list[Child]:
         for desk_code, port in desk_ports.items():  # where each desk answers (its shared lookups)
             env[registry.entry(desk_code).desk_address_setting] = f"127.0.0.1:{port}"
         children.append(Child(f"adapter-{code}", [sys.executable, "-m", "services.adapters", code], env))
+    web = dict(base)
+    web["WEB_PORT"] = str(web_port(base))
+    web["SUPERVISION_ADDR"] = f"127.0.0.1:{ports(base)['supervision']}"
+    web.setdefault("CPU_NICE", off_path_nice)
+    children.append(Child("web", [sys.executable, "-m", "services.web"], web))
     return children
+
+
+def web_port(env: dict[str, str] | None = None) -> int:
+    env = env if env is not None else dict(os.environ)
+    return int(env.get("HALL_WEB_PORT", WEB_PORT))
 
 
 class Suite:
@@ -223,7 +234,8 @@ def main() -> None:
     try:
         suite.wait_ready()
         print(f"\nsuite is up: intake 127.0.0.1:{ports()['intake']}; logs in {log_dir}. "
-              "In another terminal: make demo. Ctrl-C stops.\n", flush=True)
+              "In another terminal: make demo. Ctrl-C stops.\n"
+              f"电子监察大屏 (the supervision dashboard): http://127.0.0.1:{web_port()}/supervision\n", flush=True)
         while not stop.is_set() and not received:
             for child in suite.children:
                 if child.proc is not None and child.proc.poll() is not None:

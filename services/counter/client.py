@@ -17,6 +17,7 @@ from hall.v1 import (
     audit_pb2_grpc,
     fees_pb2,
     fees_pb2_grpc,
+    inspection_pb2_grpc,
     intake_pb2,
     intake_pb2_grpc,
     router_pb2,
@@ -54,6 +55,7 @@ class Counter:
         self.audit = audit_pb2_grpc.AuditServiceStub(self._channels[2])
         self.router = router_pb2_grpc.RouterServiceStub(self._channels[3])
         self.supervision = supervision_pb2_grpc.SupervisionServiceStub(self._channels[4])
+        self.inspection = inspection_pb2_grpc.InspectionServiceStub(self._channels[4])
 
     def metadata(self, case_id: str = "") -> tuple[tuple[str, str | bytes], ...]:
         """The caller (and the case a call is about: its audit record joins the case's timeline)."""

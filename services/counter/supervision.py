@@ -5,10 +5,14 @@ asks and prints."""
 from __future__ import annotations
 
 import argparse
+import csv
+import json
+from pathlib import Path
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from hall.v1 import inspection_pb2 as ipb
 from hall.v1 import supervision_pb2 as pb
 from services.counter.client import Counter
 from services.runtime import clock
@@ -55,11 +59,90 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     ok.add_argument("--approve", action="store_true", help="grant the law's extension")
     ok.add_argument("--refuse", action="store_true", help="refuse it (a --note is then required)")
     x.add_argument("--note", default="", help="the grounds (required for a refusal)")
+    r = sub.add_parser("report", help="efficiency figures for a period, against the hall's targets")
+    r.add_argument("--from", dest="from_date", required=True, help="first acceptance date, YYYY-MM-DD")
+    r.add_argument("--to", dest="to_date", required=True, help="last date, YYYY-MM-DD (inclusive)")
+    r.add_argument("--by", choices=sorted(GROUPINGS), default="department", help="one line per department (default), clerk or matter")
+    ex = sub.add_parser("export", help="write the national exchange tables of a period (CSV per table and one JSON)")
+    ex.add_argument("--from", dest="from_date", required=True, help="first acceptance date, YYYY-MM-DD")
+    ex.add_argument("--to", dest="to_date", required=True, help="last acceptance date, YYYY-MM-DD (inclusive)")
+    ex.add_argument("--out", default="var/export", help="directory to write into (default var/export)")
+    f = sub.add_parser("feed", help="the hall's live feed, oldest first (Ctrl-C stops --follow)")
+    f.add_argument("--after", type=int, default=0, help="start after this cursor (a reconnect: the last one shown)")
+    f.add_argument("--last", type=int, default=0, help="start with the last this many entries")
+    f.add_argument("--department", default="", help="only this department's entries")
+    f.add_argument("--follow", action="store_true", help="keep printing new entries as they come")
+
+
+GROUPINGS = {"department": ipb.REPORT_GROUPING_DEPARTMENT, "clerk": ipb.REPORT_GROUPING_CLERK,
+             "matter": ipb.REPORT_GROUPING_MATTER}
+
+
+def _pct(rate: ipb.Rate) -> str:
+    if not rate.defined:
+        return "—"
+    mark = "" if rate.meets_target else "（未达标）"
+    return f"{rate.basis_points / 100:.1f}%{mark}"
+
+
+def print_report(got: ipb.GetReportResponse) -> int:
+    print(f"效能报表 {got.from_date} 至 {got.to_date}（按时办结率目标 {got.hall.on_time.target_basis_points / 100:.0f}%，"
+          f"现场办结率目标 {got.hall.on_site.target_basis_points / 100:.0f}%，满意率目标 "
+          f"{got.hall.satisfaction.target_basis_points / 100:.0f}%）")
+    print(f"  {'名称':<18} 受理  办结  按时办结率      现场办结率      平均/P90工作日  黄牌 红牌 延期 评价 满意率  投诉")
+    for row in [*got.rows, got.hall]:
+        print(f"  {(row.name or row.key)[:18]:<18} {row.accepted:>4} {row.completed:>5}  {_pct(row.on_time):<14} "
+              f"{_pct(row.on_site):<14} {row.average_working_days_x100 / 100:>5.1f}/{row.p90_working_days:<4}     "
+              f"{row.open_yellow_cards:>4} {row.open_red_cards:>4} {row.extensions:>4} {row.evaluations:>4} "
+              f"{_pct(row.satisfaction):<7} {row.complaints:>3}")
+    return 0
+
+
+def write_export(got: ipb.ExportExchangeResponse, out: Path) -> list[Path]:
+    """One CSV per table (the schema's columns, UTF-8 with a byte-order mark: spreadsheets read
+    the Chinese) and exchange.json with every table."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    everything: dict[str, object] = {"schema_version": got.schema_version, "tables": {}}
+    for table in got.tables:
+        path = out / f"{table.name}.csv"
+        with path.open("w", encoding="utf-8-sig", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(table.columns)
+            w.writerows(list(r.values) for r in table.rows)
+        written.append(path)
+        everything["tables"][table.name] = [dict(zip(table.columns, r.values, strict=True))  # type: ignore[index]
+                                            for r in table.rows]
+    path = out / "exchange.json"
+    path.write_text(json.dumps(everything, ensure_ascii=False, indent=1), encoding="utf-8")
+    written.append(path)
+    return written
 
 
 def run(counter: Counter, args: argparse.Namespace) -> int | None:
     """Run a supervision command; None when `args` is not one."""
     sup, actor = counter.supervision, counter.clerk_id
+    inspection = counter.inspection
+    if args.command == "report":
+        return print_report(inspection.GetReport(ipb.GetReportRequest(from_date=args.from_date, to_date=args.to_date,
+                                                                      grouping=GROUPINGS[args.by]), timeout=30))
+    if args.command == "export":
+        got = inspection.ExportExchange(ipb.ExportExchangeRequest(from_date=args.from_date, to_date=args.to_date),
+                                        timeout=60)
+        for path in write_export(got, Path(args.out)):
+            print(path)
+        print(f"交换数据 {args.from_date} 至 {args.to_date}：" + "，".join(f"{t.name} {len(t.rows)} 条" for t in got.tables))
+        return 0
+    if args.command == "feed":
+        try:
+            for r in inspection.WatchFeed(ipb.WatchFeedRequest(after=args.after, last=args.last,
+                                                               department=args.department, follow=args.follow)):
+                e = r.entry
+                print(f"{e.cursor:>6} {clock.local(clock.from_timestamp(e.at)):%m-%d %H:%M} {e.case_id:<28} {e.text}",
+                      flush=True)
+        except KeyboardInterrupt:
+            pass
+        return 0
     if args.command == "cards":
         found = sup.ListCards(pb.ListCardsRequest(department=args.department, level=LEVELS[args.level] if args.level else pb.CARD_LEVEL_UNSPECIFIED,
                                                   state=STATES[args.state] if args.state else pb.CARD_STATE_UNSPECIFIED,

@@ -27,7 +27,8 @@ TARGET_WORDS = {T.COMPLAINT_TARGET_CASE: "案件", T.COMPLAINT_TARGET_DEPARTMENT
 
 
 def file(session: Session, outbox: Outbox, feed: Feed, req: ipb.FileComplaintRequest,
-         departments: set[str]) -> tuple[ComplaintRow, bool]:
+         departments: dict[str, str]) -> tuple[ComplaintRow, bool]:
+    """`departments`: the hall's departments, code to name."""
     problems = []
     if not req.request_id:
         problems.append(("request_id", "必须提供请求编号（重复提交以此识别）"))
@@ -68,7 +69,7 @@ def file(session: Session, outbox: Outbox, feed: Feed, req: ipb.FileComplaintReq
     session.add(row)
     session.flush()
     _record(session, outbox, feed, row, "complaint.filed",
-            f"收到投诉（{TARGET_WORDS[req.target]}），转{department or '中心'}办理，10个工作日内答复", "")
+            f"收到投诉（{TARGET_WORDS[req.target]}），转{departments.get(department, '中心')}办理，10个工作日内答复", "")
     return row, False
 
 

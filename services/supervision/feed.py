@@ -14,8 +14,9 @@ import datetime as dt
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Select, or_, select, update
 from sqlalchemy.orm import Session
 
 from hall.v1 import inspection_pb2 as ipb
@@ -82,9 +83,7 @@ WAKE = _Wake()
 POLL_S = 1.0
 
 
-def read(session: Session, after: int, *, department: str = "", matter_code: str = "", min_level: int = 0,
-         limit: int = 200) -> list[FeedRow]:
-    query = select(FeedRow).where(FeedRow.cursor > after)
+def _filtered(query: Select[Any], department: str, matter_code: str, min_level: int) -> Select[Any]:
     if department:
         query = query.where(or_(FeedRow.department == department,
                                 FeedRow.departments.like(f"%,{department},%")))
@@ -92,7 +91,21 @@ def read(session: Session, after: int, *, department: str = "", matter_code: str
         query = query.where(FeedRow.matter_code == matter_code)
     if min_level:
         query = query.where(FeedRow.level >= min_level)
+    return query
+
+
+def read(session: Session, after: int, *, department: str = "", matter_code: str = "", min_level: int = 0,
+         limit: int = 200) -> list[FeedRow]:
+    query = _filtered(select(FeedRow).where(FeedRow.cursor > after), department, matter_code, min_level)
     return list(session.scalars(query.order_by(FeedRow.cursor).limit(limit)))
+
+
+def cursor_before_last(session: Session, last: int, *, department: str = "", matter_code: str = "",
+                       min_level: int = 0) -> int:
+    """The cursor to read after for the last `last` entries the filters pass."""
+    query = _filtered(select(FeedRow.cursor), department, matter_code, min_level)
+    cursors = list(session.scalars(query.order_by(FeedRow.cursor.desc()).limit(last)))
+    return cursors[-1] - 1 if cursors else 0
 
 
 def entry(row: FeedRow) -> ipb.FeedEntry:

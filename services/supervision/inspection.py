@@ -33,12 +33,17 @@ class InspectionServicer(inspection_pb2_grpc.InspectionServiceServicer):
 
     # ---- the feed ----------------------------------------------------------------------------
     def WatchFeed(self, request: ipb.WatchFeedRequest, ctx: grpc.ServicerContext) -> Iterator[ipb.WatchFeedResponse]:
-        if request.after < 0:
-            raise InvalidArgument("after is a cursor (0: from the start)", violations=[("after", "游标不能为负数")])
+        if request.after < 0 or request.last < 0 or request.last > 1000:
+            raise InvalidArgument("after is a cursor (0: from the start); last is 0..1000",
+                                  violations=[("after", "游标不能为负数"), ("last", "最多1000条")])
         if not self._watches.acquire(blocking=False):
             raise ResourceExhausted("too many open feeds", retry_after_s=5)
         try:
             after = request.after
+            if request.last:
+                with self._sessions() as session:
+                    after = feed.cursor_before_last(session, request.last, department=request.department,
+                                                    matter_code=request.matter_code, min_level=request.min_level)
             while True:
                 generation = feed.WAKE.generation
                 with self._sessions() as session:
@@ -116,7 +121,7 @@ class InspectionServicer(inspection_pb2_grpc.InspectionServiceServicer):
 
     # ---- complaints --------------------------------------------------------------------------
     def FileComplaint(self, request: ipb.FileComplaintRequest, ctx: grpc.ServicerContext) -> ipb.FileComplaintResponse:
-        departments = set(self._sup.current.departments)
+        departments = {code: d.name for code, d in self._sup.current.departments.items()}
         row, _ = self._write(lambda s, f: complaints.file(s, self._sup.outbox, f, request, departments))
         return ipb.FileComplaintResponse(complaint=complaints.view(row))
 

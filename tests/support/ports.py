@@ -47,7 +47,8 @@ def free_port() -> int:
 
 
 def suite_ports() -> dict[str, str]:
-    """`HALL_<SERVICE>_PORT` and `HALL_DESK_<DEPT>_PORT` settings, each a free port."""
+    """`HALL_<SERVICE>_PORT`, `HALL_DESK_<DEPT>_PORT` and `HALL_WEB_PORT` settings, each a free port."""
     env = {f"HALL_{name.upper()}_PORT": str(free_port()) for name in PLATFORM}
     env.update({f"HALL_DESK_{entry.code.upper()}_PORT": str(free_port()) for entry in registry.entries()})
+    env["HALL_WEB_PORT"] = str(free_port())
     return env
