@@ -1,7 +1,6 @@
 """InspectionService over gRPC: the feed, reports, the exchange export, evaluations and
 complaints. Thin: the rules are in feed.py, reports.py, exchange.py, evaluations.py and
-complaints.py. Who may see an evaluator's or complainant's contact is checked here, in one place
-(`_is_supervisor`), ready for the verified roles of the access-control issue."""
+complaints.py; who holds a role, in roles.py."""
 
 from __future__ import annotations
 
@@ -14,9 +13,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hall.v1 import inspection_pb2 as ipb
 from hall.v1 import inspection_pb2_grpc
-from services.runtime import context
-from services.runtime.errors import InvalidArgument, PermissionDenied, ResourceExhausted
-from services.supervision import complaints, evaluations, exchange, feed, reports
+from services.runtime.errors import InvalidArgument, ResourceExhausted
+from services.supervision import complaints, evaluations, exchange, feed, reports, roles
 from services.supervision.feed import Feed
 from services.supervision.settings import SupervisionSettings
 from services.supervision.supervisor import Supervisor
@@ -29,6 +27,7 @@ class InspectionServicer(inspection_pb2_grpc.InspectionServiceServicer):
         self._sup = supervisor
         self._sessions = sessions
         self._settings = settings
+        self._roles = roles.Roles(settings)
         self._watches = threading.BoundedSemaphore(settings.max_feed_watches)
 
     # ---- the feed ----------------------------------------------------------------------------
@@ -77,8 +76,8 @@ class InspectionServicer(inspection_pb2_grpc.InspectionServiceServicer):
             f.flush()
             return out
 
-    def _is_supervisor(self, actor: str) -> bool:
-        return bool(actor) and actor in self._settings.supervisors
+    def _is_supervisor(self, named: str) -> bool:
+        return self._roles.has(self._roles.actor(named), roles.SUPERVISOR)
 
     def Evaluate(self, request: ipb.EvaluateRequest, ctx: grpc.ServicerContext) -> ipb.EvaluateResponse:
         row, replayed = self._write(lambda s, f: evaluations.evaluate(s, self._sup.outbox, f, request))
@@ -113,7 +112,7 @@ class InspectionServicer(inspection_pb2_grpc.InspectionServiceServicer):
 
     def DecideEvaluationAppeal(self, request: ipb.DecideEvaluationAppealRequest,
                                ctx: grpc.ServicerContext) -> ipb.DecideEvaluationAppealResponse:
-        self._require_supervisor(request.supervisor_id)
+        self._roles.require(request.supervisor_id, roles.SUPERVISOR, "supervisor_id")
         row = self._write(lambda s, f: evaluations.decide_appeal(s, self._sup.outbox, f, request.evaluation_id,
                                                                  supervisor_id=request.supervisor_id,
                                                                  annul=request.annul, note=request.note))
@@ -151,10 +150,3 @@ class InspectionServicer(inspection_pb2_grpc.InspectionServiceServicer):
         with self._sessions() as session:
             return complaints.chain(session, ticket_id=request.ticket_id, case_id=request.case_id,
                                     evaluation_id=request.evaluation_id, complaint_id=request.complaint_id)
-
-    def _require_supervisor(self, actor: str) -> None:
-        if not actor:
-            raise InvalidArgument("supervisor_id is required", violations=[("supervisor_id", "必须提供监察员编号")])
-        if not self._is_supervisor(actor):
-            raise PermissionDenied(f"{actor} is not a supervisor（只有监察员可以决定）", reason="ROLE_REQUIRED")
-        context.bind(actor_id=actor)

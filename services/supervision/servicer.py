@@ -8,9 +8,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hall.v1 import supervision_pb2 as pb
 from hall.v1 import supervision_pb2_grpc
-from services.runtime import clock, context
-from services.runtime.errors import InvalidArgument, NotFound, PermissionDenied
-from services.supervision import cards, extensions, views
+from services.runtime import clock
+from services.runtime.errors import InvalidArgument, NotFound
+from services.supervision import cards, extensions, roles, views
 from services.supervision.feed import Feed
 from services.supervision.models import CaseRow, ExtensionRow, NoticeRow
 from services.supervision.settings import SupervisionSettings
@@ -25,6 +25,7 @@ class SupervisionServicer(supervision_pb2_grpc.SupervisionServiceServicer):
         self._sup = supervisor
         self._sessions = sessions
         self._settings = settings
+        self._roles = roles.Roles(settings)
 
     def GetCaseDeadlines(self, request: pb.GetCaseDeadlinesRequest, ctx: grpc.ServicerContext) -> pb.GetCaseDeadlinesResponse:
         if not request.case_id:
@@ -74,7 +75,7 @@ class SupervisionServicer(supervision_pb2_grpc.SupervisionServiceServicer):
             return pb.AppealCardResponse(card=self._card_reply(session, row))
 
     def DecideAppeal(self, request: pb.DecideAppealRequest, ctx: grpc.ServicerContext) -> pb.DecideAppealResponse:
-        self._role(request.supervisor_id, self._settings.supervisors, "supervisor_id", "监察员")
+        self._roles.require(request.supervisor_id, roles.SUPERVISOR, "supervisor_id")
         with self._sessions() as session, session.begin():
             feed = Feed(session)
             row = cards.decide_appeal(session, self._sup.outbox, feed, request.card_id, supervisor_id=request.supervisor_id,
@@ -92,18 +93,10 @@ class SupervisionServicer(supervision_pb2_grpc.SupervisionServiceServicer):
             return pb.RequestExtensionResponse(extension=views.extension(row))
 
     def DecideExtension(self, request: pb.DecideExtensionRequest, ctx: grpc.ServicerContext) -> pb.DecideExtensionResponse:
-        self._role(request.head_id, self._settings.hall_heads, "head_id", "中心负责人")
+        self._roles.require(request.head_id, roles.HEAD, "head_id")
         with self._sessions() as session, session.begin():
             feed = Feed(session)
             row = extensions.decide(session, self._sup, feed, extension_id=request.extension_id, head_id=request.head_id,
                                     approve=request.approve, note=request.note)
             feed.flush()
             return pb.DecideExtensionResponse(extension=views.extension(row))
-
-    @staticmethod
-    def _role(actor: str, holders: frozenset[str], field: str, role: str) -> None:
-        if not actor:
-            raise InvalidArgument(f"{field} is required", violations=[(field, f"必须提供{role}编号")])
-        if actor not in holders:
-            raise PermissionDenied(f"{actor} is not a {role}（只有{role}可以决定）", reason="ROLE_REQUIRED")
-        context.bind(actor_id=actor)

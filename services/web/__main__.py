@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import uvicorn
 
-from services.runtime import priority
+from services.runtime import metrics, priority
 from services.runtime.config import env_int
 from services.runtime.logging import configure
 from services.web.app import build
@@ -21,6 +21,7 @@ def main() -> None:
     settings = WebSettings.from_environment()
     priority.lower(env_int("CPU_NICE", 0, maximum=19))  # before any thread starts: threads inherit it
     log = configure("web", os.environ.get("LOG_LEVEL", "info"))
+    metrics.serve()  # METRICS_PORT, like every process (deploy/k8s scrapes it)
     dashboard = Dashboard(settings.supervision, settings.poll_seconds)
     log.info("web pages", url=f"http://{settings.host}:{settings.port}/supervision", supervision=settings.supervision)
     server = _Server(uvicorn.Config(build(dashboard), host=settings.host, port=settings.port, log_config=None,

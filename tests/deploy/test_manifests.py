@@ -29,8 +29,8 @@ def test_every_pod_is_hardened_and_has_no_api_token(documents):
     from services.adapters import registry
 
     deployments = [d for d in documents if d["kind"] == "Deployment"]
-    # the five platform services, an adapter per department, a desk per department that has one
-    assert len(deployments) == 5 + len(registry.entries()) + len(registry.desks())
+    # the five platform services, the web pages, an adapter per department, a desk per department that has one
+    assert len(deployments) == 5 + 1 + len(registry.entries()) + len(registry.desks())
     for d in deployments:
         pod = d["spec"]["template"]["spec"]
         assert pod["securityContext"]["runAsNonRoot"] is True
@@ -54,20 +54,20 @@ def test_every_pod_is_scraped_on_the_metrics_port_its_processes_serve(documents)
 
 def test_grpc_services_have_numeric_grpc_probes(documents):
     for d in documents:
-        if d["kind"] == "Deployment" and not d["metadata"]["name"].startswith("adapter-"):
+        if d["kind"] == "Deployment" and not d["metadata"]["name"].startswith("adapter-") and d["metadata"]["name"] != "web":
             c = d["spec"]["template"]["spec"]["containers"][0]
             assert isinstance(c["readinessProbe"]["grpc"]["port"], int)
 
 
 def test_record_keepers_yield_the_cpu_to_the_case_path(documents):
-    """On a contended node CPU is shared by request: audit, fees and supervision ask for less than any service
-    a case waits for."""
+    """On a contended node CPU is shared by request: audit, fees, supervision and the web pages ask for less
+    than any service a case waits for."""
     requests = {d["metadata"]["name"]: d["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]["cpu"]
                 for d in documents if d["kind"] == "Deployment"}
     millicores = {name: int(cpu.removesuffix("m")) for name, cpu in requests.items()}
-    off_path = {name: m for name, m in millicores.items() if name in ("audit", "fees", "supervision")}
+    off_path = {name: m for name, m in millicores.items() if name in ("audit", "fees", "supervision", "web")}
     on_path = {name: m for name, m in millicores.items() if name not in off_path}
-    assert len(off_path) == 3 and max(off_path.values()) < min(on_path.values())
+    assert len(off_path) == 4 and max(off_path.values()) < min(on_path.values())
 
 
 def test_the_departments_manifests_are_rendered_from_the_registry():
@@ -94,3 +94,12 @@ def test_the_platform_ports_are_the_suites_defaults(documents):
         [deployment] = [d for d in documents if d["kind"] == "Deployment" and d["metadata"]["name"] == name]
         container = deployment["spec"]["template"]["spec"]["containers"][0]
         assert container["ports"][0]["containerPort"] == port
+
+
+def test_the_web_pages_are_probed_over_http(documents):
+    from services.ports import WEB_PORT
+
+    [web] = [d for d in documents if d["kind"] == "Deployment" and d["metadata"]["name"] == "web"]
+    container = web["spec"]["template"]["spec"]["containers"][0]
+    assert container["ports"][0]["containerPort"] == WEB_PORT
+    assert container["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": WEB_PORT}

@@ -38,7 +38,7 @@ def fake_clock(tmp_path_factory):
 @pytest.fixture(scope="module")
 def suite(broker_url, pg_url, tmp_path_factory, fake_clock):
     with whole_suite(broker_url, pg_url, tmp_path_factory.mktemp("logs"), HALL_CLOCK_FILE=str(fake_clock.path),
-                     SUPERVISION_SWEEP_SECONDS="1") as running:
+                     SUPERVISION_SWEEP_SECONDS="1", SUPERVISION_LINGER_MS="100") as running:
         yield running
 
 

@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - the fixtures imported from test_deadlines are requested by name
 """The inspectors' side end to end, under an injected clock, through gRPC and the counter client:
 a planning permit is accepted, its expert review runs, it goes yellow, is decided and completes;
 the applicant's bad evaluation is called back and rectified; a complaint is filed and answered.
@@ -21,34 +22,14 @@ from hall.v1 import department_pb2
 from hall.v1 import inspection_pb2 as ipb
 from hall.v1 import supervision_pb2 as pb
 from services.supervision import exchange
-from tests.e2e.test_deadlines import _known, at, wait_cards
+
+# The suite under an injected clock: the same fixtures as the deadlines' test (a suite per module).
+from tests.e2e.test_deadlines import _known, at, counter, fake_clock, suite, wait_cards  # noqa: F401
 from tests.e2e.test_single_matters import large_project, planning_desk, wait_pending  # noqa: F401
-from tests.support.fake_clock import FakeClock
-from tests.support.processes import counter_of, whole_suite
 from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "var" / "test-artifacts"
-
-
-@pytest.fixture(scope="module")
-def fake_clock(tmp_path_factory):
-    return FakeClock(tmp_path_factory.mktemp("clock") / "now", at(2024, 9, 30, 10))
-
-
-@pytest.fixture(scope="module")
-def suite(broker_url, pg_url, tmp_path_factory, fake_clock):
-    with whole_suite(broker_url, pg_url, tmp_path_factory.mktemp("logs"), HALL_CLOCK_FILE=str(fake_clock.path),
-                     SUPERVISION_SWEEP_SECONDS="1", SUPERVISION_LINGER_MS="100") as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def counter(suite):
-    _, env = suite
-    c = counter_of(env)
-    yield c
-    c.close()
 
 
 def feed(counter, **kw):
