@@ -60,9 +60,12 @@ def test_a_case_through_cards_evaluation_and_complaint_as_the_inspectors_see_it(
     fake_clock.set(at(2024, 10, 14, 9))
     planning_desk.StartSpecialProcedure(department_pb2.StartSpecialProcedureRequest(
         request_message_id=mid, kind="专家评审", reason="高度超过24米", officer_id="gh-007"), timeout=5)
+    # Days pass only once supervision has heard of the procedure (in a hall, a moment after).
+    assert wait_until(lambda: _clock_state(counter, app.case_id) == pb.CLOCK_STATE_PAUSED, timeout=30)
     fake_clock.set(at(2024, 10, 15, 17))
     planning_desk.EndSpecialProcedure(department_pb2.EndSpecialProcedureRequest(
         request_message_id=mid, result="通过", officer_id="gh-007"), timeout=5)
+    assert wait_until(lambda: _clock_state(counter, app.case_id) == pb.CLOCK_STATE_RUNNING, timeout=30)
     fake_clock.set(at(2024, 10, 30, 9))
     wait_cards(counter, app.case_id, {("", pb.CARD_LEVEL_YELLOW)})
     planning_desk.Decide(department_pb2.DecideRequest(request_message_id=mid, approve=True, officer_id="gh-007",
@@ -155,6 +158,30 @@ def test_a_case_through_cards_evaluation_and_complaint_as_the_inspectors_see_it(
     shot.unlink(missing_ok=True)
     taken = browse(url, "--timeout=10000", f"--screenshot={shot}")
     assert taken.returncode == 0 and shot.stat().st_size > 10_000, taken.stderr[-2000:]
+
+    # The page's live stream: server-sent events from a cursor, and from Last-Event-ID on a reconnect.
+    last = feed(counter, last=2)
+    events = f"{url}/events"
+    assert _first_event(f"{events}?after={last[0].cursor - 1}") == (last[0].cursor, last[0].text)
+    assert _first_event(events, {"Last-Event-ID": str(last[0].cursor)}) == (last[1].cursor, last[1].text)
+
+
+def _clock_state(counter, case_id: str) -> int:
+    got = counter.supervision.GetCaseDeadlines(pb.GetCaseDeadlinesRequest(case_id=case_id), timeout=5)
+    return got.case_deadline.state
+
+
+def _first_event(url: str, headers: dict[str, str] | None = None) -> tuple[int, str]:
+    request = urllib.request.Request(url, headers=headers or {})
+    with urllib.request.urlopen(request, timeout=10) as stream:
+        event_id = None
+        for raw in stream:
+            line = raw.decode("utf-8").rstrip("\n")
+            if line.startswith("id: "):
+                event_id = int(line[4:])
+            elif line.startswith("data: ") and event_id is not None:
+                return event_id, json.loads(line[6:])["text"]
+    raise AssertionError("the stream ended without an event")
 
 
 def _answers(url: str) -> bool:
