@@ -162,6 +162,7 @@ class Applications:
             accepted_at=clock.to_timestamp(row.accepted_at), updated_at=clock.to_timestamp(row.updated_at),
             promised_by=clock.to_timestamp(row.promised_by), clerk_id=row.clerk_id,
             promised_by_provisional=row.promised_provisional,
+            withdrawal_requested=row.withdrawal_requested_at is not None,
         )
         app.applicant.ParseFromString(row.applicant)
         if row.snapshot:
@@ -208,8 +209,13 @@ class Applications:
                 raise NotFound(f"application {application_id} not found", resource_type="hall.v1.Application",
                                resource_name=application_id)
             context.bind(case_id=row.case_id)
+            if row.status == intake_pb2.ApplicationStatus.APPLICATION_STATUS_WITHDRAWN:
+                return self.view(row)  # withdrawn already: the same answer again
             if row.status in TERMINAL:
                 raise FailedPrecondition("办结的申请不能撤回", violations=[("CASE_ENDED", application_id, "申请已办结")])
+            if row.withdrawal_requested_at is not None:
+                return self.view(row)  # in flight: sent once, answered as it stands
+            row.withdrawal_requested_at = clock.now()
             self.outbox.add(session, topology.RK_CASE_WITHDRAWN,
                            approval_pb2.CaseWithdrawn(case_id=row.case_id, reason=reason or "申请人撤回",
                                                       at=clock.to_timestamp(clock.now())),

@@ -33,6 +33,9 @@ class ApplicationRow(Base):
     promised_provisional: Mapped[bool] = mapped_column(Boolean, default=False)
     last_sequence: Mapped[int] = mapped_column(BigInteger, default=0)
     snapshot: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)  # hall.v1.CaseStatusChanged
+    # When the applicant asked to withdraw: the withdrawal is sent once; asking again answers
+    # the application as it stands until the router confirms it.
+    withdrawal_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class ApplicationEventRow(Base):

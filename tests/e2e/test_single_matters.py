@@ -79,16 +79,25 @@ def test_planning_permit_waits_for_the_officer_and_the_procedure_is_on_the_recor
     assert ops.index("special_procedure.start") < ops.index("special_procedure.end")
 
 
-def test_withdrawal_cancels_the_waiting_step_at_the_department(counter, planning_desk):
+def test_withdrawal_cancels_the_waiting_step_at_the_department_and_asking_twice_is_harmless(counter, planning_desk):
     desk = planning_desk
     app = counter.submit(large_project("铁西写字楼", "350", "8000")).application
     wait_pending(desk, app.case_id)
-    counter.intake.WithdrawApplication(intake_pb2.WithdrawApplicationRequest(
-        application_id=app.application_id, reason="申请人撤回"), timeout=5)
+    withdraw = intake_pb2.WithdrawApplicationRequest(application_id=app.application_id, reason="申请人撤回")
+    first = counter.intake.WithdrawApplication(withdraw, timeout=5).application
+    again = counter.intake.WithdrawApplication(withdraw, timeout=5).application  # while in flight
+    assert first.withdrawal_requested and again.withdrawal_requested
+    assert again.status in (S.APPLICATION_STATUS_ACCEPTED, S.APPLICATION_STATUS_IN_PROGRESS, S.APPLICATION_STATUS_WITHDRAWN)
     final = list(counter.watch(app.application_id, timeout=60))[-1].application
     assert final.status == S.APPLICATION_STATUS_WITHDRAWN
     wait_pending(desk, app.case_id, present=False)  # the cancelled step left the officer's list
-    with pytest.raises(grpc.RpcError) as err:
+    # once withdrawn, asking again answers the same
+    assert counter.intake.WithdrawApplication(withdraw, timeout=5).application.status == S.APPLICATION_STATUS_WITHDRAWN
+    done = counter.submit(application("150602-JS-0001", ["M-ID-COUPLE", "M-JS-MARRIAGE"], {
+        "spouse_name": "李梅", "spouse_id": sample_resident_id(birth="19900303", serial="023"), "child_order": "1",
+        "marriage_date": "2019-10-01"})).application
+    assert list(counter.watch(done.application_id, timeout=60))[-1].application.status == S.APPLICATION_STATUS_COMPLETED
+    with pytest.raises(grpc.RpcError) as err:  # an ended case cannot be withdrawn
         counter.intake.WithdrawApplication(intake_pb2.WithdrawApplicationRequest(
-            application_id=app.application_id), timeout=5)
+            application_id=done.application_id), timeout=5)
     assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION

@@ -127,3 +127,29 @@ def test_a_provisional_promise_is_counted_again_once_its_year_is_published(apps,
     assert not again.promised_by_provisional
     assert clock.local(clock.from_timestamp(again.promised_by)).date() == dt.date(2027, 1, 4)
     assert apps.recompute_provisional() == []  # counted once
+
+
+def test_a_withdrawal_is_sent_once_however_often_it_is_asked(apps):
+    from sqlalchemy import func, select
+
+    from services.intake.models import IntakeOutbox
+
+    app, _ = apps.submit(company_registration())
+    first = apps.withdraw(app.application_id, "申请人撤回")
+    again = apps.withdraw(app.application_id, "申请人撤回")  # before the router answered
+    assert first.withdrawal_requested and again.withdrawal_requested
+    assert again.status == S.APPLICATION_STATUS_ACCEPTED
+    with apps._sessions() as s:
+        sent = s.scalar(select(func.count()).select_from(IntakeOutbox).where(IntakeOutbox.routing_key == "case.withdrawn"))
+    assert sent == 1
+    apps.apply_statuses([status(app, 1, approval_pb2.CASE_STATUS_WITHDRAWN)])
+    assert apps.withdraw(app.application_id, "").status == S.APPLICATION_STATUS_WITHDRAWN
+
+
+def test_an_ended_case_cannot_be_withdrawn(apps):
+    from services.runtime.errors import FailedPrecondition
+
+    app, _ = apps.submit(company_registration())
+    apps.apply_statuses([status(app, 1, approval_pb2.CASE_STATUS_COMPLETED, "local_tax")])
+    with pytest.raises(FailedPrecondition):
+        apps.withdraw(app.application_id, "")
