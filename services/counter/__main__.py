@@ -1,6 +1,6 @@
 """The counter CLI, `hall` (also `python -m services.counter`): deadline (offline), matters, timeline,
 verify-audit, case (with its deadlines), incidents, retry-incident, cards, appeal, decide-appeal,
-extension, decide-extension, report, export, feed (see --help). The servers: HALL_HOST and
+extension, decide-extension, report, export, feed, evaluate, complain (see --help). The servers: HALL_HOST and
 HALL_<SERVICE>_PORT; the caller: --actor or HALL_ACTOR_ID."""
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import uuid
 from pathlib import Path
 
 import grpc
@@ -72,8 +73,27 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     f.add_argument("--last", type=int, default=0, help="start with the last this many entries")
     f.add_argument("--department", default="", help="only this department's entries")
     f.add_argument("--follow", action="store_true", help="keep printing new entries as they come")
+    ev = sub.add_parser("evaluate", help="record the applicant's evaluation (好差评) of a case or a window visit")
+    ev.add_argument("case_id", nargs="?", default="", help="the case rated (or --visit)")
+    ev.add_argument("--visit", default="", help="the window visit rated (its queue ticket)")
+    ev.add_argument("--level", required=True, choices=list(SATISFACTION), help="one of the five levels")
+    ev.add_argument("--channel", choices=sorted(CHANNELS), default="window", help="the window's evaluator (default) or the applicant's link")
+    ev.add_argument("--comment", default="", help="what the applicant said")
+    ev.add_argument("--contact", default="", help="the applicant's contact for the call-back (never shown to the department)")
+    co = sub.add_parser("complain", help="register a complaint against a case, a department or a clerk")
+    against = co.add_mutually_exclusive_group(required=True)
+    against.add_argument("--case", default="", help="the case complained of")
+    against.add_argument("--department", default="", help="the department complained of")
+    against.add_argument("--clerk", default="", help="the clerk complained of (their id)")
+    co.add_argument("--text", required=True, help="what happened")
+    co.add_argument("--contact", default="", help="the complainant's contact (never shown to the department)")
+    co.add_argument("--request-id", default="", help="to resubmit safely (default: a new one)")
 
 
+SATISFACTION = {"非常满意": ipb.SATISFACTION_VERY_SATISFIED, "满意": ipb.SATISFACTION_SATISFIED,
+                "基本满意": ipb.SATISFACTION_BASICALLY_SATISFIED, "不满意": ipb.SATISFACTION_DISSATISFIED,
+                "非常不满意": ipb.SATISFACTION_VERY_DISSATISFIED}
+CHANNELS = {"window": ipb.EVALUATION_CHANNEL_WINDOW, "link": ipb.EVALUATION_CHANNEL_LINK}
 GROUPINGS = {"department": ipb.REPORT_GROUPING_DEPARTMENT, "clerk": ipb.REPORT_GROUPING_CLERK,
              "matter": ipb.REPORT_GROUPING_MATTER}
 
@@ -142,6 +162,30 @@ def run(counter: Counter, args: argparse.Namespace) -> int | None:
                       flush=True)
         except KeyboardInterrupt:
             pass
+        return 0
+    if args.command == "evaluate":
+        rated = inspection.Evaluate(ipb.EvaluateRequest(case_id=args.case_id, visit_id=args.visit,
+                                                      level=SATISFACTION[args.level], channel=CHANNELS[args.channel],
+                                                      comment=args.comment, evaluator=args.contact,
+                                                      clerk_id=counter.clerk_id), timeout=10)
+        evaluation = rated.evaluation
+        if rated.replayed:
+            print(f"已评价过（一次一评）：评价 {evaluation.evaluation_id}")
+        elif evaluation.state == ipb.EVALUATION_STATE_RECTIFYING:
+            due = clock.local(clock.from_timestamp(evaluation.rectification.due_at))
+            print(f"已记录差评 {evaluation.evaluation_id}：须回访申请人，{due:%Y-%m-%d} 前整改完毕")
+        else:
+            print(f"已记录评价 {evaluation.evaluation_id}：{args.level}")
+        return 0
+    if args.command == "complain":
+        target = (ipb.COMPLAINT_TARGET_CASE if args.case else ipb.COMPLAINT_TARGET_DEPARTMENT if args.department
+                  else ipb.COMPLAINT_TARGET_CLERK)
+        complaint = inspection.FileComplaint(ipb.FileComplaintRequest(
+            request_id=args.request_id or uuid.uuid4().hex, target=target, case_id=args.case,
+            department=args.department, clerk_id=args.clerk, text=args.text, complainant=args.contact),
+            timeout=10).complaint
+        answer_by = clock.local(clock.from_timestamp(complaint.due_at))
+        print(f"已登记投诉 {complaint.complaint_id}：转{complaint.department or '中心'}办理，{answer_by:%Y-%m-%d} 前答复")
         return 0
     if args.command == "cards":
         found = sup.ListCards(pb.ListCardsRequest(department=args.department, level=LEVELS[args.level] if args.level else pb.CARD_LEVEL_UNSPECIFIED,

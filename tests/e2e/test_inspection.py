@@ -120,6 +120,10 @@ def test_a_case_through_cards_evaluation_and_complaint_as_the_inspectors_see_it(
         if name.startswith("HALL_") and name.endswith("_PORT"):
             monkeypatch.setenv(name, value)
     capsys.readouterr()
+    assert main(["complain", "--department", "quality", "--text", "咨询电话无人接听"]) == 0
+    assert "已登记投诉" in capsys.readouterr().out
+    assert main(["evaluate", app.case_id, "--level", "满意"]) == 0
+    assert "已评价过（一次一评）" in capsys.readouterr().out
     assert main(["report", "--from", "2024-09-30", "--to", "2024-10-31", "--by", "department"]) == 0
     report = capsys.readouterr().out
     assert "规划" in report and "效能报表 2024-09-30 至 2024-10-31" in report
