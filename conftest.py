@@ -95,6 +95,18 @@ def pg_schema(pg_url: str) -> Iterator[str]:
         yield name
 
 
+@pytest.fixture(autouse=True)
+def _no_caller_bound() -> Iterator[None]:
+    """Each test starts with no case or actor bound: code under test binds them (as a gRPC call
+    or a message does, in a scope the interceptor or consumer resets), and a servicer called
+    directly would otherwise leave its caller to the next test."""
+    import structlog
+
+    structlog.contextvars.clear_contextvars()
+    yield
+    structlog.contextvars.clear_contextvars()
+
+
 # ---- report for .ci/run: integration and browser tests must have run and none been skipped ----
 _counts = {"integration_passed": 0, "integration_failed": 0, "integration_skipped": 0, "browser_passed": 0,
            "browser_failed": 0, "browser_skipped": 0, "total": 0}
