@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 from collections.abc import Iterator
@@ -20,10 +21,14 @@ from services.web.settings import WebSettings
 def main() -> None:
     settings = WebSettings.from_environment()
     priority.lower(env_int("CPU_NICE", 0, maximum=19))  # before any thread starts: threads inherit it
-    log = configure("web", os.environ.get("LOG_LEVEL", "info"))
+    level = os.environ.get("LOG_LEVEL", "info")
+    log = configure("web", level)
+    # uvicorn's own lines (its start, each connection) only at debug: the terminal is for people.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).setLevel(logging.DEBUG if level == "debug" else logging.WARNING)
     metrics.serve()  # METRICS_PORT, like every process (deploy/k8s scrapes it)
     dashboard = Dashboard(settings.supervision, settings.poll_seconds)
-    log.info("web pages", url=f"http://{settings.host}:{settings.port}/supervision", supervision=settings.supervision)
+    log.info("started", url=f"http://{settings.host}:{settings.port}/supervision", supervision=settings.supervision)
     server = _Server(uvicorn.Config(build(dashboard), host=settings.host, port=settings.port, log_config=None,
                                     access_log=False, timeout_graceful_shutdown=2))
     server.run()
