@@ -12,12 +12,14 @@ tests use it too). Every process gets its own settings from the environment:
   HALL_LOG_DIR        where each process writes <name>.log (default var/log)
   HALL_OFF_PATH_NICE  CPU_NICE of audit, fees, supervision and the web pages, off the case's path (default 10; 0: none)
   HALL_WEB_PORT       the web pages' HTTP port (default 8080: http://127.0.0.1:8080/supervision)
+  HALL_RUN_LOCK       the file a running suite holds (default var/suite.lock): a second make run exits 1
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import fcntl
 import json
 import os
 import signal
@@ -27,6 +29,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -218,12 +221,42 @@ class Suite:
         return codes
 
 
+class AlreadyRunning(Exception):
+    pass
+
+
+def single_instance(lock_file: Path) -> IO[str]:
+    """Hold `lock_file` for as long as this process lives (the kernel lets go when it exits, even
+    killed); a second `make run` finds it held and says so, instead of failing later on taken
+    ports with a dozen tracebacks."""
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    held = lock_file.open("a+", encoding="utf-8")
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        held.seek(0)
+        owner = held.read().strip() or "?"
+        held.close()
+        raise AlreadyRunning(owner) from None
+    held.seek(0)
+    held.truncate()
+    held.write(str(os.getpid()))
+    held.flush()
+    return held
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Run the whole suite locally (Ctrl-C stops it).")
     parser.add_argument("--quiet", action="store_true", help="logs only to files, not to the terminal")
     parser.add_argument("--verbose", action="store_true",
                         help="every log line on the terminal (default: warnings, errors, starts and stops)")
     args = parser.parse_args()
+    try:
+        lock = single_instance(Path(os.environ.get("HALL_RUN_LOCK", ROOT / "var" / "suite.lock")))
+    except AlreadyRunning as running:
+        print(f"make run is already running here (process {running}): use it, or stop it with Ctrl-C in its "
+              "terminal first", file=sys.stderr)
+        sys.exit(1)
     log_dir = Path(os.environ.get("HALL_LOG_DIR", ROOT / "var" / "log"))
     suite = Suite(plan(), log_dir, echo=not args.quiet, verbose=args.verbose)
     stop = threading.Event()
@@ -245,6 +278,7 @@ def main() -> None:
     finally:
         codes = suite.stop()
         print("stopped:", ", ".join(f"{k}={v}" for k, v in codes.items()), flush=True)
+        lock.close()  # held to here: the next make run may start
 
 
 if __name__ == "__main__":

@@ -23,3 +23,32 @@ def test_warnings_and_starts_are_shown_readably_and_the_chatter_is_not():
 def test_a_line_that_is_not_json_is_shown_as_it_is():
     assert readable("adapter-quality", "Traceback (most recent call last):\n") == \
         "        adapter-quality | Traceback (most recent call last):"
+
+
+def test_a_second_make_run_says_one_is_running_and_exits_non_zero(tmp_path):
+    """The lock is the running suite's (held by another process here); the second start stops
+    at once with one line, before it starts anything."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    lock = tmp_path / "suite.lock"
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; from pathlib import Path; from services.suite import single_instance; "
+        f"held = single_instance(Path({str(lock)!r})); print('held', flush=True); time.sleep(60)")],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        second = subprocess.run([sys.executable, "-m", "services.suite"], capture_output=True, text=True,
+                                env={**os.environ, "HALL_RUN_LOCK": str(lock)}, timeout=60)
+        assert second.returncode == 1
+        assert f"make run is already running here (process {holder.pid})" in second.stderr
+        assert "Traceback" not in second.stderr
+    finally:
+        holder.kill()
+        holder.wait()
+    time.sleep(0.1)
+    from services.suite import single_instance
+
+    single_instance(lock).close()  # free again once its holder is gone
