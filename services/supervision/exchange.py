@@ -19,7 +19,7 @@ from services.catalogue import Catalogue
 from services.runtime import clock
 from services.supervision import evaluations, reports, texts
 from services.supervision.models import CaseRow, EvaluationRow, ProcedureRow, StepRow
-from services.supervision.supervisor import Supervisor, _Facts, _steps_of
+from services.supervision.supervisor import Facts, Supervisor, steps_of
 
 SCHEMA_FILE = Path(__file__).with_name("data") / "exchange_schema.json"
 ACTIONS: dict[int, str] = {common_pb2.STEP_STATUS_DISPATCHED: "办理中", common_pb2.STEP_STATUS_PENDING: "办理中",
@@ -55,8 +55,8 @@ def export(session: Session, sup: Supervisor, req: ipb.ExportExchangeRequest) ->
     cases = list(session.scalars(select(CaseRow).where(CaseRow.accepted_at >= start, CaseRow.accepted_at < end)
                                  .order_by(CaseRow.accepted_at, CaseRow.case_id)))
     ids = [c.case_id for c in cases]
-    steps = _steps_of(session, ids)
-    facts = _Facts.load(session, ids)
+    steps = steps_of(session, ids)
+    facts = Facts.load(session, ids)
     rated: dict[str, EvaluationRow] = {}
     if ids:
         for ev in session.scalars(select(EvaluationRow).where(EvaluationRow.case_id.in_(ids),
@@ -66,7 +66,7 @@ def export(session: Session, sup: Supervisor, req: ipb.ExportExchangeRequest) ->
     now = clock.now()
     for case in cases:
         catalogue = sup.catalogue(case.catalogue_version)
-        c = sup._clocks(case, steps.get(case.case_id, []), facts, now)
+        c = sup.clocks_from(case, steps.get(case.case_id, []), facts, now)
         tables["acceptance"].append({
             "case_number": case.case_id, "matter_code": case.bundle_code or case.matter_code,
             "catalogue_version": case.catalogue_version, "applicant_name": case.applicant_name_masked or "（未提供）",

@@ -63,7 +63,7 @@ def request(session: Session, sup: Supervisor, feed: Feed, *, case_id: str, step
              department=department, ref_id=row.extension_id, at=now)
     session.flush()
     if row.state == LATE:
-        sup._evaluate(session, feed, case_id, now)  # the red card, now
+        sup.evaluate_in(session, feed, case_id, now)  # the red card, now
     return row
 
 

@@ -10,14 +10,15 @@ nothing and sees nothing twice. The lock is taken once per transaction, at its v
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Select, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from hall.v1 import inspection_pb2 as ipb
 from services.runtime import clock
@@ -53,6 +54,15 @@ class Feed:
         self.session.flush()
         self.entries = []
         WAKE.notify()
+
+
+@contextlib.contextmanager
+def recording(sessions: sessionmaker[Session]) -> Iterator[Feed]:
+    """A transaction whose feed entries are numbered and written at its end."""
+    with sessions() as session, session.begin():
+        feed = Feed(session)
+        yield feed
+        feed.flush()
 
 
 class _Wake:

@@ -70,11 +70,8 @@ class InspectionServicer(inspection_pb2_grpc.InspectionServiceServicer):
 
     # ---- evaluations -------------------------------------------------------------------------
     def _write(self, work: Callable[[Session, Feed], R]) -> R:
-        with self._sessions() as session, session.begin():
-            f = Feed(session)
-            out = work(session, f)
-            f.flush()
-            return out
+        with feed.recording(self._sessions) as f:
+            return work(f.session, f)
 
     def _is_supervisor(self, named: str) -> bool:
         return self._roles.has(self._roles.actor(named), roles.SUPERVISOR)

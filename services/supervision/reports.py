@@ -31,7 +31,7 @@ from services.runtime.errors import InvalidArgument
 from services.supervision import evaluations, texts
 from services.supervision.ledger import Ledger, elapsed_working_days
 from services.supervision.models import CardEventRow, CardRow, CaseRow, ComplaintRow, EvaluationRow, ExtensionRow
-from services.supervision.supervisor import Supervisor, _Facts, _steps_of
+from services.supervision.supervisor import Facts, Supervisor, steps_of
 
 G = ipb.ReportGrouping
 
@@ -140,8 +140,8 @@ def report(session: Session, sup: Supervisor, req: ipb.GetReportRequest, targets
         chunk = sorted(others)[i:i + 1000]
         cases.update({c.case_id: c for c in session.scalars(select(CaseRow).where(CaseRow.case_id.in_(chunk)))})
     ids = sorted(cases)
-    steps = _steps_of(session, ids)
-    facts = _Facts.load(session, ids)
+    steps = steps_of(session, ids)
+    facts = Facts.load(session, ids)
     groups: dict[str, _Tally] = defaultdict(_Tally)
     hall = _Tally()
 
@@ -162,7 +162,7 @@ def report(session: Session, sup: Supervisor, req: ipb.GetReportRequest, targets
     for case in cases.values():
         # Facts recorded after the period's end are not known as of it.
         known = [s for s in steps.get(case.case_id, []) if s.started_at is not None and s.started_at < end]
-        c = sup._clocks(case, known, facts, as_of)
+        c = sup.clocks_from(case, known, facts, as_of)
         ended = case.ended_at if within(case.ended_at) else None
         done = ended is not None and case.status == approval_pb2.CASE_STATUS_COMPLETED
         for t in [hall, *(groups[k] for k in keys_of(case, "") if req.grouping != G.REPORT_GROUPING_DEPARTMENT)]:

@@ -11,7 +11,7 @@ from hall.v1 import supervision_pb2_grpc
 from services.runtime import clock
 from services.runtime.errors import InvalidArgument, NotFound
 from services.supervision import cards, extensions, roles, views
-from services.supervision.feed import Feed
+from services.supervision.feed import recording
 from services.supervision.models import CaseRow, ExtensionRow, NoticeRow
 from services.supervision.settings import SupervisionSettings
 from services.supervision.supervisor import Supervisor
@@ -67,36 +67,32 @@ class SupervisionServicer(supervision_pb2_grpc.SupervisionServiceServicer):
         return views.card(row, cards.history(session, [row.card_id])[row.card_id])
 
     def AppealCard(self, request: pb.AppealCardRequest, ctx: grpc.ServicerContext) -> pb.AppealCardResponse:
-        with self._sessions() as session, session.begin():
-            feed = Feed(session)
+        with recording(self._sessions) as feed:
+            session = feed.session
             row = cards.appeal(session, self._sup.outbox, feed, request.card_id, department=request.department,
                                officer_id=request.officer_id, reason=request.reason, evidence=list(request.evidence))
-            feed.flush()
             return pb.AppealCardResponse(card=self._card_reply(session, row))
 
     def DecideAppeal(self, request: pb.DecideAppealRequest, ctx: grpc.ServicerContext) -> pb.DecideAppealResponse:
         self._roles.require(request.supervisor_id, roles.SUPERVISOR, "supervisor_id")
-        with self._sessions() as session, session.begin():
-            feed = Feed(session)
+        with recording(self._sessions) as feed:
+            session = feed.session
             row = cards.decide_appeal(session, self._sup.outbox, feed, request.card_id, supervisor_id=request.supervisor_id,
                                       withdraw=request.withdraw, note=request.note)
-            feed.flush()
             return pb.DecideAppealResponse(card=self._card_reply(session, row))
 
     def RequestExtension(self, request: pb.RequestExtensionRequest, ctx: grpc.ServicerContext) -> pb.RequestExtensionResponse:
-        with self._sessions() as session, session.begin():
-            feed = Feed(session)
+        with recording(self._sessions) as feed:
+            session = feed.session
             row = extensions.request(session, self._sup, feed, case_id=request.case_id, step_id=request.step_id,
                                      department=request.department, officer_id=request.officer_id,
                                      reason=request.reason)
-            feed.flush()
             return pb.RequestExtensionResponse(extension=views.extension(row))
 
     def DecideExtension(self, request: pb.DecideExtensionRequest, ctx: grpc.ServicerContext) -> pb.DecideExtensionResponse:
         self._roles.require(request.head_id, roles.HEAD, "head_id")
-        with self._sessions() as session, session.begin():
-            feed = Feed(session)
+        with recording(self._sessions) as feed:
+            session = feed.session
             row = extensions.decide(session, self._sup, feed, extension_id=request.extension_id, head_id=request.head_id,
                                     approve=request.approve, note=request.note)
-            feed.flush()
             return pb.DecideExtensionResponse(extension=views.extension(row))

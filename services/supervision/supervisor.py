@@ -94,7 +94,7 @@ class Supervisor:
             session.flush()
             now = clock.now()
             touched = list(dict.fromkeys(touched))
-            facts = _Facts.load(session, touched)
+            facts = Facts.load(session, touched)
             for case_id in touched:
                 case = batch.cases.get(case_id) or session.get(CaseRow, case_id)
                 if case is not None:
@@ -201,11 +201,10 @@ class Supervisor:
 
     # ---- clocks and cards --------------------------------------------------------------------
     def clocks(self, session: Session, case: CaseRow, now: dt.datetime) -> CaseClocks:
-        steps = list(session.scalars(select(StepRow).where(StepRow.case_id == case.case_id)
-                                     .order_by(StepRow.position)))
-        return self._clocks(case, steps, _Facts.load(session, [case.case_id]), now)
+        steps = steps_of(session, [case.case_id]).get(case.case_id, [])
+        return self.clocks_from(case, steps, Facts.load(session, [case.case_id]), now)
 
-    def _clocks(self, case: CaseRow, steps: list[StepRow], facts: _Facts, now: dt.datetime) -> CaseClocks:
+    def clocks_from(self, case: CaseRow, steps: list[StepRow], facts: Facts, now: dt.datetime) -> CaseClocks:
         catalogue = self.catalogue(case.catalogue_version)
         procs = facts.procedures.get(case.case_id, [])
         exts = facts.extensions.get(case.case_id, [])
@@ -228,16 +227,17 @@ class Supervisor:
         late = {e.step_id for e in exts if e.state == "late"} | ({""} if any(e.state == "late" for e in exts) else set())
         return CaseClocks(case, steps, read(case_clock, now), step_ledgers, late)
 
-    def _evaluate(self, session: Session, feed: Feed, case_id: str, now: dt.datetime) -> int:
+    def evaluate_in(self, session: Session, feed: Feed, case_id: str, now: dt.datetime) -> int:
+        """Read one case's clocks and raise what they earned, in the caller's transaction."""
         case = session.get(CaseRow, case_id)
         if case is None:
             return 0
-        steps = list(session.scalars(select(StepRow).where(StepRow.case_id == case_id).order_by(StepRow.position)))
-        return self._evaluate_case(session, feed, case, steps, _Facts.load(session, [case_id]), now)
+        steps = steps_of(session, [case_id]).get(case_id, [])
+        return self._evaluate_case(session, feed, case, steps, Facts.load(session, [case_id]), now)
 
-    def _evaluate_case(self, session: Session, feed: Feed, case: CaseRow, steps: list[StepRow], facts: _Facts,
+    def _evaluate_case(self, session: Session, feed: Feed, case: CaseRow, steps: list[StepRow], facts: Facts,
                        now: dt.datetime) -> int:
-        c = self._clocks(case, steps, facts, now)
+        c = self.clocks_from(case, steps, facts, now)
         raised = 0
         for r in earned(c.ledger, self.prewarning, step=False, late_extension="" in c.late):
             raised += cards.raise_once(session, self.outbox, feed, case, "", "", r, now)
@@ -249,13 +249,6 @@ class Supervisor:
                 raised += cards.raise_once(session, self.outbox, feed, case, step_id, step.department, r, now)
         return raised
 
-    def evaluate(self, case_id: str, now: dt.datetime | None = None) -> int:
-        with self._sessions() as session, session.begin():
-            feed = Feed(session)
-            raised = self._evaluate(session, feed, case_id, now or clock.now())
-            feed.flush()
-            return raised
-
     def sweep(self, now: dt.datetime | None = None) -> int:
         """Read every open case's clocks and raise what they have earned; the cards raised."""
         now = now or clock.now()
@@ -266,8 +259,8 @@ class Supervisor:
                     select(CaseRow).where(CaseRow.status == CS.CASE_STATUS_IN_PROGRESS, CaseRow.case_id > after)
                     .order_by(CaseRow.case_id).limit(SWEEP_PAGE)))
                 ids = [c.case_id for c in page]
-                steps = _steps_of(session, ids)
-                facts = _Facts.load(session, ids)
+                steps = steps_of(session, ids)
+                facts = Facts.load(session, ids)
                 feed = Feed(session)
                 for case in page:
                     raised += self._evaluate_case(session, feed, case, steps.get(case.case_id, []), facts, now)
@@ -295,7 +288,7 @@ class Supervisor:
 _RUNNING = {common_pb2.STEP_STATUS_DISPATCHED, common_pb2.STEP_STATUS_INCIDENT, common_pb2.STEP_STATUS_PENDING}
 
 
-def _steps_of(session: Session, ids: list[str]) -> dict[str, list[StepRow]]:
+def steps_of(session: Session, ids: list[str]) -> dict[str, list[StepRow]]:
     out: dict[str, list[StepRow]] = {}
     if ids:
         for row in session.scalars(select(StepRow).where(StepRow.case_id.in_(ids))
@@ -312,18 +305,18 @@ class _Batch:
         if ids:
             self.cases = {c.case_id: c for c in session.scalars(
                 select(CaseRow).where(CaseRow.case_id.in_(ids)).order_by(CaseRow.case_id).with_for_update())}
-        self.steps = _steps_of(session, list(self.cases))
+        self.steps = steps_of(session, list(self.cases))
 
 
 @dataclass
-class _Facts:
+class Facts:
     """The special procedures and extensions of some cases (rare: most cases have none)."""
 
     procedures: dict[str, list[ProcedureRow]]
     extensions: dict[str, list[ExtensionRow]]
 
     @classmethod
-    def load(cls, session: Session, ids: list[str]) -> _Facts:
+    def load(cls, session: Session, ids: list[str]) -> Facts:
         procedures: dict[str, list[ProcedureRow]] = {}
         extensions: dict[str, list[ExtensionRow]] = {}
         if ids:

@@ -10,7 +10,6 @@ CASE_OUTCOME: dict[int, str] = {approval_pb2.CASE_STATUS_COMPLETED: "准予办�
                 approval_pb2.CASE_STATUS_WITHDRAWN: "申请人撤回"}
 STEP_OUTCOME: dict[int, str] = {common_pb2.STEP_STATUS_APPROVED: "办结", common_pb2.STEP_STATUS_REFUSED: "不予办理",
                 common_pb2.STEP_STATUS_CANCELLED: "撤销办理"}
-LEVEL_WORDS = {1: "预警", 2: "黄牌", 3: "红牌"}  # hall.v1.CardLevel
 
 
 def department_name(catalogue: Catalogue, code: str) -> str:
