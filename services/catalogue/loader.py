@@ -65,6 +65,7 @@ class Catalogue:
         self.departments = {d.code: d for d in proto.departments}
         self.matters = {m.code: m for m in proto.matters}
         self.bundles = {b.code: b for b in proto.bundles}
+        self.window_groups = {g.code: g for g in proto.window_groups}
         self._validate()
 
     # ---- questions -----------------------------------------------------------------------------
@@ -99,13 +100,22 @@ class Catalogue:
         return list(seen.values())
 
     def required_fields(self, *, matter_code: str = "", bundle_code: str = "") -> list[catalogue_pb2.FormField]:
-        codes = [s.matter for s in self.bundles[bundle_code].steps] if bundle_code else [matter_code]
+        return [f for f in self.form_fields(matter_code=matter_code, bundle_code=bundle_code) if f.required]
+
+    def form_fields(self, *, matter_code: str = "", bundle_code: str = "") -> list[catalogue_pb2.FormField]:
+        """Every field the application's matters declare, in catalogue order, each once."""
         seen: dict[str, catalogue_pb2.FormField] = {}
-        for code in codes:
+        for code in self.matter_codes(matter_code=matter_code, bundle_code=bundle_code):
             for f in self.matters[code].form_fields:
-                if f.required:
-                    seen.setdefault(f.name, f)
+                seen.setdefault(f.name, f)
         return list(seen.values())
+
+    def window_group_of(self, *, matter_code: str = "", bundle_code: str = "") -> catalogue_pb2.WindowGroup:
+        code = (self.bundles[bundle_code] if bundle_code else self.matters[matter_code]).window_group
+        return self.window_groups[code]
+
+    def group_of_window(self, window: str) -> catalogue_pb2.WindowGroup | None:
+        return next((g for g in self.proto.window_groups if window in g.windows), None)
 
     def matter_codes(self, *, matter_code: str = "", bundle_code: str = "") -> list[str]:
         return [s.matter for s in self.bundles[bundle_code].steps] if bundle_code else [matter_code]
@@ -145,6 +155,9 @@ class Catalogue:
             codes = [x.code for x in m.materials]
             if len(codes) != len(set(codes)):
                 problems.append(f"{where}: duplicate material codes")
+            if m.window_group not in self.window_groups:
+                problems.append(f"{where}: unknown window group {m.window_group!r}")
+            problems += [f"{where}: {p}" for f in m.form_fields for p in _field_problems(f)]
         for b in self.proto.bundles:
             where = f"bundle {b.code}"
             ids = [s.id for s in b.steps]
@@ -170,6 +183,16 @@ class Catalogue:
                     del pending[s.id]
             if _days(b.promised_limit) > _days(b.statutory_limit):
                 problems.append(f"{where}: promised limit exceeds statutory limit")
+            if b.window_group not in self.window_groups:
+                problems.append(f"{where}: unknown window group {b.window_group!r}")
+        for g in self.proto.window_groups:
+            if len(g.code) != 1 or not g.code.isascii() or not g.code.isupper():
+                problems.append(f"window group {g.code!r}: the code is one capital letter (the ticket prefix)")
+            if not g.windows or g.typical_service_minutes <= 0:
+                problems.append(f"window group {g.code}: needs windows and a typical service time")
+        windows = [w for g in self.proto.window_groups for w in g.windows]
+        if len(windows) != len(set(windows)):
+            problems.append("a window belongs to two window groups")
         if problems:
             raise CatalogueError("catalogue rejected:\n  " + "\n  ".join(problems))
 
@@ -183,6 +206,25 @@ class Catalogue:
             out |= provided.get(sid, set())
             stack.extend(by_id[sid].after)
         return out
+
+
+_F = catalogue_pb2.FormField
+
+
+def _field_problems(f: catalogue_pb2.FormField) -> list[str]:
+    """What is wrong with a form field's declaration: every field has a type and its rule."""
+    problems = []
+    if f.type == _F.TYPE_UNSPECIFIED:
+        problems.append(f"field {f.name}: no type")
+    if (f.type == _F.TYPE_QUANTITY) != (f.unit != _F.UNIT_UNSPECIFIED):
+        problems.append(f"field {f.name}: a unit belongs to a quantity, and every quantity has one")
+    if f.type == _F.TYPE_CHOICE and not f.choices:
+        problems.append(f"field {f.name}: a choice lists its choices")
+    if f.type == _F.TYPE_CODE and not f.pattern:
+        problems.append(f"field {f.name}: a code gives its pattern")
+    if f.maximum < f.minimum or f.max_length < 0 or (f.max_length and f.max_length < f.min_length):
+        problems.append(f"field {f.name}: bounds out of order")
+    return problems
 
 
 def parse(text: str) -> Catalogue:

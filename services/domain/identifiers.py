@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 
 from stdnum import exceptions as stdnum_exc
 from stdnum.cn import ric, uscc
@@ -22,11 +23,20 @@ class InvalidIdentifier(ValueError):
     """The identifier is malformed; the message says why, in Chinese a clerk can read aloud."""
 
 
+def normalise(text: str) -> str:
+    """The one normalisation every identifier gets before its check: full-width characters as
+    their ASCII forms (NFKC: ＡＢ１２ -> AB12, the full-width hyphen too), no white space
+    anywhere (the ideographic space included), upper case. Nothing else is removed: a hyphen
+    stays, and only the printed forms allow one (an organisation code's, before its check
+    character)."""
+    return "".join(unicodedata.normalize("NFKC", text or "").split()).upper()
+
+
 # ---- GB 11643: resident identity number -------------------------------------------------------
 
 def validate_resident_id(number: str, *, today: dt.date | None = None) -> str:
     """Return the compact number, or raise InvalidIdentifier."""
-    compact = ric.compact(number or "")
+    compact = normalise(number)
     if len(compact) != 18:
         raise InvalidIdentifier("公民身份号码应为18位")
     if not compact[:17].isdigit() or not (compact[17].isdigit() or compact[17] == "X"):
@@ -62,7 +72,13 @@ def org_code_check_char(body: str) -> str:
 
 
 def validate_org_code(code: str) -> str:
-    compact = (code or "").replace("-", "").strip().upper()
+    """Return the 9-character code; accepted as printed, with or without the one hyphen before
+    the check character (12345678-9), and nowhere else."""
+    compact = normalise(code)
+    if len(compact) == 10 and compact[8] == "-":
+        compact = compact[:8] + compact[9]
+    if "-" in compact:
+        raise InvalidIdentifier("组织机构代码只在校验码前有一个连字符（如 12345678-9）")
     if len(compact) != 9:
         raise InvalidIdentifier("组织机构代码应为9位")
     if compact[8] != org_code_check_char(compact[:8]):
@@ -89,7 +105,9 @@ def uscc_check_char(first17: str) -> str:
 
 
 def validate_credit_code(code: str) -> str:
-    compact = (code or "").replace(" ", "").replace("-", "").upper()
+    compact = normalise(code)
+    if "-" in compact:
+        raise InvalidIdentifier("统一社会信用代码不含连字符")
     if len(compact) != 18:
         raise InvalidIdentifier("统一社会信用代码应为18位")
     if any(c not in _USCC_ALPHABET for c in compact):

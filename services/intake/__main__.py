@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import time
 
-from hall.v1 import approval_pb2, audit_pb2, intake_pb2_grpc
+from hall.v1 import approval_pb2, audit_pb2, intake_pb2_grpc, queue_pb2_grpc
 from services import platform
 from services.catalogue import load as load_catalogue
 from services.catalogue import load_versions
 from services.intake.applications import Applications
 from services.intake.changes import ChangeListener, Changes, channel
+from services.intake.queue_servicer import QueueServicer
 from services.intake.servicer import IntakeServicer
 from services.runtime import clock, topology
 from services.runtime.config import env_float, env_int
@@ -52,7 +53,10 @@ def main() -> None:
     max_watches = env_int("INTAKE_MAX_WATCHES", 200, minimum=1, maximum=5000)
     servicer = IntakeServicer(catalogue, apps, max_watches=max_watches,
                               watch_poll_s=env_float("INTAKE_WATCH_POLL_SECONDS", 5.0, minimum=0.1))
-    proc.serve(lambda server: [add_servicer(server, servicer, intake_pb2_grpc)], streams=max_watches)
+    # The hall's queue (排队叫号) lives with the window: the case a ticket leads to is accepted here.
+    queue = QueueServicer(apps.queue)
+    proc.serve(lambda server: [add_servicer(server, servicer, intake_pb2_grpc),
+                               add_servicer(server, queue, queue_pb2_grpc)], streams=max_watches)
 
 
 def recompute_provisional(apps: Applications, proc: ServiceProcess) -> None:

@@ -18,9 +18,11 @@ from services.domain import timelimits
 from services.domain.calendar import OfficialCalendar, official
 from services.intake.changes import Changes, announce
 from services.intake.models import ApplicationEventRow, ApplicationRow, IntakeOutbox, stored_step_status
+from services.intake.notices import Notices
+from services.intake.queue import Queue
 from services.intake.validation import check_submission
 from services.runtime import clock, context, db, topology
-from services.runtime.errors import FailedPrecondition, NotFound, ServiceError
+from services.runtime.errors import FailedPrecondition, IncompleteApplication, NotFound, ServiceError
 from services.runtime.outbox import Outbox
 
 log = structlog.get_logger(__name__)
@@ -54,6 +56,9 @@ _UPDATE_STATUS = (update(_APPS).where(_APPS.c.application_id == bindparam("k_app
                           snapshot=bindparam("v_snapshot", type_=_APPS.c.snapshot.type)))
 
 
+_ATTACH_TICKET = Queue.attach_statement()
+
+
 class RequestIdReused(ServiceError):
     def __init__(self, request_id: str) -> None:
         super().__init__(f"request id {request_id} was already used for a different application",
@@ -80,10 +85,25 @@ class Applications:
         self._catalogue = catalogue
         self.changes = changes or Changes()
         self._notify_channel = notify_channel
+        self.notices = Notices(sessions, catalogue)
+        self.queue = Queue(sessions, catalogue)
 
     # ---- accept ------------------------------------------------------------------------------
     def submit(self, req: intake_pb2.SubmitApplicationRequest) -> tuple[intake_pb2.Application, bool]:
-        check_submission(self._catalogue, req)
+        try:
+            req = check_submission(self._catalogue, req)  # in its stored form from here on
+        except IncompleteApplication as error:
+            self.notices.issue(req, error)  # the 一次性告知书, kept; its id goes with the error
+            raise
+        try:
+            ticket = (self.queue.for_case(req.ticket_id, matter_code=req.matter_code, bundle_code=req.bundle_code)
+                      if req.ticket_id else None)
+        except FailedPrecondition:
+            existing = self._by_request(req.request_id)  # accepted already (the ticket has moved on since)
+            if existing is None:
+                raise
+            return self._existing(existing, fingerprint(req), req.request_id)
+        first_inquiry = ticket.first_clerk_id if ticket is not None else req.clerk_id
         fp = fingerprint(req)
         # A resubmission (same request id) is rare: insert first, and only when the unique request
         # id refuses the row, answer with the application it belongs to.
@@ -104,14 +124,16 @@ class Applications:
             applicant=req.applicant.SerializeToString(), clerk_id=req.clerk_id,
             status=S.APPLICATION_STATUS_ACCEPTED, accepted_at=now, updated_at=now, promised_by=promised_by,
             promised_provisional=promised.provisional,
-            last_sequence=0, snapshot=None,
+            last_sequence=0, snapshot=None, ticket_id=req.ticket_id,
+            ticket_number=ticket.number if ticket is not None else "", first_inquiry_clerk_id=first_inquiry,
         )
         row = ApplicationRow(**values)  # for the answer; written below with a prebuilt statement
         submitted = approval_pb2.CaseSubmitted(
             case_id=case_id, application_id=application_id, matter_code=req.matter_code,
             bundle_code=req.bundle_code, catalogue_version=self._catalogue.version, applicant=req.applicant,
             materials=list(req.materials), fields=dict(req.fields), clerk_id=req.clerk_id,
-            accepted_at=clock.to_timestamp(now),
+            accepted_at=clock.to_timestamp(now), first_inquiry_clerk_id=first_inquiry,
+            ticket_number=values["ticket_number"],  # type: ignore[arg-type]
         )
         try:
             # Writes only: on PostgreSQL the three INSERTs and COMMIT go in one round trip after BEGIN.
@@ -123,6 +145,8 @@ class Applications:
                     step_status="", note="受理", at=now))
                 self.outbox.add(session, topology.RK_CASE_SUBMITTED, submitted,
                                message_id=f"submitted-{case_id}")
+                if ticket is not None:
+                    conn.execute(_ATTACH_TICKET, {"k_ticket_id": ticket.ticket_id, "v_case_id": case_id})
                 session.commit()
         except IntegrityError:
             # Another call with the same request id committed first.
@@ -131,7 +155,8 @@ class Applications:
                 raise
             return self._existing(existing, fp, req.request_id)
         log.info("application accepted", application_id=application_id, matter=req.matter_code,
-                 bundle=req.bundle_code, id_number=req.applicant.id_number)
+                 bundle=req.bundle_code, id_number=req.applicant.id_number, first_inquiry=first_inquiry,
+                 ticket=values["ticket_number"])
         return self.view(row), False
 
     def _existing(self, row: ApplicationRow, fp: str, request_id: str) -> tuple[intake_pb2.Application, bool]:
@@ -163,6 +188,7 @@ class Applications:
             promised_by=clock.to_timestamp(row.promised_by), clerk_id=row.clerk_id,
             promised_by_provisional=row.promised_provisional,
             withdrawal_requested=row.withdrawal_requested_at is not None,
+            ticket_id=row.ticket_id, ticket_number=row.ticket_number, first_inquiry_clerk_id=row.first_inquiry_clerk_id,
         )
         app.applicant.ParseFromString(row.applicant)
         if row.snapshot:

@@ -36,6 +36,10 @@ class ApplicationRow(Base):
     # When the applicant asked to withdraw: the withdrawal is sent once; asking again answers
     # the application as it stands until the router confirms it.
     withdrawal_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The visit's queue ticket, and its first caller: the case's first-inquiry owner (首问负责).
+    ticket_id: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    ticket_number: Mapped[str] = mapped_column(String(8), default="", server_default="")
+    first_inquiry_clerk_id: Mapped[str] = mapped_column(String(64), default="", server_default="")
 
 
 class ApplicationEventRow(Base):

@@ -9,10 +9,13 @@ import grpc
 
 from hall.v1 import intake_pb2, intake_pb2_grpc
 from services.catalogue import Catalogue
+from services.catalogue.search import Index
 from services.intake.applications import TERMINAL, Applications
 from services.intake.models import wire_step_status
 from services.runtime import clock
 from services.runtime.errors import InvalidArgument, NotFound, ResourceExhausted
+
+MAX_HITS = 50
 
 
 class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
@@ -21,6 +24,7 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
         """`watch_poll_s`: how often a watcher reads the database without having been woken
         (a notification lost while the listener reconnected: see changes.py)."""
         self._catalogue = catalogue
+        self._index = Index(catalogue)
         self._apps = applications
         self._watch_poll_s = watch_poll_s
         self._max_watches = max_watches
@@ -42,6 +46,26 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
     def ListBundles(self, request: intake_pb2.ListBundlesRequest, context: grpc.ServicerContext) -> intake_pb2.ListBundlesResponse:
         return intake_pb2.ListBundlesResponse(catalogue_version=self._catalogue.version,
                                               bundles=list(self._catalogue.proto.bundles))
+
+    def SearchCatalogue(self, request: intake_pb2.SearchCatalogueRequest, context: grpc.ServicerContext) -> intake_pb2.SearchCatalogueResponse:
+        query = request.query.strip()
+        violations = []
+        if not query:
+            violations.append(("query", "请输入要查找的事项，如“开办企业”或拼音首字母“qykb”"))
+        elif len(query) > 100:
+            violations.append(("query", "查询内容不得超过100个字符"))
+        if not 0 <= request.limit <= MAX_HITS:
+            violations.append(("limit", f"条数应在1至{MAX_HITS}之间（0：默认10条）"))
+        if violations:
+            raise InvalidArgument("查询条件有误", violations=violations)
+        hits = self._index.search(query, request.limit or 10)
+        return intake_pb2.SearchCatalogueResponse(catalogue_version=self._index.version, hits=[
+            intake_pb2.SearchHit(matter_code=h.doc.matter_code, bundle_code=h.doc.bundle_code, name=h.doc.name,
+                                 department=h.doc.department, window_group=h.doc.window_group,
+                                 score=round(h.score, 4), matched=h.matched) for h in hits])
+
+    def GetNotice(self, request: intake_pb2.GetNoticeRequest, context: grpc.ServicerContext) -> intake_pb2.GetNoticeResponse:
+        return intake_pb2.GetNoticeResponse(notice=self._apps.notices.lookup(request))
 
     def SubmitApplication(self, request: intake_pb2.SubmitApplicationRequest, context: grpc.ServicerContext) -> intake_pb2.SubmitApplicationResponse:
         application, duplicate = self._apps.submit(request)

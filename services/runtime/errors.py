@@ -105,3 +105,33 @@ class ResourceExhausted(ServiceError):
 
 
 assert grpc.StatusCode.INVALID_ARGUMENT.value[0] == code_pb2.INVALID_ARGUMENT
+
+
+@dataclass
+class IncompleteApplication(ServiceError):
+    """An application refused with everything wrong at once (一次性告知): malformed fields
+    (`violations`: field path, description) and missing materials (`missing`: type, subject,
+    description) in one answer, with the stored notice's id. INVALID_ARGUMENT when a field is
+    malformed, else FAILED_PRECONDITION."""
+
+    violations: list[tuple[str, str]] = field(default_factory=list)
+    missing: list[tuple[str, str, str]] = field(default_factory=list)
+    notice_id: str = ""
+    code: grpc.StatusCode = grpc.StatusCode.INVALID_ARGUMENT
+
+    def __post_init__(self) -> None:
+        if not self.violations:
+            self.code = grpc.StatusCode.FAILED_PRECONDITION
+
+    def details(self) -> list[any_pb2.Any]:
+        packed = []
+        if self.violations:
+            packed += InvalidArgument(self.message, violations=self.violations).details()
+        if self.missing:
+            packed += FailedPrecondition(self.message, violations=self.missing).details()
+        info = any_pb2.Any()
+        info.Pack(error_details_pb2.ErrorInfo(reason="INCOMPLETE_APPLICATION", domain="hall.v1",
+                                              metadata={"notice_id": self.notice_id} if self.notice_id else {}))
+        text = any_pb2.Any()
+        text.Pack(error_details_pb2.LocalizedMessage(locale="zh-CN", message=self.message))
+        return [*packed, info, text]

@@ -85,3 +85,44 @@ def test_credit_code_with_unknown_category_is_refused():
 @given(st.integers(1, 9_999_999))
 def test_registration_numbers_validate(seq):
     assert ids.validate_registration_number(ids.build_registration_number("150602", seq))
+
+
+# ---- one normalisation for every kind; printed forms only ------------------------------------
+
+def _full_width(text: str) -> str:
+    return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in text)
+
+
+VALID = {
+    ids.validate_resident_id: "11010519491231002X",
+    ids.validate_org_code: "D2143569X",
+    ids.validate_credit_code: ids.build_credit_code("9", "1", "150602", "D2143569X"),
+}
+
+
+@given(kind=st.sampled_from(list(VALID)), data=st.data())
+def test_case_spaces_and_full_width_forms_are_the_same_identifier(kind, data):
+    code = VALID[kind]
+    spaces = data.draw(st.lists(st.sampled_from([" ", "\u3000", "\t"]), min_size=len(code) + 1, max_size=len(code) + 1))
+    written = "".join(s + c for s, c in zip(spaces, code, strict=False)) + spaces[-1]
+    if data.draw(st.booleans()):
+        written = written.lower()
+    if data.draw(st.booleans()):
+        written = _full_width(written)
+    assert kind(written) == code
+
+
+@given(at=st.integers(min_value=1, max_value=8))
+def test_an_organisation_code_takes_its_hyphen_only_before_the_check_character(at):
+    code = VALID[ids.validate_org_code]
+    assert ids.validate_org_code(code[:8] + "－" + code[8]) == code  # printed, full-width hyphen included
+    if at != 8:
+        with pytest.raises(ids.InvalidIdentifier, match="连字符"):
+            ids.validate_org_code(code[:at] + "-" + code[at:])
+
+
+@pytest.mark.parametrize("kind", [ids.validate_resident_id, ids.validate_credit_code])
+def test_no_hyphen_in_a_resident_id_or_credit_code(kind):
+    code = VALID[kind]
+    with pytest.raises(ids.InvalidIdentifier):
+        kind(code[:6] + "-" + code[6:])
