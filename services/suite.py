@@ -139,6 +139,7 @@ def plan(env: dict[str, str] | None = None) -> list[Child]:
     web = dict(base)
     web["WEB_PORT"] = str(web_port(base))
     web["SUPERVISION_ADDR"] = f"127.0.0.1:{ports(base)['supervision']}"
+    web["INTAKE_ADDR"] = f"127.0.0.1:{ports(base)['intake']}"
     web.setdefault("CPU_NICE", off_path_nice)
     children.append(Child("web", [sys.executable, "-m", "services.web"], web))
     return children

@@ -1,7 +1,11 @@
-"""The counter CLI, `hall` (also `python -m services.counter`): deadline (offline), matters, timeline,
-verify-audit, case (with its deadlines), incidents, retry-incident, cards, appeal, decide-appeal,
-extension, decide-extension, report, export, feed, evaluate, complain (see --help). The servers: HALL_HOST and
-HALL_<SERVICE>_PORT; the caller: --actor or HALL_ACTOR_ID."""
+"""The counter client, `hall` (also `python -m services.counter`).
+
+At the window: search, matter, notice, ticket (take, call, recall, no-show, transfer, show), waits,
+submit, status, watch, withdraw, receipt. Supervision: case, cards, appeal, decide-appeal, extension,
+decide-extension, report, export, feed, evaluate, complain. Operations: matters, timeline,
+verify-audit, incidents, retry-incident; deadline (offline). `hall COMMAND --help` for each.
+The servers: HALL_HOST and HALL_<SERVICE>_PORT (default the ports `make run` uses); the caller:
+--actor or HALL_ACTOR_ID."""
 
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from hall.v1 import approval_pb2, audit_pb2, common_pb2, intake_pb2, router_pb2
-from services.counter import deadline, supervision
+from services.counter import deadline, forms, supervision, window
 from services.counter.client import Counter, Endpoints
 from services.domain.money import format_yuan
 from services.runtime import clock
@@ -80,10 +84,11 @@ def describe_details(details: Iterable[any_pb2.Any]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="hall", description=__doc__)
+    parser = argparse.ArgumentParser(prog="hall", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--actor", default=os.environ.get("HALL_ACTOR_ID", "clerk-0001"),
                         help="who is calling (recorded in the audit trail; default $HALL_ACTOR_ID or clerk-0001)")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    window.add_parsers(sub)
     deadline.add_parser(sub)
     sub.add_parser("matters", help="list the catalogue")
     p = sub.add_parser("timeline", help="print a case's audit timeline")
@@ -102,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
         return deadline.run(args)
     counter = Counter(Endpoints.from_environment(), clerk_id=args.actor)
     try:
+        if args.command in window.COMMANDS:
+            return window.run(counter, args, window.console())
         if args.command == "matters":
             for m in counter.intake.ListMatters(intake_pb2.ListMattersRequest(), timeout=5).matters:
                 fee = "不收费" if not m.fees.charged else ", ".join(f"{i.name} {format_yuan(i.standard.fen)}" for i in m.fees.items)
@@ -129,15 +136,41 @@ def main(argv: list[str] | None = None) -> int:
         if done is not None:
             return done
     except grpc.RpcError as err:
-        status = rpc_status.from_call(cast(grpc.Call, err))
-        print(f"error: {err.code().name}: {err.details()}", file=sys.stderr)
-        if status is not None:
-            for line in describe_details(status.details):
-                print(f"  {line}", file=sys.stderr)
+        return print_error(err, counter)
+    except forms.FormError as err:
+        print(f"申请文件有误：{err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        return 130
     finally:
         counter.close()
     return 0
+
+
+_CODE_WORDS = {grpc.StatusCode.INVALID_ARGUMENT: "填写有误", grpc.StatusCode.FAILED_PRECONDITION: "条件不符",
+               grpc.StatusCode.NOT_FOUND: "查无此项", grpc.StatusCode.ALREADY_EXISTS: "已存在",
+               grpc.StatusCode.PERMISSION_DENIED: "无权办理", grpc.StatusCode.RESOURCE_EXHAUSTED: "服务繁忙，请稍后再试",
+               grpc.StatusCode.DEADLINE_EXCEEDED: "服务未在时限内答复，请稍后再试"}
+
+
+def print_error(err: grpc.RpcError, counter: Counter) -> int:
+    """One line a clerk can read (and the field details under it), never a traceback."""
+    code = err.code()
+    if code == grpc.StatusCode.UNAVAILABLE:
+        print(f"连接不上大厅的服务（{counter.endpoints.intake} 等）：请先在另一个终端运行 make run，"
+              "或用 HALL_HOST、HALL_<服务>_PORT 指向正在运行的服务", file=sys.stderr)
+        return 2
+    status = rpc_status.from_call(cast(grpc.Call, err))
+    print(f"未办成（{_CODE_WORDS.get(code, code.name)}）：{err.details()}", file=sys.stderr)
+    for detail in status.details if status is not None else ():
+        for kind, lines in ((error_details_pb2.BadRequest, lambda m: [f"{v.field}：{v.description}" for v in m.field_violations]),
+                            (error_details_pb2.PreconditionFailure,
+                             lambda m: [f"{v.subject}：{v.description}（{v.type}）" for v in m.violations])):
+            message = kind()
+            if detail.Unpack(message):
+                for line in lines(message):
+                    print(f"  - {line}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from hall.v1 import (
     inspection_pb2_grpc,
     intake_pb2,
     intake_pb2_grpc,
+    queue_pb2_grpc,
     router_pb2,
     router_pb2_grpc,
     supervision_pb2_grpc,
@@ -50,7 +51,9 @@ class Counter:
         self.clerk_id = clerk_id
         self._channels = [channel(endpoints.intake), channel(endpoints.fees), channel(endpoints.audit),
                           channel(endpoints.router), channel(endpoints.supervision)]
+        self.endpoints = endpoints
         self.intake = intake_pb2_grpc.IntakeServiceStub(self._channels[0])
+        self.queue = queue_pb2_grpc.QueueServiceStub(self._channels[0])  # served by intake
         self.fees = fees_pb2_grpc.FeesServiceStub(self._channels[1])
         self.audit = audit_pb2_grpc.AuditServiceStub(self._channels[2])
         self.router = router_pb2_grpc.RouterServiceStub(self._channels[3])

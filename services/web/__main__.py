@@ -14,6 +14,7 @@ from services.runtime import metrics, priority
 from services.runtime.config import env_int
 from services.runtime.logging import configure
 from services.web.app import build
+from services.web.board import Board
 from services.web.dashboard import Dashboard
 from services.web.settings import WebSettings
 
@@ -28,11 +29,14 @@ def main() -> None:
         logging.getLogger(name).setLevel(logging.DEBUG if level == "debug" else logging.WARNING)
     metrics.serve()  # METRICS_PORT, like every process (deploy/k8s scrapes it)
     dashboard = Dashboard(settings.supervision, settings.poll_seconds)
-    log.info("started", url=f"http://{settings.host}:{settings.port}/supervision", supervision=settings.supervision)
-    server = _Server(uvicorn.Config(build(dashboard), host=settings.host, port=settings.port, log_config=None,
+    board = Board(settings.intake, settings.supervision, settings.poll_seconds)
+    log.info("started", url=f"http://{settings.host}:{settings.port}/supervision",
+             board=f"http://{settings.host}:{settings.port}/board", supervision=settings.supervision, intake=settings.intake)
+    server = _Server(uvicorn.Config(build(dashboard, board), host=settings.host, port=settings.port, log_config=None,
                                     access_log=False, timeout_graceful_shutdown=2))
     server.run()
     dashboard.close()
+    board.close()
     log.info("stopped")
 
 

@@ -14,6 +14,7 @@ class WebSettings:
     host: str
     port: int
     supervision: str  # host:port of the supervision service
+    intake: str  # host:port of intake (its queue feeds the hall board)
     # How often an open page's event stream reads the feed (it also says "still here" then).
     poll_seconds: float
 
@@ -21,4 +22,5 @@ class WebSettings:
     def from_environment(cls) -> WebSettings:
         return cls(host=os.environ.get("WEB_HOST", "127.0.0.1"), port=env_int("WEB_PORT", WEB_PORT, maximum=65535),
                    supervision=os.environ.get("SUPERVISION_ADDR", f"127.0.0.1:{PLATFORM_PORTS['supervision']}"),
+                   intake=os.environ.get("INTAKE_ADDR", f"127.0.0.1:{PLATFORM_PORTS['intake']}"),
                    poll_seconds=env_int("WEB_POLL_MS", 1000, minimum=100, maximum=60000) / 1000)
