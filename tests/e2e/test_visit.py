@@ -1,0 +1,212 @@
+# ruff: noqa: F811 - the fixtures imported from test_single_matters are requested by name
+"""A visit to the hall, scripted through the counter client's commands against the running suite:
+a ticket is taken at the kiosk and called at a window; the application, written in human units,
+goes in with one deliberate error of each kind and comes back as one notice listing them all; the
+corrected one is accepted with the ticket (its caller the first-inquiry owner), watched to
+completion, its receipt printed and the visit evaluated. A second case is withdrawn twice while
+in flight. The LED board shows the called ticket in a real headless Chromium."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+
+from hall.v1 import intake_pb2, queue_pb2
+from services.counter.__main__ import main as hall_main
+from tests.e2e.test_inspection import ARTIFACTS, browse
+from tests.e2e.test_single_matters import large_project, planning_desk, wait_pending  # noqa: F401
+from tests.support.samples import COMPANY_BUNDLE, sample_resident_id
+from tests.support.waiting import wait_until
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+S = intake_pb2.ApplicationStatus
+
+
+@pytest.fixture
+def hall(suite, monkeypatch, capsys):
+    """Run `hall ARGS...` in this process against the suite; (exit code, stdout, stderr)."""
+    _, env = suite
+    for key, value in env.items():
+        if key.startswith("HALL_") and key.endswith("_PORT"):
+            monkeypatch.setenv(key, value)
+    monkeypatch.setenv("HALL_HOST", "127.0.0.1")
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        code = hall_main(list(argv))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+def application_file(path: Path, **changes: object) -> Path:
+    """The company registration as a clerk writes it: yuan, labels, a resident id with spaces."""
+    rep = sample_resident_id()
+    data: dict[str, object] = {
+        "bundle": COMPANY_BUNDLE,
+        "applicant": {"kind": "个人", "name": "王建军", "id_number": rep, "phone": "139 0477 0123"},
+        "materials": ["M-GS-APPLY", "M-GS-ARTICLES", "M-ID-SHAREHOLDERS", "M-ID-LEGALREP", "M-GS-ADDRESS",
+                      "M-ZJ-APPLY", "M-TAX-FORM"],
+        "fields": {"company_name": f"东胜区鑫达{path.stem[-6:].upper()}商贸有限公司", "registered_capital": "50万",
+                   "business_scope": "日用百货、五金交电销售", "法定代表人姓名": "王建军",
+                   "legal_rep_id": " ".join([rep[:6], rep[6:14], rep[14:]]), "address": "鄂尔多斯市东胜区天骄北路1号"},
+    }
+    for key, value in changes.items():
+        section, _, name = key.partition("__")
+        if name:
+            data[section][name] = value  # type: ignore[index]
+        else:
+            data[section] = value
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def test_a_visit_from_ticket_to_evaluation_through_the_counter_client(suite, hall, planning_desk, tmp_path):  # noqa: F811
+    _, env = suite
+    # The kiosk: the guide search, the disclosure, the blank notice, a ticket.
+    code, out, _ = hall("search", "开办企业")
+    assert code == 0 and COMPANY_BUNDLE in out
+    code, out, _ = hall("matter", "150602-GS-0001")
+    assert code == 0 and "设定依据" in out and "申请材料" in out and "M-GS-APPLY" in out
+    code, out, _ = hall("notice", COMPANY_BUNDLE)
+    assert code == 0 and "一次性告知书" in out and "需提交的材料" in out and "办理时限" in out
+    code, out, _ = hall("ticket", "take", COMPANY_BUNDLE)
+    assert code == 0, out
+    number, ticket_id = re.search(r"取号：(A\d{3}).*\[票号编号 (\w+)\]", out).groups()  # type: ignore[union-attr]
+
+    # The window calls it: the clerk who calls is the first-inquiry owner.
+    code, out, _ = hall("--actor", "clerk-0101", "ticket", "call", "--window", "A01")
+    assert code == 0 and f"请 {number} 号到 A01 窗口" in out
+
+    # One error of each kind, and one notice listing them all.
+    rep = sample_resident_id()
+    wrong = application_file(
+        tmp_path / "wrong.yaml",
+        fields__registered_capital="0",                          # an amount below the rule's minimum
+        fields__legal_rep_id=rep[:-1] + ("1" if rep[-1] != "1" else "2"),  # an ID number in the form
+        fields__business_scope="售" * 1001,                      # a string beyond its length
+        fields__法定代表人姓名="王建军2",                        # a name that is not one
+        applicant__phone="12",                                  # the applicant's phone
+        materials=["M-GS-APPLY", "M-GS-ARTICLES", "M-ID-SHAREHOLDERS", "M-ID-LEGALREP", "M-ZJ-APPLY", "M-TAX-FORM"])
+    code, out, _ = hall("--actor", "clerk-0101", "submit", str(wrong), "--ticket", ticket_id)
+    assert code == 1, out
+    assert out.count("一次性告知书") >= 2 and "未受理" in out
+    for expected in ("注册资本应在", "法定代表人公民身份号码", "经营范围不得超过1000个字符", "法定代表人姓名应为汉字姓名",
+                     "联系电话", "缺少：住所使用证明", "【未提交】"):
+        assert expected in out, expected
+    notice_id = re.search(r"hall notice --id (\w+)", out).group(1)  # type: ignore[union-attr]
+    printed = tmp_path / "notice.txt"
+    code, out, _ = hall("notice", "--id", notice_id, "--out", str(printed))
+    assert code == 0 and "缺少：住所使用证明" in printed.read_text(encoding="utf-8")
+
+    # Corrected, accepted with the ticket, watched to completion.
+    code, out, err = hall("--actor", "clerk-0102", "submit", str(application_file(tmp_path / "right-a1b2c3.yaml")),
+                          "--ticket", ticket_id)
+    assert code == 0, out + err
+    application_id = re.search(r"申请 (\w+)，案件 (\w+)", out).group(1)  # type: ignore[union-attr]
+    assert "首问负责人 clerk-0101" in out and f"票号 {number}" in out
+    code, out, _ = hall("watch", application_id, "--timeout", "120")
+    assert code == 0 and "结果：已办结" in out and "credit_code" in out, out
+
+    # The receipt (issued on completion), and the evaluation of the visit.
+    code, out, _ = hall("receipt", application_id, "--wait", "30")
+    assert code == 0 and "统一收费票据" in out and "合计" in out and "¥35.00" in out, out
+    code, out, err = hall("--actor", "clerk-0102", "evaluate", "--visit", ticket_id, "--level", "满意")
+    assert code == 0 and "已记录评价" in out, out + err
+
+    # A second case, withdrawn twice while the withdrawal is in flight: the same answer, never an error.
+    second = _submit_planning(suite)
+    wait_pending(planning_desk, second.case_id)
+    first_try = hall("withdraw", second.application_id)
+    second_try = hall("withdraw", second.application_id)
+    assert first_try[0] == 0 and second_try[0] == 0, (first_try, second_try)
+    assert "撤回" in first_try[1] and "撤回" in second_try[1]
+    code, out, _ = hall("watch", second.application_id, "--timeout", "60")
+    assert code == 0 and "结果：已撤回" in out, out
+
+    # The LED board shows the called ticket at its window.
+    url = f"http://127.0.0.1:{env['HALL_WEB_PORT']}/board"
+    assert wait_until(lambda: _answers(url), timeout=30), f"{url} does not answer"
+    dom = browse(url, "--timeout=10000", "--dump-dom")
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    window = re.search(r'data-window="A01"[^>]*>(.*?)</div>', dom.stdout, re.S)
+    assert window and number in window.group(1), dom.stdout[:3000]
+    assert "平均等候" in dom.stdout and "今日受理" in dom.stdout
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shot = ARTIFACTS / "hall-board.png"
+    shot.unlink(missing_ok=True)
+    taken = browse(url, "--timeout=10000", f"--screenshot={shot}")
+    assert taken.returncode == 0 and shot.stat().st_size > 10_000, taken.stderr[-2000:]
+
+
+def test_the_board_streams_a_call_as_it_happens(suite):
+    _, env = suite
+    from tests.support.processes import counter_of
+
+    counter = counter_of(env)
+    try:
+        counter.queue.TakeTicket(queue_pb2.TakeTicketRequest(request_id="board-stream", matter_code="150602-JS-0001"),
+                                 timeout=5)
+        events = f"http://127.0.0.1:{env['HALL_WEB_PORT']}/board/events"
+        with urllib.request.urlopen(events, timeout=10) as stream:
+            first = _next_board(stream)
+            called = counter.queue.CallNext(queue_pb2.CallNextRequest(window_id="C01", clerk_id="clerk-0301"),
+                                            timeout=5).called
+            assert called.number not in _window(first, "C01")
+            for _ in range(20):
+                if called.number in _window(_next_board(stream), "C01"):
+                    break
+            else:
+                raise AssertionError("the board never streamed the call")
+    finally:
+        counter.close()
+
+
+def test_the_console_script_says_to_start_the_suite_when_nothing_answers(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "HALL_HOST": "127.0.0.1", "HALL_INTAKE_PORT": "9"}  # nothing listens on 9
+    done = subprocess.run([str(Path(sys.executable).with_name("hall")), "search", "开办企业"], capture_output=True,
+                          text=True, env=env, timeout=30)
+    assert done.returncode == 2 and "make run" in done.stderr and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def _next_board(stream) -> str:
+    data = []
+    for raw in stream:
+        line = raw.decode("utf-8").rstrip("\n")
+        if line.startswith("data: "):
+            data.append(line[6:])
+        elif not line and data:
+            return "".join(data)
+    raise AssertionError("the stream ended")
+
+
+def _window(board_json: str, window: str) -> str:
+    import json
+
+    return next(w["ticket"] for w in json.loads(board_json)["windows"] if w["window"] == window)
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url.replace("/board", "/healthz"), timeout=2) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
+def _submit_planning(suite) -> intake_pb2.Application:
+    from tests.support.processes import counter_of
+
+    counter = counter_of(suite[1])
+    try:
+        return counter.submit(large_project("东胜区体育馆", "380", "9000")).application
+    finally:
+        counter.close()
