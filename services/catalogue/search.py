@@ -77,14 +77,18 @@ class Index:
         q = unicodedata.normalize("NFKC", query).strip()
         wanted = Counter(tokens(q))
         letters = re.sub(r"[^a-z]", "", q.lower())
+        # Single characters only rank what a piece of two already found (or a one-character query):
+        # 火星移民 shares 民 with 居民 and nothing more.
+        pieces = any(not t.startswith("1:") for t in wanted)
         hits = []
         for doc in self.docs:
             score = 0.0
-            for t in wanted:
-                tf = doc.terms.get(t, 0.0)
-                if tf:
-                    norm = tf + _K1 * (1 - _B + _B * doc.length / self._avg)
-                    score += self._idf[t] * tf * (_K1 + 1) / norm
+            if not pieces or any(t in doc.terms for t in wanted if not t.startswith("1:")):
+                for t in wanted:
+                    tf = doc.terms.get(t, 0.0)
+                    if tf:
+                        norm = tf + _K1 * (1 - _B + _B * doc.length / self._avg)
+                        score += self._idf[t] * tf * (_K1 + 1) / norm
             if q.upper() in (doc.matter_code, doc.bundle_code):
                 score += _CODE_SCORE
             if len(letters) >= 2 and letters == q.lower().replace(" ", ""):
