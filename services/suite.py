@@ -13,6 +13,12 @@ tests use it too). Every process gets its own settings from the environment:
   HALL_OFF_PATH_NICE  CPU_NICE of audit, fees, supervision and the web pages, off the case's path (default 10; 0: none)
   HALL_WEB_PORT       the web pages' HTTP port (default 8080: http://127.0.0.1:8080/supervision)
   HALL_RUN_LOCK       the file a running suite holds (default var/suite.lock): a second make run exits 1
+  HALL_ADAPTER_<DEPT>_HEALTH_PORT  an adapter's health endpoint (default: a free port)
+  HALL_PRIVATE_AMQP_PORT  the private RabbitMQ node's port when make run starts one (default 5673)
+
+The broker: AMQP_URL, else the standard port, else a private node, else Docker (local_broker.py).
+"suite is up" is printed once every process answers its health check: the gRPC services their
+gRPC health service, the adapters and the web pages their HTTP readiness endpoint.
 """
 
 from __future__ import annotations
@@ -23,10 +29,12 @@ import fcntl
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -34,6 +42,7 @@ from typing import IO
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from services import local_broker
 from services.adapters import registry
 from services.ports import PLATFORM_PORTS, WEB_PORT
 from services.runtime import clock
@@ -86,6 +95,8 @@ class Child:
     argv: list[str]
     env: dict[str, str]
     port: int | None = None
+    # An HTTP endpoint answering 200 once the process is ready (adapters, the web pages).
+    ready_url: str | None = None
     proc: subprocess.Popen[bytes] | None = None
     pumps: list[threading.Thread] = field(default_factory=list)
 
@@ -135,14 +146,32 @@ def plan(env: dict[str, str] | None = None) -> list[Child]:
         env = with_db(f"adapter_{code}")
         for desk_code, port in desk_ports.items():  # where each desk answers (its shared lookups)
             env[registry.entry(desk_code).desk_address_setting] = f"127.0.0.1:{port}"
-        children.append(Child(f"adapter-{code}", [sys.executable, "-m", "services.adapters", code], env))
+        health = int(base.get(f"HALL_ADAPTER_{code.upper()}_HEALTH_PORT") or _free_port())
+        env["HEALTH_PORT"] = str(health)
+        children.append(Child(f"adapter-{code}", [sys.executable, "-m", "services.adapters", code], env,
+                              ready_url=f"http://127.0.0.1:{health}/readyz"))
     web = dict(base)
     web["WEB_PORT"] = str(web_port(base))
     web["SUPERVISION_ADDR"] = f"127.0.0.1:{ports(base)['supervision']}"
     web["INTAKE_ADDR"] = f"127.0.0.1:{ports(base)['intake']}"
     web.setdefault("CPU_NICE", off_path_nice)
-    children.append(Child("web", [sys.executable, "-m", "services.web"], web))
+    children.append(Child("web", [sys.executable, "-m", "services.web"], web,
+                          ready_url=f"http://127.0.0.1:{web['WEB_PORT']}/healthz"))
     return children
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _http_ready(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as answer:
+            return bool(answer.status == 200)
+    except OSError:
+        return False
 
 
 def web_port(env: dict[str, str] | None = None) -> int:
@@ -185,6 +214,13 @@ class Suite:
     def wait_ready(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
         for child in self.children:
+            if child.ready_url is not None:
+                while not _http_ready(child.ready_url):
+                    if child.proc is not None and child.proc.poll() is not None:
+                        raise RuntimeError(f"{child.name} exited with {child.proc.returncode}; see {self.log_dir / (child.name + '.log')}")
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(f"{child.name} not ready at {child.ready_url} after {timeout}s")
+                    time.sleep(0.2)
             if child.port is None:
                 continue
             with grpc.insecure_channel(f"127.0.0.1:{child.port}") as channel:
@@ -259,16 +295,24 @@ def main() -> None:
               "terminal first", file=sys.stderr)
         sys.exit(1)
     log_dir = Path(os.environ.get("HALL_LOG_DIR", ROOT / "var" / "log"))
-    suite = Suite(plan(), log_dir, echo=not args.quiet, verbose=args.verbose)
+    try:
+        broker = local_broker.find(dict(os.environ), ROOT / "var")
+    except local_broker.NoBroker as none:
+        print(f"make run: {none}", file=sys.stderr)
+        lock.close()
+        sys.exit(1)
+    print(f"broker: {broker.how}", flush=True)
+    suite = Suite(plan({**os.environ, "AMQP_URL": broker.url}), log_dir, echo=not args.quiet, verbose=args.verbose)
     stop = threading.Event()
     received: list[int] = []  # the handler takes no lock (see runtime.lifecycle.run_until_signal)
     signal.signal(signal.SIGTERM, lambda signum, _: received.append(signum))
     signal.signal(signal.SIGINT, lambda signum, _: received.append(signum))
     suite.start()
     try:
-        suite.wait_ready()
-        print(f"\nsuite is up: intake 127.0.0.1:{ports()['intake']}; logs in {log_dir}. "
-              "In another terminal: make demo. Ctrl-C stops.\n"
+        suite.wait_ready(timeout=120)
+        print(f"\nsuite is up: every process ready ({len(suite.children)}), intake 127.0.0.1:{ports()['intake']}; "
+              f"logs in {log_dir}. In another terminal: make demo. Ctrl-C stops.\n"
+              f"叫号屏 (the hall board):             http://127.0.0.1:{web_port()}/board\n"
               f"电子监察大屏 (the supervision dashboard): http://127.0.0.1:{web_port()}/supervision\n", flush=True)
         while not stop.is_set() and not received:
             for child in suite.children:
@@ -279,6 +323,7 @@ def main() -> None:
     finally:
         codes = suite.stop()
         print("stopped:", ", ".join(f"{k}={v}" for k, v in codes.items()), flush=True)
+        broker.stop()  # a private node or a container this run started; nothing it found running
         lock.close()  # held to here: the next make run may start
 
 

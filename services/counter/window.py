@@ -9,6 +9,7 @@ services'; this asks, converts what people write, and prints.
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import uuid
 from pathlib import Path
@@ -196,7 +197,7 @@ def disclosure(counter: Counter, code: str, console: Console) -> int:
 
 def print_matter(m: catalogue_pb2.Matter) -> None:
     print(f"\n{m.name}  （实施编码 {m.code}，基本编码 {m.basic_code}，第{m.version}版，{m.type}，{KIND_WORDS.get(m.kind, '')}）")
-    rows = [("实施主体", f"{m.department}（{m.source_of_power}，{m.level}）"), ("设定依据", "；".join(m.legal_basis)),
+    rows = [("实施主体", f"{department(m.department)}（{m.source_of_power}，{m.level}）"), ("设定依据", "；".join(m.legal_basis)),
             ("受理条件", "；".join(m.acceptance_conditions)), ("申请对象", "；".join(m.eligible_applicants)),
             ("法定时限", _limit(m.statutory_limit) + (f"（{m.statutory_limit.note}）" if m.statutory_limit.note else "")),
             ("承诺时限", _limit(m.promised_limit)), ("到现场次数", f"{m.visits_required} 次"),
@@ -319,7 +320,7 @@ def progress(app: intake_pb2.Application) -> Table:
                         ("（撤回中）" if app.withdrawal_requested and app.status not in TERMINAL else ""))
     for step in app.steps:
         note = "；".join(r.message for r in step.reasons)
-        table.add_row(step.step_id, step.department, f"[{STEP_STYLES.get(step.status, '')}]"
+        table.add_row(step.step_id, department(step.department), f"[{STEP_STYLES.get(step.status, '')}]"
                       f"{STEP_WORDS.get(step.status, '')}[/]" if step.status in STEP_STYLES else STEP_WORDS.get(step.status, ""),
                       note)
     if not app.steps:
@@ -374,10 +375,25 @@ def print_receipt(receipt: Any) -> None:
     if not receipt.lines:
         print("  不收费")
     for line in receipt.lines:
-        print(f"  {line.department:<14} {line.item_name:<20} {format_yuan(line.amount.fen):>12}")
+        print(f"  {department(line.department):<10} {line.item_name:<16} {format_yuan(line.amount.fen):>12}")
     print(f"  {'合计':<35} {format_yuan(receipt.total.fen):>12}")
     print(f"  校验码 {receipt.verification_code}")
 
 
 def console() -> Console:
-    return Console(file=sys.stdout, highlight=False, soft_wrap=True)
+    # Into a pipe or a log, tables are as wide as they need (never cut at 80 columns).
+    return Console(file=sys.stdout, highlight=False, soft_wrap=True,
+                   width=None if sys.stdout.isatty() else 160)
+
+
+@functools.cache
+def department_names() -> dict[str, str]:
+    """Department code -> name, from the catalogue shipped with the client (a code the client's
+    catalogue does not know is shown as it is)."""
+    from services.catalogue import load
+
+    return {code: d.name for code, d in load().departments.items()}
+
+
+def department(code: str) -> str:
+    return department_names().get(code, code)

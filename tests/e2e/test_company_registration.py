@@ -200,11 +200,16 @@ def test_the_business_register_answers_other_departments_lookups(counter, suite)
         assert [v.field for v in violations] == ["queries[1].credit_code"]
 
 
-def test_make_demo_runs_a_visit_end_to_end(counter, capsys):
+def test_make_demo_runs_a_visit_end_to_end(suite, counter, capsys, monkeypatch, tmp_path):
     from tests.support.demo import demo
 
-    assert demo(counter) == 0
+    _, env = suite
+    for key, value in env.items():
+        if key.startswith("HALL_") and key.endswith("_PORT"):
+            monkeypatch.setenv(key, value)  # the demo's `hall` commands reach this suite
+    assert demo(counter, workdir=tmp_path) == 0
     out = capsys.readouterr().out
-    assert "办结。证照与代码：" in out and "统一收费票据" in out
+    assert "$ hall ticket take" in out and "首问负责人 clerk-0101" in out and "结果：已办结" in out
+    assert "统一收费票据" in out and "已记录评价" in out
     assert "时限监察：承诺 1 个工作日、法定 45 个工作日" in out and "用时 0 个工作日；无警示" in out
-    assert "监察记录哈希链完整" in out
+    assert "监察记录哈希链完整" in out and f"127.0.0.1:{env['HALL_WEB_PORT']}/board" in out

@@ -28,7 +28,7 @@ def intake(broker_url, pg_url, tmp_path_factory):
 
 
 def details(err: grpc.RpcError, kind):
-    status = rpc_status.from_call(err)
+    status = rpc_status.from_call(err)  # type: ignore[arg-type]
     found = []
     for d in status.details:
         message = kind()

@@ -1,65 +1,108 @@
-"""`make demo`: registers a company end to end through gRPC only, against `make run`, and prints
-each step, the credit code, the receipt, the size of the audit timeline, the case's time limits
-as supervision kept them, and whether the audit trail's hash chain is intact. A sample
-application (tests/support/samples.py) driven through the counter client."""
+"""`make demo`: a visit to the hall driven through the counter client, `hall`, against `make run`:
+the kiosk's search, a queue ticket, the call at window A01, the application (a YAML file in
+human units under var/demo/) accepted with the ticket, watched department by department to
+completion, its receipt, the applicant's evaluation of the visit, the case's time limits as
+supervision kept them and the audit trail's hash chain; then where the hall board and the
+supervision dashboard are. The sample applicant comes from tests/support/samples.py (valid
+identity numbers)."""
 
 from __future__ import annotations
 
+import contextlib
+import io
+import random
+import re
 import sys
 import time
+from collections.abc import Callable
+from pathlib import Path
 
-import grpc
+import yaml
 
 from hall.v1 import intake_pb2, supervision_pb2
-from services.counter.__main__ import print_chain_check, step_status_name
+from services.counter.__main__ import main as hall_main
 from services.counter.client import Counter, Endpoints
-from services.domain.identifiers import validate_credit_code
-from services.domain.money import format_yuan
 from services.runtime import clock
-from tests.support.samples import company_registration
+from services.suite import ROOT, web_port
+from tests.support.samples import COMPANY_BUNDLE, sample_resident_id
 
-STATUS = intake_pb2.ApplicationStatus
+Hall = Callable[..., tuple[int, str]]
+# Trade names (字号) as Ordos companies choose them: a run picks three characters.
+_TRADE = "鑫达恒泰蒙源瑞丰金鼎宏远伊泰东升华通锦程汇丰嘉和盛世永安"
 
 
-def demo(counter: Counter) -> int:
-    request = company_registration()
-    print(f"申请：企业开办一件事 — {request.fields['company_name']}（受理人 {request.clerk_id}）")
-    response = counter.submit(request)
-    app = response.application
-    promised = clock.local(clock.from_timestamp(app.promised_by))
-    print(f"已受理：申请 {app.application_id}，案件 {app.case_id}，承诺办结时间 {promised:%Y-%m-%d %H:%M}")
-    final = app
-    for event in counter.watch(app.application_id):
-        step = f" [{event.step_id} → {step_status_name(event.step_status)}]" if event.step_id else ""
-        print(f"  #{event.sequence:<2} {STATUS.Name(event.status).removeprefix('APPLICATION_STATUS_'):<12}{step} {event.note}")
-        final = event.application
-    if final.status != STATUS.APPLICATION_STATUS_COMPLETED:
-        print(f"未办结：{STATUS.Name(final.status)}；" + "；".join(r.message for r in final.reasons))
+def run_hall(*argv: str) -> tuple[int, str]:
+    """`hall ARGV...` in this process, its output shown as it would be in a terminal, and kept."""
+    print(f"\n$ hall {' '.join(argv)}", flush=True)
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        code = hall_main(list(argv))
+    print(buffer.getvalue(), end="", flush=True)
+    return code, buffer.getvalue()
+
+
+def application_file(path: Path) -> Path:
+    rep = sample_resident_id()
+    trade = "".join(random.sample(_TRADE, 3))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump({
+        "bundle": COMPANY_BUNDLE,
+        "applicant": {"kind": "个人", "name": "王建军", "id_number": rep, "phone": "13904770123"},
+        "materials": ["M-GS-APPLY", "M-GS-ARTICLES", "M-ID-SHAREHOLDERS", "M-ID-LEGALREP", "M-GS-ADDRESS",
+                      "M-ZJ-APPLY", "M-TAX-FORM"],
+        "fields": {"company_name": f"鄂尔多斯市东胜区{trade}商贸有限公司", "registered_capital": "50万",
+                   "business_scope": "日用百货、五金交电、建材销售", "legal_rep_name": "王建军", "legal_rep_id": rep,
+                   "address": "鄂尔多斯市东胜区天骄北路1号"},
+    }, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def demo(counter: Counter, hall: Hall = run_hall, *, workdir: Path = ROOT / "var" / "demo") -> int:
+    code, _ = hall("search", "开办企业")
+    code, out = hall("ticket", "take", COMPANY_BUNDLE)
+    found = re.search(r"\[票号编号 (\w+)\]", out)
+    if code or found is None:
         return 1
-    print("办结。证照与代码：")
-    for key, value in sorted(final.results.items()):
-        print(f"  {key:<28} {value}")
-    credit = final.results.get("credit_code", "")
-    validate_credit_code(credit)
-    print(f"  统一社会信用代码校验位正确：{credit[-1]}")
-    receipt = counter.wait_receipt(app.application_id)
-    print(f"统一收费票据 {receipt.receipt_number}（缴款人 {receipt.payer_name}）")
-    for line in receipt.lines:
-        print(f"  {line.department:<14} {line.item_name:<20} {format_yuan(line.amount.fen):>10}")
-    print(f"  {'合计':<35} {format_yuan(receipt.total.fen):>10}")
-    print(f"  校验码 {receipt.verification_code[:16]}…")
+    ticket = found.group(1)
+    code, out = hall("--actor", "clerk-0101", "ticket", "call", "--window", "A01")
+    if code:
+        return code
+    form = application_file(workdir / "application.yaml")
+    print(f"\n申请文件 {form}（金额以元填写，接口以分传送）：\n" + form.read_text(encoding="utf-8"), end="")
+    code, out = hall("--actor", "clerk-0101", "submit", str(form), "--ticket", ticket)
+    found = re.search(r"申请 (\w+)，案件 (\w+)", out)
+    if code or found is None:
+        return 1
+    application_id, case_id = found.groups()
+    code, out = hall("watch", application_id)
+    if code or "结果：已办结" not in out:
+        return 1
+    code, _ = hall("receipt", application_id, "--wait", "30")
+    if code:
+        return code
+    code, _ = hall("--actor", "clerk-0101", "evaluate", "--visit", ticket, "--level", "非常满意",
+                   "--comment", "一个窗口一次办完")
+    if code:
+        return code
+    timeline_size(counter, case_id)
+    print_time_limits(counter, case_id)
+    code, _ = hall("verify-audit")
+    print(f"\n叫号屏 (the hall board):                 http://127.0.0.1:{web_port()}/board")
+    print(f"电子监察大屏 (the supervision dashboard): http://127.0.0.1:{web_port()}/supervision")
+    return code
+
+
+def timeline_size(counter: Counter, case_id: str) -> None:
     # Call records reach the audit service in batches, a moment after the calls: wait until the
-    # timeline stops growing (at most a few seconds) before showing it.
-    timeline, deadline = counter.timeline(app.case_id), time.monotonic() + 5
+    # timeline stops growing (at most a few seconds) before counting it.
+    timeline, deadline = counter.timeline(case_id), time.monotonic() + 5
     while time.monotonic() < deadline:
         time.sleep(0.3)
-        newer = counter.timeline(app.case_id)
+        newer = counter.timeline(case_id)
         if len(newer) == len(timeline):
             break
         timeline = newer
-    print(f"电子监察时间线：{len(timeline)} 条记录（{len({e.record.service for e in timeline})} 个服务）")
-    print_time_limits(counter, app.case_id)
-    return print_chain_check(counter.verify_audit_chain())
+    print(f"\n电子监察时间线：{len(timeline)} 条记录（{len({e.record.service for e in timeline})} 个服务）")
 
 
 def print_time_limits(counter: Counter, case_id: str) -> None:
@@ -82,10 +125,13 @@ def print_time_limits(counter: Counter, case_id: str) -> None:
 def main() -> int:
     counter = Counter(Endpoints.from_environment())
     try:
-        return demo(counter)
-    except grpc.RpcError as err:
-        print(f"error: {err.code().name}: {err.details()} (is `make run` running?)", file=sys.stderr)
+        counter.intake.ListBundles(intake_pb2.ListBundlesRequest(), timeout=5)
+    except Exception:  # noqa: BLE001 - the one thing to say: start the suite
+        print("连接不上大厅的服务：请先在另一个终端运行 make run（等它打印 suite is up）", file=sys.stderr)
+        counter.close()
         return 2
+    try:
+        return demo(counter)
     finally:
         counter.close()
 

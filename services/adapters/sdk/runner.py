@@ -6,12 +6,17 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from sqlalchemy import Engine
+
 from services.adapters.sdk.codec import SERIALIZERS
 from services.adapters.sdk.core import AdapterCore
+from services.adapters.sdk.health import Health
+from services.adapters.sdk.health import serve as serve_health
 from services.adapters.sdk.registry import load_department
 from services.adapters.sdk.settings import AdapterSettings
 from services.adapters.sdk.settings import load as load_settings
 from services.runtime import db, logging, metrics, priority
+from services.runtime.config import env_int
 from services.runtime.lifecycle import run_until_signal
 
 
@@ -29,7 +34,7 @@ def nameko_config(settings: AdapterSettings) -> dict[str, Any]:
     }
 
 
-def prepare(code: str) -> tuple[AdapterCore, AdapterSettings]:
+def prepare(code: str) -> tuple[AdapterCore, AdapterSettings, Engine]:
     settings = load_settings(code)
     department = load_department(code, settings.department)
     priority.lower(settings.process.cpu_nice)
@@ -39,7 +44,7 @@ def prepare(code: str) -> tuple[AdapterCore, AdapterSettings]:
                             pool_size=max(4, settings.max_workers))
     if department.migrations is not None:
         db.migrate(engine, department.migrations, f"alembic_version_adapter_{code}")
-    return AdapterCore(department, db.session_factory(engine)), settings
+    return AdapterCore(department, db.session_factory(engine)), settings, engine
 
 
 def run(code: str) -> None:
@@ -47,13 +52,16 @@ def run(code: str) -> None:
 
     from services.adapters.sdk.service import build_service, declare_department_queue
 
-    core, settings = prepare(code)
+    core, settings, engine = prepare(code)
+    health = Health(engine)
+    serve_health(health, env_int("HEALTH_PORT", 0, maximum=65535))  # answers "starting" until below
     runner = ServiceRunner(nameko_config(settings))
     declare = settings.declare
     if declare and not declare_department_queue(settings.process.amqp_url, code):
         declare = False  # the queue exists with an earlier version's arguments: consumed as it is
     runner.add_service(build_service(core, declare=declare))
-    runner.start()
+    runner.start()  # returns once the department's queue is consumed
+    health.started = True
     metrics.serve()
     logging.configure(f"adapter-{code}", settings.process.log_level).info(
         "adapter started", department=code, workers=settings.max_workers)
@@ -73,6 +81,11 @@ def run(code: str) -> None:
             died.set()
 
     eventlet.spawn_n(watch)
-    run_until_signal(runner.stop, died)
+
+    def stop() -> None:
+        health.stopping = True  # not ready from here: no new work is routed to a stopping pod
+        runner.stop()
+
+    run_until_signal(stop, died)
     if failure:
         raise SystemExit(f"adapter {code} stopped: {failure[0]!r}")
