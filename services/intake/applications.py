@@ -133,7 +133,7 @@ class Applications:
             bundle_code=req.bundle_code, catalogue_version=self._catalogue.version, applicant=req.applicant,
             materials=list(req.materials), fields=dict(req.fields), clerk_id=req.clerk_id,
             accepted_at=clock.to_timestamp(now), first_inquiry_clerk_id=first_inquiry,
-            ticket_number=values["ticket_number"],  # type: ignore[arg-type]
+            ticket_number=values["ticket_number"], ticket_id=req.ticket_id,  # type: ignore[arg-type]
         )
         try:
             # Writes only: on PostgreSQL the three INSERTs and COMMIT go in one round trip after BEGIN.

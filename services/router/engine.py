@@ -305,6 +305,8 @@ class Engine:
             applicant_name=submitted.applicant.name, clerk_id=submitted.clerk_id, accepted_at=submitted.accepted_at,
             applicant_kind=submitted.applicant.kind,
             applicant_id_masked=masking.id_number(submitted.applicant.kind, submitted.applicant.id_number),
+            first_inquiry_clerk_id=submitted.first_inquiry_clerk_id or submitted.clerk_id,
+            ticket_id=submitted.ticket_id, ticket_number=submitted.ticket_number,
         )
         self.outbox.add(session, topology.rk_case_status(_STATUS_KEY[case.status]), event,
                        message_id=f"status-{case.case_id}-{case.event_seq}",

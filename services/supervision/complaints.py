@@ -151,11 +151,14 @@ def view(row: ComplaintRow) -> ipb.Complaint:
 
 def chain(session: Session, *, ticket_id: str = "", case_id: str = "", evaluation_id: str = "",
           complaint_id: str = "") -> ipb.GetChainResponse:
-    """Queue ticket → case → evaluation → complaint, from any one of them (tickets come with the
-    hall front; a complaint or evaluation names the ticket of its visit)."""
+    """Queue ticket → case → evaluation → complaint, from any one of them (a case knows the ticket
+    it was accepted with; a complaint or evaluation names the ticket of its visit)."""
     cases, tickets, evals, comps = ({case_id} - {""}, {ticket_id} - {""}, {evaluation_id} - {""},
                                     {complaint_id} - {""})
-    for _ in range(3):  # follow the links until nothing new turns up (three hops at most)
+    for _ in range(4):  # follow the links until nothing new turns up (four hops at most)
+        for case in session.scalars(select(CaseRow).where(CaseRow.case_id.in_(cases) | CaseRow.ticket_id.in_(tickets))):
+            cases.add(case.case_id)
+            tickets.update({case.ticket_id} - {""})
         for c in session.scalars(select(ComplaintRow).where(
                 ComplaintRow.complaint_id.in_(comps) | ComplaintRow.case_id.in_(cases)
                 | ComplaintRow.evaluation_id.in_(evals) | ComplaintRow.ticket_id.in_(tickets))):

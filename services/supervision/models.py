@@ -26,6 +26,9 @@ class CaseRow(Base):
     # The router's event sequence last applied: an older or repeated event changes nothing.
     last_seq: Mapped[int] = mapped_column(BigInteger)
     clerk_id: Mapped[str] = mapped_column(String(64), default="")
+    # 首问负责: the clerk who first called the visit's ticket (else the accepting clerk), and the ticket.
+    first_inquiry_clerk_id: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    ticket_id: Mapped[str] = mapped_column(String(32), default="", server_default="", index=True)
     # Supervision holds personal data masked only (services/domain/masking.py).
     applicant_kind: Mapped[int] = mapped_column(Integer, default=0)
     applicant_name_masked: Mapped[str] = mapped_column(String(200), default="")

@@ -112,13 +112,15 @@ class Supervisor:
             case = CaseRow(case_id=msg.case_id, application_id=msg.application_id, matter_code=msg.matter_code,
                            bundle_code=msg.bundle_code, catalogue_version=msg.catalogue_version,
                            accepted_at=accepted, status=msg.status, ended_at=None, last_seq=0, clerk_id=msg.clerk_id,
+                           first_inquiry_clerk_id=msg.first_inquiry_clerk_id or msg.clerk_id, ticket_id=msg.ticket_id,
                            applicant_kind=msg.applicant_kind,
                            applicant_name_masked=masking.name(msg.applicant_kind, msg.applicant_name),
                            applicant_id_masked=msg.applicant_id_masked, results={})
             session.add(case)
             batch.cases[msg.case_id] = case
             feed.add(FeedKind.FEED_KIND_ACCEPTED,
-                     f"受理 {texts.matter_name(catalogue, case)}（{case.applicant_name_masked}，窗口 {msg.clerk_id}）",
+                     f"受理 {texts.matter_name(catalogue, case)}（{case.applicant_name_masked}，窗口 {msg.clerk_id}"
+                     + (f"，{msg.ticket_number} 号，首问负责 {msg.first_inquiry_clerk_id}" if msg.ticket_number else "") + "）",
                      case_id=case.case_id, departments=departments, matter_code=matter, at=accepted)
         elif msg.sequence <= case.last_seq:
             return False  # older than what is known, or a repeat

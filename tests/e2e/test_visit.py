@@ -17,10 +17,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from hall.v1 import inspection_pb2 as ipb
 from hall.v1 import intake_pb2, queue_pb2
 from services.counter.__main__ import main as hall_main
 from tests.e2e.test_inspection import ARTIFACTS, browse
 from tests.e2e.test_single_matters import large_project, planning_desk, wait_pending  # noqa: F401
+from tests.support.processes import counter_of
 from tests.support.samples import COMPANY_BUNDLE, sample_resident_id
 from tests.support.waiting import wait_until
 
@@ -110,7 +112,7 @@ def test_a_visit_from_ticket_to_evaluation_through_the_counter_client(suite, hal
     code, out, err = hall("--actor", "clerk-0102", "submit", str(application_file(tmp_path / "right-a1b2c3.yaml")),
                           "--ticket", ticket_id)
     assert code == 0, out + err
-    application_id = re.search(r"申请 (\w+)，案件 (\w+)", out).group(1)  # type: ignore[union-attr]
+    application_id, case_id = re.search(r"申请 (\w+)，案件 (\w+)", out).groups()  # type: ignore[union-attr]
     assert "首问负责人 clerk-0101" in out and f"票号 {number}" in out
     code, out, _ = hall("watch", application_id, "--timeout", "120")
     assert code == 0 and "结果：已办结" in out and "credit_code" in out, out
@@ -120,6 +122,19 @@ def test_a_visit_from_ticket_to_evaluation_through_the_counter_client(suite, hal
     assert code == 0 and "统一收费票据" in out and "合计" in out and "¥35.00" in out, out
     code, out, err = hall("--actor", "clerk-0102", "evaluate", "--visit", ticket_id, "--level", "满意")
     assert code == 0 and "已记录评价" in out, out + err
+    # The inspectors' id chain runs from the ticket to the case and the evaluation; the feed names
+    # the first-inquiry owner.
+    counter = counter_of(env)
+    try:
+        def chain():
+            return counter.inspection.GetChain(ipb.GetChainRequest(ticket_id=ticket_id), timeout=5)
+
+        assert wait_until(lambda: case_id in chain().case_ids and len(chain().evaluation_ids) == 1, timeout=30)
+        accepted = [r.entry.text for r in counter.inspection.WatchFeed(ipb.WatchFeedRequest(last=200), timeout=10)
+                    if r.entry.case_id == case_id and r.entry.kind == ipb.FEED_KIND_ACCEPTED]
+        assert accepted and f"{number} 号，首问负责 clerk-0101" in accepted[0]
+    finally:
+        counter.close()
 
     # A second case, withdrawn twice while the withdrawal is in flight: the same answer, never an error.
     second = _submit_planning(suite)
@@ -148,8 +163,6 @@ def test_a_visit_from_ticket_to_evaluation_through_the_counter_client(suite, hal
 
 def test_the_board_streams_a_call_as_it_happens(suite):
     _, env = suite
-    from tests.support.processes import counter_of
-
     counter = counter_of(env)
     try:
         counter.queue.TakeTicket(queue_pb2.TakeTicketRequest(request_id="board-stream", matter_code="150602-JS-0001"),
@@ -203,8 +216,6 @@ def _answers(url: str) -> bool:
 
 
 def _submit_planning(suite) -> intake_pb2.Application:
-    from tests.support.processes import counter_of
-
     counter = counter_of(suite[1])
     try:
         return counter.submit(large_project("东胜区体育馆", "380", "9000")).application
