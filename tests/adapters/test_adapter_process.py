@@ -33,7 +33,7 @@ def test_an_adapter_process_starts_without_grpcio():
     subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=ROOT)
 
 
-def _running_adapter(url, pg_url, pg_schema, tmp_path, *, legacy_queue=False):
+def _running_adapter(url, pg_url, pg_schema, tmp_path, *, legacy_queue=False, **settings):
     if legacy_queue:  # as an earlier version declared it (parking at most once)
         with pika.BlockingConnection(pika.URLParameters(url)) as conn:
             ch = conn.channel()
@@ -49,7 +49,7 @@ def _running_adapter(url, pg_url, pg_schema, tmp_path, *, legacy_queue=False):
 
     pub.declare(listen)
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'gen'}", "AMQP_URL": url,
-           "DATABASE_URL": pg_url, "DATABASE_SCHEMA": pg_schema}
+           "DATABASE_URL": pg_url, "DATABASE_SCHEMA": pg_schema, **settings}
     log = open(tmp_path / "adapter.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen([sys.executable, "-m", "services.adapters", "business"], env=env, cwd=ROOT,
                             stdout=log, stderr=subprocess.STDOUT)
@@ -69,6 +69,41 @@ def adapter(fresh_amqp_url, pg_url, pg_schema, tmp_path):
 @pytest.fixture
 def adapter_on_a_legacy_queue(fresh_amqp_url, pg_url, pg_schema, tmp_path):
     yield from _running_adapter(fresh_amqp_url, pg_url, pg_schema, tmp_path, legacy_queue=True)
+
+
+def _http(url):
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=2) as answer:
+            return answer.status, answer.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode()
+    except OSError:
+        return None, ""
+
+
+def test_the_adapter_says_when_it_is_ready_and_stops_being_ready_when_it_stops(fresh_amqp_url, pg_url, pg_schema,
+                                                                              tmp_path):
+    """`make run` waits for /readyz before "suite is up"; Kubernetes probes the same endpoint."""
+    from tests.support.ports import free_port
+    from tests.support.waiting import wait_until
+
+    port = free_port()
+    running = _running_adapter(fresh_amqp_url, pg_url, pg_schema, tmp_path, HEALTH_PORT=str(port))
+    pub, url, proc = next(running)
+    try:
+        assert wait_until(lambda: _http(f"http://127.0.0.1:{port}/readyz") == (200, "ready\n"), timeout=60)
+        assert _http(f"http://127.0.0.1:{port}/healthz")[0] == 200
+        assert _http(f"http://127.0.0.1:{port}/nope")[0] == 404
+        pub.publish(topology.rk_step_request("business"), request("business", "licence"))
+        assert next_decision(url)[1].outcome == approval_pb2.OUTCOME_APPROVED  # ready meant consuming
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+        assert _http(f"http://127.0.0.1:{port}/readyz")[0] is None  # gone with the process
+    finally:
+        next(running, None)
 
 
 def next_decision(url, timeout=30.0):
