@@ -96,6 +96,26 @@ _DESK_PORTS = """\
             failureThreshold: 3
 """
 
+# The adapter's readiness endpoint (services/adapters/sdk/health.py): ready once its queue is
+# consumed and while its database answers; a stopping adapter turns unready first.
+ADAPTER_HEALTH_PORT = 8081
+_ADAPTER_PROBES = """\
+          ports:
+            - name: health
+              containerPort: {port}
+          readinessProbe:
+            httpGet:
+              path: /readyz
+              port: health
+            periodSeconds: 5
+          livenessProbe:
+            httpGet:
+              path: /healthz
+              port: health
+            periodSeconds: 20
+            failureThreshold: 3
+"""
+
 _SERVICE = """\
 ---
 apiVersion: v1
@@ -118,7 +138,9 @@ def _dashed(code: str) -> str:
 
 def adapter(entry: registry.Entry) -> str:
     name = f"adapter-{_dashed(entry.code)}"
-    return HEADER + _META.format(name=name, code=entry.code, dashed=_dashed(entry.code), extra_env="", ports="",
+    extra = f'            - name: HEALTH_PORT\n              value: "{ADAPTER_HEALTH_PORT}"\n'
+    return HEADER + _META.format(name=name, code=entry.code, dashed=_dashed(entry.code), extra_env=extra,
+                                 ports=_ADAPTER_PROBES.format(port=ADAPTER_HEALTH_PORT),
                                  command=f'"python", "-m", "services.adapters", "{entry.code}"')
 
 

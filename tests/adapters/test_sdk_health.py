@@ -4,7 +4,7 @@ from services.adapters.sdk.health import Health
 
 
 def call(health, path):
-    got = {}
+    got: dict[str, str] = {}
     body = b"".join(health.app({"PATH_INFO": path}, lambda status, headers: got.setdefault("status", status)))
     return got["status"], body.decode().strip()
 

@@ -103,3 +103,17 @@ def test_the_web_pages_are_probed_over_http(documents):
     container = web["spec"]["template"]["spec"]["containers"][0]
     assert container["ports"][0]["containerPort"] == WEB_PORT
     assert container["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": WEB_PORT}
+
+
+def test_adapters_are_probed_on_their_readiness_endpoint(documents):
+    """An adapter is ready once its queue is consumed (services/adapters/sdk/health.py)."""
+    from services.adapters.manifests import ADAPTER_HEALTH_PORT
+
+    adapters = [d for d in documents if d["kind"] == "Deployment" and d["metadata"]["name"].startswith("adapter-")]
+    assert adapters
+    for d in adapters:
+        (container,) = d["spec"]["template"]["spec"]["containers"]
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        assert env["HEALTH_PORT"] == str(ADAPTER_HEALTH_PORT)
+        assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "health"}
+        assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
