@@ -6,13 +6,13 @@ import uuid
 import grpc
 import pytest
 from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 
 from hall.v1 import common_pb2, intake_pb2
 from services.catalogue import load
 from services.domain import identifiers
 from services.domain.identifiers import validate_credit_code
 from services.fees.pricing import quote
+from tests.support.rpc import details
 from tests.support.samples import company_registration
 
 pytestmark = pytest.mark.e2e
@@ -25,14 +25,6 @@ def run_to_end(counter, request):
     return app, events
 
 
-def details(err, kind):
-    status = rpc_status.from_call(err)
-    out = []
-    for d in status.details:
-        msg = kind()
-        if d.Unpack(msg):
-            out.append(msg)
-    return out
 
 
 def test_company_registration_completes_with_codes_receipt_and_timeline(counter):

@@ -12,7 +12,6 @@ import datetime as dt
 import grpc
 import pytest
 from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 
 from hall.v1 import department_pb2
 from hall.v1 import supervision_pb2 as pb
@@ -21,6 +20,7 @@ from services.runtime.clock import SHANGHAI
 from tests.e2e.test_single_matters import large_project, planning_desk, wait_pending  # noqa: F401
 from tests.support.fake_clock import FakeClock
 from tests.support.processes import counter_of, whole_suite
+from tests.support.rpc import details
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
@@ -66,13 +66,6 @@ def wait_cards(counter, case_id, expected):
     return found
 
 
-def details(err, kind):
-    out = []
-    for d in rpc_status.from_call(err).details:
-        msg = kind()
-        if d.Unpack(msg):
-            out.append(msg)
-    return out
 
 
 def local_day(ts):

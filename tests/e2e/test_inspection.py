@@ -49,6 +49,16 @@ def browse(url: str, *flags: str) -> subprocess.CompletedProcess[str]:
                            "--window-size=1400,900", *flags, url], capture_output=True, text=True, timeout=90)
 
 
+def screenshot(url: str, name: str) -> Path:
+    """The page at `url` as Chromium renders it, saved in var/test-artifacts/ (kept after the run)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shot = ARTIFACTS / name
+    shot.unlink(missing_ok=True)
+    taken = browse(url, "--timeout=10000", f"--screenshot={shot}")
+    assert taken.returncode == 0 and shot.stat().st_size > 10_000, taken.stderr[-2000:]
+    return shot
+
+
 def test_a_case_through_cards_evaluation_and_complaint_as_the_inspectors_see_it(suite, counter, planning_desk,  # noqa: F811
                                                                                 fake_clock, monkeypatch, capsys,
                                                                                 tmp_path):
@@ -157,11 +167,7 @@ def test_a_case_through_cards_evaluation_and_complaint_as_the_inspectors_see_it(
     assert dom.returncode == 0, dom.stderr[-2000:]
     assert yellow.explanation in dom.stdout and other.case_id in dom.stdout
     assert "按时办结率" in dom.stdout and "实时动态" in dom.stdout
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    shot = ARTIFACTS / "supervision-dashboard.png"
-    shot.unlink(missing_ok=True)
-    taken = browse(url, "--timeout=10000", f"--screenshot={shot}")
-    assert taken.returncode == 0 and shot.stat().st_size > 10_000, taken.stderr[-2000:]
+    screenshot(url, "supervision-dashboard.png")
 
     # The page's live stream: server-sent events from a cursor, and from Last-Event-ID on a reconnect.
     last = feed(counter, last=2)

@@ -20,7 +20,7 @@ import yaml
 from hall.v1 import inspection_pb2 as ipb
 from hall.v1 import intake_pb2, queue_pb2
 from services.counter.__main__ import main as hall_main
-from tests.e2e.test_inspection import ARTIFACTS, browse
+from tests.e2e.test_inspection import browse, screenshot
 from tests.e2e.test_single_matters import large_project, planning_desk, wait_pending  # noqa: F401
 from tests.support.processes import counter_of
 from tests.support.samples import COMPANY_BUNDLE, sample_resident_id
@@ -154,11 +154,7 @@ def test_a_visit_from_ticket_to_evaluation_through_the_counter_client(suite, hal
     window = re.search(r'data-window="A01"[^>]*>(.*?)</div>', dom.stdout, re.S)
     assert window and number in window.group(1), dom.stdout[:3000]
     assert "平均等候" in dom.stdout and "今日受理" in dom.stdout
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    shot = ARTIFACTS / "hall-board.png"
-    shot.unlink(missing_ok=True)
-    taken = browse(url, "--timeout=10000", f"--screenshot={shot}")
-    assert taken.returncode == 0 and shot.stat().st_size > 10_000, taken.stderr[-2000:]
+    screenshot(url, "hall-board.png")
 
 
 def test_the_board_streams_a_call_as_it_happens(suite):

@@ -6,11 +6,11 @@ from __future__ import annotations
 import grpc
 import pytest
 from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 
 from hall.v1 import intake_pb2, intake_pb2_grpc
 from services.catalogue import load
 from tests.support.processes import lone_intake
+from tests.support.rpc import details
 from tests.support.samples import COMPANY_BUNDLE, company_registration
 
 pytestmark = pytest.mark.integration
@@ -27,14 +27,6 @@ def intake(broker_url, pg_url, tmp_path_factory):
         channel.close()
 
 
-def details(err: grpc.RpcError, kind):
-    status = rpc_status.from_call(err)  # type: ignore[arg-type]
-    found = []
-    for d in status.details:
-        message = kind()
-        if d.Unpack(message):
-            found.append(message)
-    return found
 
 
 def test_listing_and_disclosure(intake):
