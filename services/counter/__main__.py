@@ -161,7 +161,8 @@ def print_error(err: grpc.RpcError, counter: Counter) -> int:
               "或用 HALL_HOST、HALL_<服务>_PORT 指向正在运行的服务", file=sys.stderr)
         return 2
     status = rpc_status.from_call(cast(grpc.Call, err))
-    print(f"未办成（{_CODE_WORDS.get(code, code.name)}）：{err.details()}", file=sys.stderr)
+    words = _CODE_WORDS.get(code)
+    print(f"未办成（{words + '，' if words else ''}{code.name}）：{err.details()}", file=sys.stderr)
     for detail in status.details if status is not None else ():
         for kind, lines in ((error_details_pb2.BadRequest, lambda m: [f"{v.field}：{v.description}" for v in m.field_violations]),
                             (error_details_pb2.PreconditionFailure,
