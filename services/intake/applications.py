@@ -61,7 +61,7 @@ _ATTACH_TICKET = Queue.attach_statement()
 
 class RequestIdReused(ServiceError):
     def __init__(self, request_id: str) -> None:
-        super().__init__(f"request id {request_id} was already used for a different application",
+        super().__init__(f"请求编号 {request_id} 已用于另一份申请，请换一个请求编号",
                          grpc.StatusCode.ALREADY_EXISTS)
 
 
@@ -174,7 +174,7 @@ class Applications:
         with self._sessions() as session:
             row = session.get(ApplicationRow, application_id)
         if row is None:
-            raise NotFound(f"application {application_id} not found", resource_type="hall.v1.Application",
+            raise NotFound(f"申请 {application_id} 不存在", resource_type="hall.v1.Application",
                            resource_name=application_id)
         context.bind(case_id=row.case_id)
         return row
@@ -232,7 +232,7 @@ class Applications:
         with self._sessions() as session, session.begin():
             row = session.get(ApplicationRow, application_id, with_for_update=True)
             if row is None:
-                raise NotFound(f"application {application_id} not found", resource_type="hall.v1.Application",
+                raise NotFound(f"申请 {application_id} 不存在", resource_type="hall.v1.Application",
                                resource_name=application_id)
             context.bind(case_id=row.case_id)
             if row.status == intake_pb2.ApplicationStatus.APPLICATION_STATUS_WITHDRAWN:

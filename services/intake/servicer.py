@@ -36,10 +36,10 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
 
     def GetMatter(self, request: intake_pb2.GetMatterRequest, context: grpc.ServicerContext) -> intake_pb2.GetMatterResponse:
         if not request.code:
-            raise InvalidArgument("code is required", violations=[("code", "必须提供事项编码")])
+            raise InvalidArgument("必须提供事项编码", violations=[("code", "必须提供事项编码")])
         matter = self._catalogue.matter(request.code)
         if matter is None:
-            raise NotFound(f"matter {request.code} is not in the catalogue", resource_type="hall.v1.Matter",
+            raise NotFound(f"事项 {request.code} 不在目录中", resource_type="hall.v1.Matter",
                            resource_name=request.code)
         return intake_pb2.GetMatterResponse(matter=matter)
 
@@ -78,8 +78,8 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
     def WatchApplication(self, request: intake_pb2.WatchApplicationRequest, context: grpc.ServicerContext) -> Iterator[intake_pb2.WatchApplicationResponse]:
         _require_id(request.application_id)
         if not self._watch_slots.acquire(blocking=False):
-            raise ResourceExhausted(f"{self._max_watches} watches are open, the most this intake admits "
-                                    "(INTAKE_MAX_WATCHES); read the application with GetApplication, or watch again later",
+            raise ResourceExhausted(f"同时跟踪的申请已达上限（{self._max_watches} 个，INTAKE_MAX_WATCHES）："
+                                    "请用 GetApplication 查询，或稍后再跟踪",
                                     retry_after_s=5.0)
         try:
             with self._apps.changes.watching(request.application_id):
@@ -115,4 +115,4 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
 
 def _require_id(application_id: str) -> None:
     if not application_id:
-        raise InvalidArgument("application_id is required", violations=[("application_id", "必须提供申请编号")])
+        raise InvalidArgument("必须提供申请编号", violations=[("application_id", "必须提供申请编号")])

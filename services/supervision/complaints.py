@@ -43,13 +43,13 @@ def file(session: Session, outbox: Outbox, feed: Feed, req: ipb.FileComplaintReq
     if not req.text.strip() or len(req.text) > 2000:
         problems.append(("text", "投诉内容必填，不超过2000字"))
     if problems:
-        raise InvalidArgument("a complaint needs what it is against and what happened", violations=problems)
+        raise InvalidArgument("投诉信息不完整：须有投诉对象和经过", violations=problems)
     found = session.scalar(select(ComplaintRow).where(ComplaintRow.request_id == req.request_id))
     if found is not None:
         return found, True
     case = session.get(CaseRow, req.case_id) if req.case_id else None
     if req.case_id and case is None:
-        raise NotFound(f"case {req.case_id} not known to supervision", resource_type="hall.v1.Case",
+        raise NotFound(f"电子监察尚无案件 {req.case_id}（刚受理的案件请稍候片刻再试）", resource_type="hall.v1.Case",
                        resource_name=req.case_id)
     if req.evaluation_id and session.get(EvaluationRow, req.evaluation_id) is None:
         raise NotFound(f"evaluation {req.evaluation_id} not found", resource_type="hall.v1.Evaluation",
@@ -75,7 +75,7 @@ def file(session: Session, outbox: Outbox, feed: Feed, req: ipb.FileComplaintReq
 
 def _load(session: Session, complaint_id: str) -> ComplaintRow:
     if not complaint_id:
-        raise InvalidArgument("complaint_id is required", violations=[("complaint_id", "必须提供投诉编号")])
+        raise InvalidArgument("必须提供投诉编号", violations=[("complaint_id", "必须提供投诉编号")])
     row = session.get(ComplaintRow, complaint_id, with_for_update=True)
     if row is None:
         raise NotFound(f"complaint {complaint_id} not found", resource_type="hall.v1.Complaint",
@@ -88,7 +88,7 @@ def answer(session: Session, outbox: Outbox, feed: Feed, complaint_id: str, *, d
     missing = [(f, d) for f, v, d in (("officer_id", officer_id, "必须提供答复人编号"),
                                        ("text", text.strip(), "必须填写答复内容")) if not v]
     if missing:
-        raise InvalidArgument("an answer needs its officer and text", violations=missing)
+        raise InvalidArgument("答复须有承办人和答复内容", violations=missing)
     row = _load(session, complaint_id)
     if department != row.department:
         raise PermissionDenied(f"complaint {complaint_id} is routed to {row.department or 'the hall'}",

@@ -41,14 +41,14 @@ def evaluate(session: Session, outbox: Outbox, feed: Feed, req: ipb.EvaluateRequ
     if len(req.comment) > 500:
         problems.append(("comment", "评价意见不超过500字"))
     if problems:
-        raise InvalidArgument("an evaluation needs what is rated, a level and a channel", violations=problems)
+        raise InvalidArgument("评价信息不完整：须有评价对象、等级和渠道", violations=problems)
     rated = f"visit:{req.visit_id}" if req.visit_id else f"case:{req.case_id}"
     found = session.scalar(select(EvaluationRow).where(EvaluationRow.rated == rated))
     if found is not None:
         return found, True  # 一次一评: the first evaluation stands
     case = session.get(CaseRow, req.case_id) if req.case_id else None
     if req.case_id and case is None:
-        raise NotFound(f"case {req.case_id} not known to supervision", resource_type="hall.v1.Case",
+        raise NotFound(f"电子监察尚无案件 {req.case_id}（刚受理的案件请稍候片刻再试）", resource_type="hall.v1.Case",
                        resource_name=req.case_id)
     department = ""
     if case is not None and not req.visit_id:
@@ -72,7 +72,7 @@ def evaluate(session: Session, outbox: Outbox, feed: Feed, req: ipb.EvaluateRequ
 
 def _load(session: Session, evaluation_id: str) -> EvaluationRow:
     if not evaluation_id:
-        raise InvalidArgument("evaluation_id is required", violations=[("evaluation_id", "必须提供评价编号")])
+        raise InvalidArgument("必须提供评价编号", violations=[("evaluation_id", "必须提供评价编号")])
     row = session.get(EvaluationRow, evaluation_id, with_for_update=True)
     if row is None:
         raise NotFound(f"evaluation {evaluation_id} not found", resource_type="hall.v1.Evaluation",
@@ -89,7 +89,7 @@ def _own(row: EvaluationRow, department: str) -> None:
 def _required(**fields: tuple[str, str]) -> None:
     missing = [(name, words) for name, (value, words) in fields.items() if not value.strip()]
     if missing:
-        raise InvalidArgument("required fields are missing", violations=missing)
+        raise InvalidArgument("缺少必填项", violations=missing)
 
 
 def callback(session: Session, outbox: Outbox, feed: Feed, evaluation_id: str, *, officer_id: str,
@@ -121,7 +121,7 @@ def appeal(session: Session, outbox: Outbox, feed: Feed, evaluation_id: str, *, 
            reason: str, evidence: list[str]) -> EvaluationRow:
     _required(officer_id=(officer_id, "必须提供申诉人编号"), reason=(reason, "申诉必须说明理由"))
     if not [e for e in evidence if e.strip()]:
-        raise InvalidArgument("an appeal needs its evidence", violations=[("evidence", "申诉必须附证据材料")])
+        raise InvalidArgument("申诉必须附证据材料", violations=[("evidence", "申诉必须附证据材料")])
     row = _load(session, evaluation_id)
     _own(row, department)
     if row.state != S.EVALUATION_STATE_RECTIFYING:
