@@ -142,9 +142,11 @@ class Catalogue:
             if m.fees.charged:
                 if not m.fees.items:
                     problems.append(f"{where}: charged but lists no fee items")
+                fields = {f.name for f in m.form_fields}
                 for item in m.fees.items:
-                    if item.standard.fen <= 0 or not item.basis:
-                        problems.append(f"{where}: fee item {item.code} needs a positive amount and a basis")
+                    problems += [f"{where}: fee item {item.code}: {p}" for p in _fee_problems(item, fields)]
+                if m.payment_stage == catalogue_pb2.PAYMENT_STAGE_UNSPECIFIED:
+                    problems.append(f"{where}: a charged matter says when it is paid (payment_stage)")
             else:
                 if not m.fees.free_note:
                     problems.append(f"{where}: a free matter must say so (不收费), never blank")
@@ -209,6 +211,28 @@ class Catalogue:
 
 
 _F = catalogue_pb2.FormField
+_FEE = catalogue_pb2.FeeItem
+
+
+def _fee_problems(item: catalogue_pb2.FeeItem, fields: set[str]) -> list[str]:
+    """What is wrong with a fee item's rule (money in integer fen, rates in basis points)."""
+    problems = []
+    if not item.basis:
+        problems.append("no legal basis")
+    if item.kind == _FEE.KIND_PERCENTAGE:
+        if not 0 < item.rate_basis_points <= 10000 or item.base_field not in fields:
+            problems.append("a percentage needs a rate of 1-10000 basis points and a base field of the matter")
+        if item.HasField("floor") and item.HasField("cap") and item.floor.fen > item.cap.fen:
+            problems.append("floor above cap")
+    elif item.standard.fen <= 0:
+        problems.append("needs a positive standard amount")
+    if item.kind == _FEE.KIND_PER_UNIT and item.unit_field not in fields:
+        problems.append(f"its unit field {item.unit_field!r} is not a field of the matter")
+    for r in item.reductions:
+        if not 0 < r.off_basis_points <= 10000 or not r.legal_basis or not r.when_field:
+            problems.append(f"reduction {r.code} needs a share of 1-10000 basis points, a rule and a legal basis")
+    return problems
+
 
 
 def _field_problems(f: catalogue_pb2.FormField) -> list[str]:

@@ -46,3 +46,62 @@ def parse_yuan(text: str | int | float) -> int:
     if amount != amount.to_integral_value():
         raise ValueError(f"not an amount in yuan with at most two decimals: {text!r}")
     return int(amount)
+
+
+_DIGITS = "零壹贰叁肆伍陆柒捌玖"
+_SECTIONS = ("", "万", "亿")
+CAPITALS_LIMIT_FEN = 10**14  # up to 9999亿9999万9999元9角9分
+
+
+def _group(g: int) -> str:
+    """A group of four digits (1-9999) in capitals, with one 零 for each run of inner zeros."""
+    out, zero = "", False
+    for pos, unit in ((1000, "仟"), (100, "佰"), (10, "拾"), (1, "")):
+        d = g // pos % 10
+        if d == 0:
+            zero = bool(out)
+            continue
+        if zero:
+            out += "零"
+            zero = False
+        out += _DIGITS[d] + unit
+    return out
+
+
+def capitals(fen: int) -> str:
+    """An amount in Chinese capitals as receipts print it (大写金额): 10000 -> 壹佰元整,
+    100050 -> 壹仟元伍角整, 100005 -> 壹仟元零伍分, 5 -> 伍分, 0 -> 零元整. One 零 stands for any run of zeros between
+    non-zero digits, 整 ends an amount without 分, and 拾 is always written with its digit (壹拾)."""
+    if not isinstance(fen, int) or isinstance(fen, bool):
+        raise TypeError(f"money must be integer fen, got {fen!r}")
+    if fen < 0:
+        return "负" + capitals(-fen)
+    if fen >= CAPITALS_LIMIT_FEN:
+        raise ValueError("amount too large for capitals")
+    if fen == 0:
+        return "零元整"
+    yuan, rest = divmod(fen, 100)
+    jiao, cents = divmod(rest, 10)
+    out = ""
+    if yuan:
+        groups = [yuan // 10**8, yuan // 10**4 % 10**4, yuan % 10**4]
+        pending_zero = False
+        for i, g in enumerate(groups):
+            section = _SECTIONS[2 - i]
+            if g == 0:
+                pending_zero = bool(out)
+                continue
+            if out and (pending_zero or g < 1000):
+                out += "零"
+            out += _group(g) + section
+            pending_zero = False
+        out += "元"
+    if jiao:
+        out += _DIGITS[jiao] + "角"
+    elif yuan and cents:
+        out += "零"
+    if cents:
+        out += _DIGITS[cents] + "分"
+    else:
+        out += "整"
+    return out
