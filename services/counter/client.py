@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -15,6 +16,7 @@ from grpc_status import rpc_status
 from hall.v1 import (
     audit_pb2,
     audit_pb2_grpc,
+    common_pb2,
     fees_pb2,
     fees_pb2_grpc,
     inspection_pb2_grpc,
@@ -89,16 +91,32 @@ class Counter:
                     raise
                 time.sleep(min(_retry_delay(call), max(0.0, deadline - time.monotonic())))
 
-    def wait_receipt(self, application_id: str, timeout: float = 30) -> fees_pb2.Receipt:
+    def bill(self, application_id: str, timeout: float = 10) -> fees_pb2.QuoteResponse:
+        """What an application owes. Fees prices it from the broker's case.submitted, a moment
+        after intake accepted it: NOT_FOUND until then, waited out for `timeout` seconds."""
         deadline = time.monotonic() + timeout
         while True:
             try:
-                return self.fees.GetReceipt(fees_pb2.GetReceiptRequest(application_id=application_id),  # type: ignore[no-any-return]
-                                            timeout=5, metadata=self.metadata()).receipt
+                return self.fees.Quote(fees_pb2.QuoteRequest(application_id=application_id),  # type: ignore[no-any-return]
+                                       timeout=5, metadata=self.metadata())
             except grpc.RpcError as err:
                 if err.code() != grpc.StatusCode.NOT_FOUND or time.monotonic() > deadline:
                     raise
             time.sleep(0.1)
+
+    def pay(self, application_id: str, *, method: int = fees_pb2.PAYMENT_METHOD_CASH, reference: str = "",
+            amount_fen: int | None = None, client_key: str = "", timeout: float = 10) -> fees_pb2.PayResponse:
+        """Pay an application's whole bill (its total, unless the clerk says what was taken)."""
+        due = self.bill(application_id, timeout).total.fen if amount_fen is None else amount_fen
+        request = fees_pb2.PayRequest(application_id=application_id, client_key=client_key or uuid.uuid4().hex,
+                                      method=method, reference=reference, amount=common_pb2.Money(fen=due),  # type: ignore[arg-type]
+                                      clerk_id=self.clerk_id)
+        return self.fees.Pay(request, timeout=10, metadata=self.metadata())  # type: ignore[no-any-return]
+
+    def receipt(self, *, application_id: str = "", receipt_number: str = "") -> fees_pb2.Receipt:
+        return self.fees.GetReceipt(fees_pb2.GetReceiptRequest(application_id=application_id,  # type: ignore[no-any-return]
+                                                               receipt_number=receipt_number),
+                                    timeout=10, metadata=self.metadata()).receipt
 
     def timeline(self, case_id: str) -> list[audit_pb2.TimelineEntry]:
         return list(self.audit.GetCaseTimeline(audit_pb2.GetCaseTimelineRequest(case_id=case_id), timeout=10,

@@ -22,10 +22,10 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from hall.v1 import catalogue_pb2, common_pb2, intake_pb2, queue_pb2
+from hall.v1 import catalogue_pb2, common_pb2, fees_pb2, intake_pb2, queue_pb2
 from services.counter import forms
 from services.counter.client import Counter
-from services.domain.money import format_yuan
+from services.domain.money import capitals, format_yuan, parse_yuan
 from services.runtime import clock
 
 S = intake_pb2.ApplicationStatus
@@ -45,7 +45,12 @@ FORM_WORDS = {catalogue_pb2.Material.FORM_PAPER: "纸质", catalogue_pb2.Materia
 KIND_WORDS = {catalogue_pb2.Matter.KIND_IMMEDIATE: "即办件", catalogue_pb2.Matter.KIND_PROMISED: "承诺件"}
 UNIT_WORDS = {1: "个工作日", 2: "日", 3: "小时"}  # hall.v1.TimeLimit.Unit
 TERMINAL = {S.APPLICATION_STATUS_COMPLETED, S.APPLICATION_STATUS_REFUSED, S.APPLICATION_STATUS_WITHDRAWN}
-COMMANDS = {"search", "matter", "notice", "ticket", "waits", "submit", "status", "watch", "withdraw", "receipt"}
+COMMANDS = {"search", "matter", "notice", "ticket", "waits", "submit", "status", "watch", "withdraw", "quote", "pay",
+            "receipt", "verify-receipt", "refund", "reconcile"}
+METHODS = {"cash": fees_pb2.PAYMENT_METHOD_CASH, "card": fees_pb2.PAYMENT_METHOD_BANK_CARD,
+           "transfer": fees_pb2.PAYMENT_METHOD_BANK_TRANSFER, "notice": fees_pb2.PAYMENT_METHOD_NON_TAX_NOTICE}
+METHOD_WORDS = {fees_pb2.PAYMENT_METHOD_CASH: "现金", fees_pb2.PAYMENT_METHOD_BANK_CARD: "银行卡",
+                fees_pb2.PAYMENT_METHOD_BANK_TRANSFER: "银行转账", fees_pb2.PAYMENT_METHOD_NON_TAX_NOTICE: "非税缴款通知书"}
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -88,9 +93,30 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     wd = sub.add_parser("withdraw", help="withdraw an application (asking again is harmless)")
     wd.add_argument("application_id")
     wd.add_argument("--reason", default="申请人撤回", help="the applicant's reason")
-    r = sub.add_parser("receipt", help="print an application's unified receipt (统一收费票据)")
-    r.add_argument("application_id")
-    r.add_argument("--wait", type=float, default=0, help="wait up to this many seconds for it to be issued")
+    q = sub.add_parser("quote", help="what an application owes, line by line, with reductions and each department's share")
+    q.add_argument("application_id")
+    p = sub.add_parser("pay", help="take the payment of an application's whole bill and print its receipt (一个窗口收费)")
+    p.add_argument("application_id")
+    p.add_argument("--method", choices=sorted(METHODS), default="cash",
+                   help="cash (default), card, transfer (a bank reference), notice (a 非税 payment notice number)")
+    p.add_argument("--reference", default="", help="the bank reference or the 20-digit payment notice number")
+    p.add_argument("--amount", default="", help="what was taken, in yuan (default: the bill's total)")
+    p.add_argument("--key", default="", help="to retry a payment safely: the same key answers the same receipt")
+    r = sub.add_parser("receipt", help="print a receipt (统一收费票据): an application's, or by its number")
+    r.add_argument("application_id", nargs="?", default="", help="the application (or --number)")
+    r.add_argument("--number", default="", help="the receipt number")
+    vr = sub.add_parser("verify-receipt", help="check a receipt with its number and check code (anyone may)")
+    vr.add_argument("receipt_number")
+    vr.add_argument("check_code")
+    rf = sub.add_parser("refund", help="refund lines of a receipt, or void it whole: a reversing receipt")
+    rf.add_argument("receipt_number")
+    rf.add_argument("--line", action="append", default=[], metavar="MATTER/ITEM=YUAN",
+                    help="a line and the yuan refunded (repeatable); none: void everything still unrefunded")
+    rf.add_argument("--reason", required=True, help="why")
+    rf.add_argument("--key", default="", help="to retry safely (default: a new one)")
+    rc = sub.add_parser("reconcile", help="a day's takings per department, written as one CSV per department")
+    rc.add_argument("--day", default="", help="YYYY-MM-DD (default today)")
+    rc.add_argument("--out", default="var/reconciliation", help="directory to write into (default var/reconciliation)")
 
 
 def run(counter: Counter, args: argparse.Namespace, console: Console) -> int:
@@ -136,11 +162,8 @@ def run(counter: Counter, args: argparse.Namespace, console: Console) -> int:
             print(f"已申请撤回 {app.application_id}：各部门撤销中（当前 {STATUS_WORDS.get(app.status, '')}；"
                   "再次撤回不会重复发送，用 hall watch 查看）")
         return 0
-    if command == "receipt":
-        receipt = (counter.wait_receipt(args.application_id, timeout=args.wait) if args.wait else
-                   counter.fees.GetReceipt(fees_request(args.application_id), timeout=10, metadata=counter.metadata()).receipt)
-        print_receipt(receipt)
-        return 0
+    if command in ("quote", "pay", "receipt", "verify-receipt", "refund", "reconcile"):
+        return fees_command(counter, args)
     raise AssertionError(command)
 
 
@@ -150,10 +173,70 @@ def code_field(counter: Counter, code: str) -> str:
     return "bundle_code" if any(b.code == code for b in bundles) else "matter_code"
 
 
-def fees_request(application_id: str) -> Any:
-    from hall.v1 import fees_pb2
+def fees_command(counter: Counter, args: argparse.Namespace) -> int:
+    command, md = args.command, counter.metadata()
+    if command == "quote":
+        print_quote(counter.bill(args.application_id))
+        return 0
+    if command == "pay":
+        amount = parse_yuan(args.amount) if args.amount else None
+        got = counter.pay(args.application_id, method=METHODS[args.method], reference=args.reference,
+                          amount_fen=amount, client_key=args.key)
+        print(f"已收款{'（此前已收，同一笔）' if got.duplicate else ''}：{format_yuan(got.receipt.total.fen)}，"
+              f"{METHOD_WORDS.get(got.receipt.method, '')}")
+        print_receipt(got.receipt)
+        return 0
+    if command == "receipt":
+        print_receipt(counter.receipt(application_id=args.application_id, receipt_number=args.number))
+        return 0
+    if command == "verify-receipt":
+        checked = counter.fees.VerifyReceipt(fees_pb2.VerifyReceiptRequest(receipt_number=args.receipt_number,
+                                                                           check_code=args.check_code), timeout=10, metadata=md)
+        if checked.valid:
+            print(f"票据 {args.receipt_number} 真实有效：{format_yuan(checked.receipt.total.fen)}，"
+                  f"缴款人 {checked.receipt.payer_name}，签名密钥 {checked.receipt.key_id}")
+            return 0
+        print(f"票据 {args.receipt_number} 验证未通过：{checked.problem}")
+        return 1
+    if command == "refund":
+        lines = []
+        for raw in args.line:
+            where, _, yuan = raw.partition("=")
+            matter, _, item = where.rpartition("/")
+            if not matter or not item or not yuan:
+                raise forms.FormError(f"--line 应写作 事项编码/收费项目编码=元，如 150602-ZJ-0001/F-ZJ-COPY=5，不是 {raw}")
+            lines.append(fees_pb2.RefundLine(matter_code=matter, item_code=item,
+                                             amount=common_pb2.Money(fen=parse_yuan(yuan))))
+        reversal = counter.fees.Refund(fees_pb2.RefundRequest(receipt_number=args.receipt_number,
+                                                         client_key=args.key or uuid.uuid4().hex, reason=args.reason,
+                                                         lines=lines, clerk_id=counter.clerk_id), timeout=10, metadata=md)
+        print(f"已开具冲销票据{'（此前已开，同一笔）' if reversal.duplicate else ''}：")
+        print_receipt(reversal.receipt)
+        return 0
+    day = args.day or clock.today().isoformat()
+    rec = counter.fees.ExportReconciliation(fees_pb2.ExportReconciliationRequest(day=day), timeout=30, metadata=md)
+    out = Path(args.out) / rec.day
+    out.mkdir(parents=True, exist_ok=True)
+    print(f"{rec.day} 对账：票据 {rec.receipts} 张，收款 {format_yuan(rec.paid.fen)}，冲销 {format_yuan(rec.reversed.fen)}，"
+          f"净额 {format_yuan(rec.net.fen)}")
+    for d in rec.departments:
+        path = out / f"{d.department}.csv"
+        path.write_text(d.csv, encoding="utf-8-sig")  # spreadsheets read the Chinese with the mark
+        print(f"  {department(d.department):<10} 收款 {d.payments} 笔 {format_yuan(d.paid.fen):>12}  冲销 {d.reversals} 笔 "
+              f"{format_yuan(d.reversed.fen):>12}  净额 {format_yuan(d.net.fen):>12}  {path}")
+    return 0
 
-    return fees_pb2.GetReceiptRequest(application_id=application_id)
+
+def print_quote(q: fees_pb2.QuoteResponse) -> None:
+    if q.free_note:
+        print(f"应缴：{q.free_note}")
+        return
+    for line in q.lines:
+        count = f" ×{line.quantity}{line.unit_name}" if line.quantity != 1 else ""
+        off = f"（{line.reduction_name} -{format_yuan(line.reduction.fen)}，{line.reduction_basis}）" if line.reduction.fen else ""
+        print(f"  {department(line.department):<10} {line.item_name}{count} {format_yuan(line.amount.fen):>12}{off}")
+    print(f"应缴合计 {format_yuan(q.total.fen)}（{capitals(q.total.fen)}）" +
+          (f"；已缴，票据 {q.paid_receipt_number}" if q.paid_receipt_number else ""))
 
 
 # ---- the catalogue ---------------------------------------------------------------------------
@@ -368,16 +451,20 @@ class _Quiet:
         return None
 
 
-def print_receipt(receipt: Any) -> None:
+def print_receipt(receipt: fees_pb2.Receipt) -> None:
     issued = clock.local(clock.from_timestamp(receipt.issued_at)) if receipt.HasField("issued_at") else None
-    print(f"统一收费票据 {receipt.receipt_number}  缴款人 {receipt.payer_name}" +
-          (f"  {issued:%Y-%m-%d %H:%M}" if issued else ""))
-    if not receipt.lines:
-        print("  不收费")
+    kind = "冲销票据" if receipt.kind == fees_pb2.RECEIPT_KIND_REVERSAL else "统一收费票据"
+    print(f"{kind} {receipt.receipt_number}  缴款人 {receipt.payer_name}" +
+          (f"  {issued:%Y-%m-%d %H:%M}" if issued else "") + (f"  冲销 {receipt.reverses}（{receipt.reason}）"
+                                                              if receipt.reverses else ""))
     for line in receipt.lines:
-        print(f"  {department(line.department):<10} {line.item_name:<16} {format_yuan(line.amount.fen):>12}")
-    print(f"  {'合计':<35} {format_yuan(receipt.total.fen):>12}")
-    print(f"  校验码 {receipt.verification_code}")
+        count = f" ×{line.quantity}{line.unit_name}" if line.quantity > 1 else ""
+        print(f"  {department(line.department):<10} {line.item_name + count:<18} {format_yuan(line.amount.fen):>12}")
+    for sub in receipt.subtotals:
+        print(f"  小计 {department(sub.department):<26} {format_yuan(sub.amount.fen):>12}")
+    print(f"  {'合计':<32} {format_yuan(receipt.total.fen):>12}  {receipt.total_in_capitals}")
+    if receipt.check_code:
+        print(f"  校验码 {receipt.check_code}（hall verify-receipt {receipt.receipt_number} {receipt.check_code}）")
 
 
 def console() -> Console:

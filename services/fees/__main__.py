@@ -2,41 +2,45 @@
 
 from __future__ import annotations
 
+import os
+
 import structlog
 
-from hall.v1 import approval_pb2, fees_pb2, fees_pb2_grpc
+from hall.v1 import approval_pb2, fees_pb2_grpc
 from services import platform
 from services.catalogue import load as load_catalogue
-from services.fees.receipts import Receipts
+from services.catalogue import load_versions
+from services.fees.payments import Fees
 from services.fees.servicer import FeesServicer
+from services.fees.signing import Signer
 from services.runtime import topology
-from services.runtime.config import env_str
 from services.runtime.grpc_server import add_servicer
 from services.runtime.wire import Envelope
-
-DEV_KEY = "dev-only-receipt-key"
 
 
 def main() -> None:
     catalogue = load_catalogue()
     platform.check_departments(catalogue)
     proc = platform.process("fees")
-    key = env_str("FEES_RECEIPT_KEY", DEV_KEY)
-    if key == DEV_KEY:
-        structlog.get_logger().warning("FEES_RECEIPT_KEY not set: receipts are signed with the development key")
-    receipts = Receipts(proc.sessions, catalogue, key.encode())
+    # The receipt signing key: a PEM from a Secret (FEES_SIGNING_KEY, or a file FEES_SIGNING_KEY_FILE).
+    pem = os.environ.get("FEES_SIGNING_KEY") or ""
+    if not pem and os.environ.get("FEES_SIGNING_KEY_FILE"):
+        with open(os.environ["FEES_SIGNING_KEY_FILE"], encoding="utf-8") as f:
+            pem = f.read()
+    signer = Signer(pem or None)
+    if signer.development:
+        structlog.get_logger().warning("FEES_SIGNING_KEY not set: receipts are signed with the development key",
+                                       key_id=signer.key_id)
+    fees = Fees(proc.sessions, catalogue, signer, versions=load_versions(catalogue))
 
-    def on_completed(envelopes: list[Envelope]) -> None:
-        receipts.issue_all([
-            fees_pb2.IssueReceiptRequest(application_id=e.application_id, case_id=e.case_id, matter_code=e.matter_code,
-                                         bundle_code=e.bundle_code, payer_name=e.applicant_name)
-            for e in (envelope.message for envelope in envelopes)
-            if isinstance(e, approval_pb2.CaseStatusChanged) and e.status == approval_pb2.CASE_STATUS_COMPLETED])
+    def on_messages(envelopes: list[Envelope]) -> None:
+        messages = [e.message for e in envelopes]
+        fees.bill([m for m in messages if isinstance(m, approval_pb2.CaseSubmitted)])
+        fees.ended([m for m in messages if isinstance(m, approval_pb2.CaseStatusChanged)])
 
-    # Completed cases that arrive together get their receipts in one transaction.
-    proc.add_consumer(topology.FEES_QUEUE, batch_handler=on_completed)
-
-    proc.serve(lambda server: [add_servicer(server, FeesServicer(catalogue, receipts), fees_pb2_grpc)])
+    # Accepted applications get their bills, and ended ones stop taking payments, in batches.
+    proc.add_consumer(topology.FEES_QUEUE, batch_handler=on_messages)
+    proc.serve(lambda server: [add_servicer(server, FeesServicer(fees), fees_pb2_grpc)])
 
 
 if __name__ == "__main__":

@@ -95,7 +95,8 @@ def bindings(departments: list[str]) -> dict[str, list[str]]:
     table = {
         ROUTER_QUEUE: [RK_CASE_SUBMITTED, RK_CASE_WITHDRAWN, "decision.*"],
         INTAKE_QUEUE: ["case.status.*"],
-        FEES_QUEUE: [rk_case_status("completed")],
+        # Bills at acceptance; a withdrawn or refused case stops taking payments.
+        FEES_QUEUE: [RK_CASE_SUBMITTED, rk_case_status("withdrawn"), rk_case_status("refused")],
         AUDIT_QUEUE: ["audit.#", "case.status.*"],
         SUPERVISION_QUEUE: ["case.status.*", "procedure.*"],
     }

@@ -7,11 +7,13 @@ import grpc
 import pytest
 from google.rpc import error_details_pb2
 
-from hall.v1 import common_pb2, intake_pb2
+from hall.v1 import common_pb2, fees_pb2, intake_pb2
 from services.catalogue import load
 from services.domain import identifiers
 from services.domain.identifiers import validate_credit_code
+from services.fees import signing
 from services.fees.pricing import quote
+from services.runtime import clock
 from tests.support.rpc import details
 from tests.support.samples import company_registration
 
@@ -37,10 +39,29 @@ def test_company_registration_completes_with_codes_receipt_and_timeline(counter)
     credit = final.results["credit_code"]
     assert validate_credit_code(credit) == credit and credit[8:17] == final.results["org_code"]
 
-    receipt = counter.wait_receipt(app.application_id)
+    # One payment at the window, one receipt whose four departments' shares add up (the
+    # registration itself is free: three departments charge), verified with the public key alone.
     expected = quote(load(), matter_code="", bundle_code=app.bundle_code)
-    assert receipt.total.fen == expected.total.fen == sum(line.amount.fen for line in receipt.lines)
-    assert len(receipt.lines) == len(expected.lines)
+    paid = counter.pay(app.application_id)
+    receipt = paid.receipt
+    assert receipt.total.fen == expected.total.fen == sum(s.amount.fen for s in receipt.subtotals) == 3500
+    assert {s.department for s in receipt.subtotals} == {"quality", "national_tax", "local_tax"}
+    key = counter.fees.GetVerificationKey(fees_pb2.GetVerificationKeyRequest(), timeout=5)
+    assert signing.verify(receipt, key.public_key_pem) == "" and receipt.key_id == key.key_id
+    checked = counter.fees.VerifyReceipt(fees_pb2.VerifyReceiptRequest(
+        receipt_number=receipt.receipt_number, check_code=receipt.check_code), timeout=5)
+    assert checked.valid
+    with pytest.raises(grpc.RpcError) as twice:  # paying again with a new key
+        counter.pay(app.application_id)
+    assert twice.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    # A refund reverses it, and the day's reconciliation still balances.
+    reversal = counter.fees.Refund(fees_pb2.RefundRequest(receipt_number=receipt.receipt_number, client_key=uuid.uuid4().hex,
+                                                          reason="测试冲销", clerk_id="clerk-0001"), timeout=5).receipt
+    assert reversal.total.fen == -3500 and reversal.reverses == receipt.receipt_number
+    day = counter.fees.ExportReconciliation(fees_pb2.ExportReconciliationRequest(
+        day=clock.local(clock.from_timestamp(receipt.issued_at)).date().isoformat()), timeout=10)
+    assert day.net.fen == day.paid.fen + day.reversed.fen == sum(d.net.fen for d in day.departments)
+    assert day.paid.fen >= 3500 and day.reversed.fen <= -3500
 
     # every hop: the submit call, each step's request consumed by its adapter, each decision consumed
     # by the router, each status change, the tax departments' lookups in the business register

@@ -54,8 +54,11 @@ def test_birth_registration_is_done_on_the_spot(counter):
     final = list(counter.watch(app.application_id, timeout=60))[-1].application
     assert final.status == S.APPLICATION_STATUS_COMPLETED
     assert final.results["registration_number"].startswith("生登")
-    receipt = counter.wait_receipt(app.application_id)
-    assert receipt.total.fen == 0 and not receipt.lines  # a free matter
+    bill = counter.bill(app.application_id)  # a free matter: nothing to pay, and no receipt
+    assert bill.total.fen == 0 and not bill.lines and bill.free_note == "不收费"
+    with pytest.raises(grpc.RpcError) as nothing:
+        counter.pay(app.application_id, amount_fen=1)
+    assert nothing.value.code() == grpc.StatusCode.FAILED_PRECONDITION
 
 
 def test_planning_permit_waits_for_the_officer_and_the_procedure_is_on_the_record(counter, planning_desk):

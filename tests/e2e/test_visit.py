@@ -3,7 +3,7 @@
 a ticket is taken at the kiosk and called at a window; the application, written in human units,
 goes in with one deliberate error of each kind and comes back as one notice listing them all; the
 corrected one is accepted with the ticket (its caller the first-inquiry owner), watched to
-completion, its receipt printed and the visit evaluated. A second case is withdrawn twice while
+completion, paid once with its receipt printed and verified, and the visit evaluated. A second case is withdrawn twice while
 in flight. The LED board shows the called ticket in a real headless Chromium."""
 
 from __future__ import annotations
@@ -117,9 +117,18 @@ def test_a_visit_from_ticket_to_evaluation_through_the_counter_client(suite, hal
     code, out, _ = hall("watch", application_id, "--timeout", "120")
     assert code == 0 and "结果：已办结" in out and "credit_code" in out, out
 
-    # The receipt (issued on completion), and the evaluation of the visit.
-    code, out, _ = hall("receipt", application_id, "--wait", "30")
-    assert code == 0 and "统一收费票据" in out and "合计" in out and "¥35.00" in out, out
+    # Paid once at the window, the receipt printed and checked by its number and check code.
+    code, out, err = hall("--actor", "clerk-0102", "quote", application_id)
+    assert code == 0 and "应缴合计 ¥35.00（叁拾伍元整）" in out, out + err
+    code, out, err = hall("--actor", "clerk-0102", "pay", application_id, "--method", "card")
+    assert code == 0 and "已收款：¥35.00，银行卡" in out and "统一收费票据" in out and "叁拾伍元整" in out, out + err
+    receipt_number, check = re.search(r"hall verify-receipt (\S+) (\S+)）", out).groups()  # type: ignore[union-attr]
+    code, out, _ = hall("verify-receipt", receipt_number, check)
+    assert code == 0 and "真实有效" in out
+    code, out, _ = hall("verify-receipt", receipt_number, "A" * 16)
+    assert code == 1 and "验证未通过" in out
+    code, out, _ = hall("receipt", "--number", receipt_number)
+    assert code == 0 and receipt_number in out and "小计" in out
     code, out, err = hall("--actor", "clerk-0102", "evaluate", "--visit", ticket_id, "--level", "满意")
     assert code == 0 and "已记录评价" in out, out + err
     # The inspectors' id chain runs from the ticket to the case and the evaluation; the feed names

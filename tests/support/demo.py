@@ -1,7 +1,7 @@
 """`make demo`: a visit to the hall driven through the counter client, `hall`, against `make run`:
 the kiosk's search, a queue ticket, the call at window A01, the application (a YAML file in
 human units under var/demo/) accepted with the ticket, watched department by department to
-completion, its receipt, the applicant's evaluation of the visit, the case's time limits as
+completion, paid once at the window (its receipt printed and verified), the applicant's evaluation of the visit, the case's time limits as
 supervision kept them and the audit trail's hash chain; then where the hall board and the
 supervision dashboard are. The sample applicant comes from tests/support/samples.py (valid
 identity numbers)."""
@@ -77,7 +77,12 @@ def demo(counter: Counter, hall: Hall = run_hall, *, workdir: Path = ROOT / "var
     code, out = hall("watch", application_id)
     if code or "结果：已办结" not in out:
         return 1
-    code, _ = hall("receipt", application_id, "--wait", "30")
+    code, _ = hall("--actor", "clerk-0101", "quote", application_id)
+    code, out = hall("--actor", "clerk-0101", "pay", application_id, "--method", "card")
+    found = re.search(r"hall verify-receipt (\S+) (\S+)）", out)
+    if code or found is None:
+        return 1
+    code, _ = hall("verify-receipt", *found.groups())
     if code:
         return code
     code, _ = hall("--actor", "clerk-0101", "evaluate", "--visit", ticket, "--level", "非常满意",
