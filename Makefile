@@ -48,11 +48,15 @@ test: protos browser ## lint, unit, property, integration and browser tests agai
 	$(BIN)/mypy
 	$(PY) -m pytest
 
-browser: ## headless Chromium and CJK fonts for the web page tests (Debian packages; installed when missing, as root)
+browser: ## headless Chromium and CJK fonts for the web page tests, pdftotext for the printed receipts (Debian packages; installed when missing, as root)
 	@command -v chromium >/dev/null || { \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 			(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk) >/dev/null; \
 		else echo "the web page tests need chromium: apt-get install chromium fonts-noto-cjk (as root)"; exit 1; fi; }
+	@command -v pdftotext >/dev/null || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils poppler-data) >/dev/null; \
+		else echo "the printed receipt tests need pdftotext: apt-get install poppler-utils poppler-data (as root)"; exit 1; fi; }
 
 lint: protos ## buf lint, ruff and mypy
 	$(BIN)/buf lint

@@ -105,6 +105,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     r = sub.add_parser("receipt", help="print a receipt (统一收费票据): an application's, or by its number")
     r.add_argument("application_id", nargs="?", default="", help="the application (or --number)")
     r.add_argument("--number", default="", help="the receipt number")
+    r.add_argument("--pdf", default="", help="also write the printable receipt (PDF) to this file")
     vr = sub.add_parser("verify-receipt", help="check a receipt with its number and check code (anyone may)")
     vr.add_argument("receipt_number")
     vr.add_argument("check_code")
@@ -187,7 +188,13 @@ def fees_command(counter: Counter, args: argparse.Namespace) -> int:
         print_receipt(got.receipt)
         return 0
     if command == "receipt":
-        print_receipt(counter.receipt(application_id=args.application_id, receipt_number=args.number))
+        receipt = counter.receipt(application_id=args.application_id, receipt_number=args.number)
+        print_receipt(receipt)
+        if args.pdf:
+            pdf = counter.fees.PrintReceipt(fees_pb2.PrintReceiptRequest(receipt_number=receipt.receipt_number),
+                                            timeout=30, metadata=md).pdf
+            Path(args.pdf).write_bytes(pdf)
+            print(f"（已写入 {args.pdf}，{len(pdf) // 1024 + 1} KB，可直接打印）")
         return 0
     if command == "verify-receipt":
         checked = counter.fees.VerifyReceipt(fees_pb2.VerifyReceiptRequest(receipt_number=args.receipt_number,

@@ -316,6 +316,17 @@ class Fees:
         problem = verify(receipt, self.signer.public_pem)
         return fees_pb2.VerifyReceiptResponse(valid=not problem, problem=problem, receipt=receipt)
 
+    def pdf(self, receipt_number: str) -> bytes:
+        from services.fees import printing  # reportlab loads once, at the first print
+
+        if not receipt_number:
+            raise InvalidArgument("必须提供票据号", violations=[("receipt_number", "必填")])
+        with self._sessions() as session:
+            receipt = self._by_number(session, receipt_number)
+        hall = f"{self._catalogue.proto.division_name.removeprefix('内蒙古自治区')}政务服务中心"
+        return printing.render(receipt, hall_name=hall,
+                               departments={code: d.name for code, d in self._catalogue.departments.items()})
+
     # ---- reconciliation ----------------------------------------------------------------------
     def reconcile(self, day: str) -> fees_pb2.ExportReconciliationResponse:
         try:

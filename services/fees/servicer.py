@@ -32,5 +32,8 @@ class FeesServicer(fees_pb2_grpc.FeesServiceServicer):
         receipt, duplicate = self._fees.refund(request)
         return fees_pb2.RefundResponse(receipt=receipt, duplicate=duplicate)
 
+    def PrintReceipt(self, request: fees_pb2.PrintReceiptRequest, context: grpc.ServicerContext) -> fees_pb2.PrintReceiptResponse:
+        return fees_pb2.PrintReceiptResponse(pdf=self._fees.pdf(request.receipt_number))
+
     def ExportReconciliation(self, request: fees_pb2.ExportReconciliationRequest, context: grpc.ServicerContext) -> fees_pb2.ExportReconciliationResponse:
         return self._fees.reconcile(request.day)

@@ -127,8 +127,9 @@ def test_a_visit_from_ticket_to_evaluation_through_the_counter_client(suite, hal
     assert code == 0 and "真实有效" in out
     code, out, _ = hall("verify-receipt", receipt_number, "A" * 16)
     assert code == 1 and "验证未通过" in out
-    code, out, _ = hall("receipt", "--number", receipt_number)
-    assert code == 0 and receipt_number in out and "小计" in out
+    pdf = tmp_path / "receipt.pdf"
+    code, out, _ = hall("receipt", "--number", receipt_number, "--pdf", str(pdf))
+    assert code == 0 and receipt_number in out and "小计" in out and pdf.read_bytes().startswith(b"%PDF")
     code, out, err = hall("--actor", "clerk-0102", "evaluate", "--visit", ticket_id, "--level", "满意")
     assert code == 0 and "已记录评价" in out, out + err
     # The inspectors' id chain runs from the ticket to the case and the evaluation; the feed names

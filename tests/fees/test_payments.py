@@ -190,3 +190,24 @@ def test_receipt_numbers_have_no_gaps_and_no_duplicates_under_several_processes(
     numbers = sorted(out.get(timeout=5) for _ in applications)
     serials = [int(n.rsplit("-", 1)[1]) for n in numbers]
     assert serials == list(range(serials[0], serials[0] + len(applications)))
+
+
+def test_the_printed_receipt_reads_back_with_its_number_check_code_lines_and_capitals(fees, tmp_path):
+    import shutil
+    import subprocess
+
+    pdftotext = shutil.which("pdftotext")
+    if pdftotext is None:
+        pytest.fail("pdftotext is not installed: `make test` installs it (apt-get install poppler-utils poppler-data)")
+    receipt, _ = pay(fees, accepted(fees, fields={"org_code_copies": "2"}), fen=4500)
+    pdf = tmp_path / "receipt.pdf"
+    pdf.write_bytes(fees.pdf(receipt.receipt_number))
+    text = subprocess.run([pdftotext, "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    for expected in ("鄂尔多斯市东胜区政务服务中心 统一收费票据", receipt.receipt_number, receipt.check_code,
+                     "组织机构代码证书副本工本费", "2份", "小计 质量技术监督局", "¥15.00", "肆拾伍元整", "¥45.00", "王建军"):
+        assert expected in text, expected
+    # The QR code holds the verification data, drawn as a field of squares on the (uncompressed) page.
+    from services.fees.printing import verification_data
+
+    assert receipt.check_code in verification_data(receipt)
+    assert pdf.read_bytes().count(b" re") > 100
