@@ -86,6 +86,10 @@ def drive(amqp_url: str, pg_url: str, db_schema: str) -> None:
             catalogue_version=catalogue.version, applicant=form.applicant, materials=list(form.materials),
             fields=dict(form.fields), clerk_id=form.clerk_id, accepted_at=clock.to_timestamp(clock.now())),
             message_id=f"submitted-{case_id}")
+        # Paid at the window as it is accepted (fees' payment.received): the case completes
+        # when its departments are done, as in the suite's bench.
+        pub.publish(topology.RK_PAYMENT_RECEIVED, approval_pb2.PaymentReceived(case_id=case_id, receipt_number="bench"),
+                    message_id=f"paid-{case_id}")
         return case_id
 
     lock = threading.Lock()

@@ -188,10 +188,14 @@ def pct(values: list[float], p: float) -> float:
 
 
 def company_registrations(counter: Counter) -> Callable[[int], str]:
-    """A client's submit: one company registration through intake; returns its case id (the key
-    `Completions` waits for)."""
+    """A client's submit: one company registration through intake, and its payment; returns its
+    case id (the key `Completions` waits for)."""
     def submit(_: int) -> str:
-        return str(counter.submit(company_registration()).application.case_id)
+        app = counter.submit(company_registration()).application
+        # The applicant pays at the window right after acceptance (one window, one payment): the
+        # case completes without waiting when the departments finish after it.
+        counter.pay(app.application_id)
+        return str(app.case_id)
 
     return submit
 

@@ -102,7 +102,7 @@ class Counter:
             except grpc.RpcError as err:
                 if err.code() != grpc.StatusCode.NOT_FOUND or time.monotonic() > deadline:
                     raise
-            time.sleep(0.1)
+            time.sleep(0.02)
 
     def pay(self, application_id: str, *, method: int = fees_pb2.PAYMENT_METHOD_CASH, reference: str = "",
             amount_fen: int | None = None, client_key: str = "", timeout: float = 10) -> fees_pb2.PayResponse:

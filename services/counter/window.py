@@ -31,6 +31,7 @@ from services.runtime import clock
 S = intake_pb2.ApplicationStatus
 T = queue_pb2.TicketStatus
 STATUS_WORDS = {S.APPLICATION_STATUS_ACCEPTED: "已受理", S.APPLICATION_STATUS_IN_PROGRESS: "办理中",
+                S.APPLICATION_STATUS_AWAITING_PAYMENT: "待缴费",
                 S.APPLICATION_STATUS_COMPLETED: "已办结", S.APPLICATION_STATUS_REFUSED: "不予许可",
                 S.APPLICATION_STATUS_WITHDRAWN: "已撤回"}
 STEP_WORDS = {common_pb2.STEP_STATUS_PENDING: "等待前置环节", common_pb2.STEP_STATUS_DISPATCHED: "部门办理中",
@@ -434,15 +435,24 @@ def watch(counter: Counter, application_id: str, timeout: float, console: Consol
     with Live(progress(app), console=console, refresh_per_second=8, transient=False) if live else _Quiet() as view:
         for event in counter.watch(application_id, timeout=timeout):
             app = event.application
+            # The applicant's turn, unless the window has just taken the payment (the router is
+            # a moment behind fees): then the case moves on and the watch goes on with it.
+            waiting = (app.status == S.APPLICATION_STATUS_AWAITING_PAYMENT
+                       and not counter.bill(application_id).paid_receipt_number)
             if live:
                 view.update(progress(app))
             else:  # a log or a pipe: one line per change
                 at = clock.local(clock.from_timestamp(event.at))
                 step = f" [{event.step_id}]" if event.step_id else ""
                 print(f"{at:%H:%M:%S} {STATUS_WORDS.get(event.status, ''):<4}{step} {event.note}", flush=True)
+            if waiting:
+                break  # the applicant's turn: nothing moves until the window takes the payment
     if not live:
         console.print(progress(app))
     print_results(app)
+    if app.status == S.APPLICATION_STATUS_AWAITING_PAYMENT:
+        print(f"结果：待缴费（hall quote {application_id} 查看应缴，hall pay {application_id} 收款后再跟踪）")
+        return 0
     print(f"结果：{STATUS_WORDS.get(app.status, '未结束（仍在办理）')}")
     return 0 if app.status in TERMINAL else 3
 

@@ -32,6 +32,7 @@ def main() -> None:
         structlog.get_logger().warning("FEES_SIGNING_KEY not set: receipts are signed with the development key",
                                        key_id=signer.key_id)
     fees = Fees(proc.sessions, catalogue, signer, versions=load_versions(catalogue))
+    proc.add_relay(fees.outbox)  # started by serve(): payment.received to the router
 
     def on_messages(envelopes: list[Envelope]) -> None:
         messages = [e.message for e in envelopes]

@@ -11,6 +11,7 @@ from sqlalchemy import JSON, BigInteger, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.runtime.db import Base, UTCDateTime
+from services.runtime.outbox import OutboxMixin
 
 
 class LegacyReceiptRow(Base):
@@ -81,3 +82,10 @@ class IssuedReceiptRow(Base):
     total_fen: Mapped[int] = mapped_column(BigInteger)
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
     body: Mapped[bytes] = mapped_column(LargeBinary)  # hall.v1.Receipt, signed
+
+
+class FeesOutbox(OutboxMixin, Base):
+    """payment.received, written in the payment's transaction (the router releases a case held
+    for its payment)."""
+
+    __tablename__ = "fees_outbox"

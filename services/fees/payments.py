@@ -28,14 +28,15 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from hall.v1 import approval_pb2, catalogue_pb2, common_pb2, fees_pb2
+from hall.v1 import approval_pb2, common_pb2, fees_pb2
 from services.catalogue import Catalogue
+from services.catalogue.pricing import payment_stage, quote, subtotals
 from services.domain import money
-from services.fees.models import BillRow, IssuedReceiptRow, LegacyReceiptRow, PaymentRow, ReceiptCounter
-from services.fees.pricing import quote, subtotals
+from services.fees.models import BillRow, FeesOutbox, IssuedReceiptRow, LegacyReceiptRow, PaymentRow, ReceiptCounter
 from services.fees.signing import Signer, verify
-from services.runtime import clock, context, db
+from services.runtime import clock, context, db, topology
 from services.runtime.errors import FailedPrecondition, InvalidArgument, NotFound, ServiceError
+from services.runtime.outbox import Outbox
 
 log = structlog.get_logger(__name__)
 M = fees_pb2.PaymentMethod
@@ -72,6 +73,7 @@ class Fees:
         self._catalogue = catalogue
         self._versions = versions or {catalogue.version: catalogue}
         self.signer = signer
+        self.outbox = Outbox(FeesOutbox)  # its relay: services/fees/__main__.py
         dialect = sessions.kw["bind"].dialect.name
         self._next_number = _NEXT_NUMBER[dialect]
         self._insert_bills = _INSERT_BILLS[dialect]
@@ -83,11 +85,7 @@ class Fees:
         for s in submitted:
             catalogue = self._versions.get(s.catalogue_version, self._catalogue)
             priced = quote(catalogue, matter_code=s.matter_code, bundle_code=s.bundle_code, fields=dict(s.fields))
-            stages = [catalogue.matters[c].payment_stage
-                      for c in catalogue.matter_codes(matter_code=s.matter_code, bundle_code=s.bundle_code)
-                      if catalogue.matters[c].fees.charged]
-            # The earliest stage any of its matters asks for: before acceptance wins.
-            stage = min(stages) if stages else catalogue_pb2.PAYMENT_STAGE_UNSPECIFIED
+            stage = payment_stage(catalogue, matter_code=s.matter_code, bundle_code=s.bundle_code)
             rows.append(dict(application_id=s.application_id, case_id=s.case_id, catalogue_version=catalogue.version,
                              payer_name=s.applicant.name, quote=priced.SerializeToString(), total_fen=priced.total.fen,
                              payment_stage=stage, ended="",
@@ -167,6 +165,11 @@ class Fees:
                 session.add(PaymentRow(client_key=req.client_key, application_id=req.application_id,
                                        fingerprint=fingerprint, receipt_number=receipt.receipt_number, paid_at=now))
                 self._store(session, receipt, client_key=None, fingerprint=fingerprint)
+                # The router releases a case held for its payment: sent with this transaction.
+                self.outbox.add(session, topology.RK_PAYMENT_RECEIVED, approval_pb2.PaymentReceived(
+                    case_id=bill.case_id, application_id=bill.application_id, receipt_number=receipt.receipt_number,
+                    amount=receipt.total, paid_at=receipt.issued_at), message_id=f"paid-{bill.application_id}",
+                    headers={context.CASE_HEADER: bill.case_id})
         except IntegrityError:
             # Another call paid first: the same key answers its receipt; another key is refused.
             done = self._payment(req.client_key, fingerprint)

@@ -34,6 +34,7 @@ _FROM_CASE = {
     approval_pb2.CASE_STATUS_COMPLETED: S.APPLICATION_STATUS_COMPLETED,
     approval_pb2.CASE_STATUS_REFUSED: S.APPLICATION_STATUS_REFUSED,
     approval_pb2.CASE_STATUS_WITHDRAWN: S.APPLICATION_STATUS_WITHDRAWN,
+    approval_pb2.CASE_STATUS_AWAITING_PAYMENT: S.APPLICATION_STATUS_AWAITING_PAYMENT,
 }
 
 
@@ -294,6 +295,9 @@ class Applications:
 
 
 def _note(event: approval_pb2.CaseStatusChanged) -> str:
+    if event.status == approval_pb2.CASE_STATUS_AWAITING_PAYMENT:
+        step = f"{event.step_id}: {_STEP_NOTES.get(event.step_status, '')}；" if event.step_id else ""
+        return step + _CASE_NOTES[event.status]
     if event.reasons:
         return "；".join(r.message for r in event.reasons)
     if event.step_id:
@@ -305,6 +309,7 @@ _STEP_NOTES = {common_pb2.STEP_STATUS_APPROVED: "已办结", common_pb2.STEP_STA
                common_pb2.STEP_STATUS_CANCELLED: "已撤销", common_pb2.STEP_STATUS_INCIDENT: "技术故障，待运维处理",
                common_pb2.STEP_STATUS_DISPATCHED: "已分送部门", common_pb2.STEP_STATUS_PENDING: "等待前置环节"}
 _CASE_NOTES = {approval_pb2.CASE_STATUS_IN_PROGRESS: "已分送各部门并联审批", approval_pb2.CASE_STATUS_COMPLETED: "全部办结",
+               approval_pb2.CASE_STATUS_AWAITING_PAYMENT: "待缴费：请到窗口一次缴清",
                approval_pb2.CASE_STATUS_WITHDRAWN: "已撤回"}
 
 

@@ -16,8 +16,8 @@ import structlog
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from hall.v1 import approval_pb2, common_pb2
-from services.catalogue import Catalogue
+from hall.v1 import approval_pb2, catalogue_pb2, common_pb2
+from services.catalogue import Catalogue, pricing
 from services.domain import masking, timelimits
 from services.router import state
 from services.router.models import (
@@ -47,7 +47,10 @@ _STATUS_KEY: dict[int, str] = {
     CS.CASE_STATUS_COMPLETED: "completed",
     CS.CASE_STATUS_REFUSED: "refused",
     CS.CASE_STATUS_WITHDRAWN: "withdrawn",
+    CS.CASE_STATUS_AWAITING_PAYMENT: "awaiting_payment",
 }
+# A case still open: decisions and withdrawals still apply.
+OPEN = {CS.CASE_STATUS_IN_PROGRESS, CS.CASE_STATUS_AWAITING_PAYMENT}
 # Records the batch's message ids and returns those not recorded before, in one statement: a
 # redelivered message comes back empty and is skipped; a concurrent delivery of the same message
 # waits for the first to commit (the ids are inserted in sorted order: no deadlock between batches).
@@ -82,6 +85,7 @@ class Engine:
             approval_pb2.CaseSubmitted: self._submitted,
             approval_pb2.SubApprovalDecision: self._decision,
             approval_pb2.CaseWithdrawn: self._withdrawn,
+            approval_pb2.PaymentReceived: self._paid,
         }
         ordered = sorted(envelopes, key=lambda e: getattr(e.message, "case_id", ""))
         message_ids = sorted({e.message_id for e in ordered})
@@ -123,11 +127,14 @@ class Engine:
             raise LookupError(f"catalogue version {msg.catalogue_version} unknown to this router")
         plan = catalogue.plan(matter_code=msg.matter_code, bundle_code=msg.bundle_code)
         now = clock.now()
+        due = pricing.quote(catalogue, matter_code=msg.matter_code, bundle_code=msg.bundle_code, fields=dict(msg.fields))
+        stage = pricing.payment_stage(catalogue, matter_code=msg.matter_code, bundle_code=msg.bundle_code)
         case = Record(dict(
             case_id=msg.case_id, application_id=msg.application_id, matter_code=msg.matter_code,
             bundle_code=msg.bundle_code, catalogue_version=catalogue.version,
             status=CS.CASE_STATUS_IN_PROGRESS, event_seq=0, submitted=msg.SerializeToString(), results={},
             reasons=[], created_at=now, updated_at=now, ended_at=None,
+            payment_stage=stage if due.total.fen else 0, payment_due_fen=due.total.fen, paid_receipt="",
         ), new=True)
         steps = [
             Record(dict(case_id=msg.case_id, step_id=ps.step_id, position=i, department=ps.department,
@@ -139,6 +146,11 @@ class Engine:
         ]
         batch[msg.case_id] = (case, steps)
         log.info("case planned", steps=[s.step_id for s in steps])
+        if case.payment_stage == catalogue_pb2.PAYMENT_STAGE_BEFORE_ACCEPTANCE:
+            case.status = CS.CASE_STATUS_AWAITING_PAYMENT  # the departments start once it is paid
+            log.info("case awaits payment before the departments start", due_fen=case.payment_due_fen)
+            self._emit(session, case, steps, None)
+            return
         self._advance(session, case, steps, None)
 
     def _decision(self, session: Session, batch: state.Loaded, msg: approval_pb2.SubApprovalDecision) -> None:
@@ -146,7 +158,7 @@ class Engine:
         if case is None:
             raise LookupError(f"decision for unknown case {msg.case_id}")
         step = next((s for s in steps if s.step_id == msg.step_id), None)
-        if step is None or case.status != CS.CASE_STATUS_IN_PROGRESS:
+        if step is None or case.status not in OPEN:
             log.info("late decision ignored", step_id=msg.step_id, case_status=case.status)
             return
         if step.status != DISPATCHED or msg.request_message_id != step.request_message_id:
@@ -180,10 +192,22 @@ class Engine:
         case, steps = batch.get(msg.case_id, (None, []))
         if case is None:
             raise LookupError(f"withdrawal of unknown case {msg.case_id}")  # submission not seen yet: retry
-        if case.status != CS.CASE_STATUS_IN_PROGRESS:
+        if case.status not in OPEN:
             return
         reason = {"code": "WITHDRAWN", "message": msg.reason or "申请人撤回申请", "department": "", "field": ""}
         self._end(session, case, steps, CS.CASE_STATUS_WITHDRAWN, [reason], None, "申请人已撤回申请")
+
+    def _paid(self, session: Session, batch: state.Loaded, msg: approval_pb2.PaymentReceived) -> None:
+        case, steps = batch.get(msg.case_id, (None, []))
+        if case is None:
+            raise LookupError(f"payment of unknown case {msg.case_id}")  # submission not seen yet: retry
+        if case.paid_receipt:
+            return
+        case.paid_receipt = msg.receipt_number
+        log.info("case paid", receipt_number=msg.receipt_number)
+        if case.status == CS.CASE_STATUS_AWAITING_PAYMENT:
+            case.status = CS.CASE_STATUS_IN_PROGRESS
+            self._advance(session, case, steps, None)  # the departments start, or the case completes
 
     # ---- operator actions ---------------------------------------------------------------------
     def retry_incident(self, case_id: str, step_id: str) -> Record:
@@ -233,6 +257,12 @@ class Engine:
     # ---- mechanics -----------------------------------------------------------------------------
     def _advance(self, session: Session, case: Record, steps: list[Record], changed: Record | None) -> None:
         if all(s.status == APPROVED for s in steps):
+            if case.payment_stage == catalogue_pb2.PAYMENT_STAGE_BEFORE_HANDOVER and not case.paid_receipt:
+                # Approved: the certificates are handed over once the fees are paid.
+                case.status, case.updated_at = CS.CASE_STATUS_AWAITING_PAYMENT, clock.now()
+                log.info("case approved; awaits payment before handover", due_fen=case.payment_due_fen)
+                self._emit(session, case, steps, changed)
+                return
             case.status, case.ended_at, case.updated_at = CS.CASE_STATUS_COMPLETED, clock.now(), clock.now()
             log.info("case completed")
             self._emit(session, case, steps, changed)

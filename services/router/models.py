@@ -41,6 +41,11 @@ class CaseRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # What the case owes and when it is paid (hall.v1.PaymentStage; 0: nothing due), and the
+    # receipt that paid it: a case owing before acceptance or before handover waits for it.
+    payment_stage: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    payment_due_fen: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    paid_receipt: Mapped[str] = mapped_column(String(40), default="", server_default="")
 
 
 class StepRow(Base):

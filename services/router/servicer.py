@@ -26,6 +26,7 @@ class RouterServicer(router_pb2_grpc.RouterServiceServicer):
             raise InvalidArgument("case_id is required", violations=[("case_id", "必须提供案件编号")])
         case, steps = self._engine.case(request.case_id)
         return router_pb2.GetCaseResponse(case_id=case.case_id, status=case.status,  # type: ignore[arg-type]
+                                          application_id=case.application_id, paid_receipt=case.paid_receipt,
                                           steps=[step_state(s, case.ended_at) for s in steps],
                                           catalogue_version=case.catalogue_version)
 

@@ -28,7 +28,7 @@ from services.runtime.db import UTCDateTime
 
 CASES: Table = CaseRow.__table__  # type: ignore[assignment]
 STEPS: Table = StepRow.__table__  # type: ignore[assignment]
-CASE_CHANGES = ("status", "event_seq", "results", "reasons", "updated_at", "ended_at")
+CASE_CHANGES = ("status", "event_seq", "results", "reasons", "updated_at", "ended_at", "paid_receipt")
 STEP_CHANGES = ("status", "attempt", "request_message_id", "results", "reasons", "last_error", "dispatched_at",
                 "decided_at", "due_at", "started_at", "retried_after", "officer_id")
 

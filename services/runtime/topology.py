@@ -30,6 +30,7 @@ SUPERVISION_QUEUE = "hall.supervision"
 
 RK_CASE_SUBMITTED = "case.submitted"
 RK_CASE_WITHDRAWN = "case.withdrawn"
+RK_PAYMENT_RECEIVED = "payment.received"
 
 
 def rk_case_status(status: str) -> str:
@@ -93,7 +94,7 @@ def refused_arguments(exc: BaseException) -> bool:
 # queue -> binding keys
 def bindings(departments: list[str]) -> dict[str, list[str]]:
     table = {
-        ROUTER_QUEUE: [RK_CASE_SUBMITTED, RK_CASE_WITHDRAWN, "decision.*"],
+        ROUTER_QUEUE: [RK_CASE_SUBMITTED, RK_CASE_WITHDRAWN, "decision.*", RK_PAYMENT_RECEIVED],
         INTAKE_QUEUE: ["case.status.*"],
         # Bills at acceptance; a withdrawn or refused case stops taking payments.
         FEES_QUEUE: [RK_CASE_SUBMITTED, rk_case_status("withdrawn"), rk_case_status("refused")],

@@ -124,6 +124,7 @@ class Supervisor:
                      case_id=case.case_id, departments=departments, matter_code=matter, at=accepted)
         elif msg.sequence <= case.last_seq:
             return False  # older than what is known, or a repeat
+        awaiting, was_awaiting = msg.status == CS.CASE_STATUS_AWAITING_PAYMENT, case.status == CS.CASE_STATUS_AWAITING_PAYMENT
         case.status, case.last_seq = msg.status, msg.sequence
         case.results = dict(msg.results)
         ended_now = msg.status in ENDED_CASE and case.ended_at is None
@@ -158,6 +159,11 @@ class Supervisor:
             row.refused_without_reason = (st.status == common_pb2.STEP_STATUS_REFUSED
                                           and not any(r.message.strip() for r in st.reasons))
         rows.sort(key=lambda r: r.position)
+        if awaiting != was_awaiting:  # the applicant's turn at the window, and its end
+            feed.add(FeedKind.FEED_KIND_PAYMENT, "待缴费：审批已完成，缴费后出件" if awaiting and all(
+                            st.status == common_pb2.STEP_STATUS_APPROVED for st in msg.steps)
+                     else "待缴费：缴费后分送各部门" if awaiting else "已缴费", case_id=case.case_id,
+                     departments=departments, matter_code=matter, at=at)
         if ended_now:  # after its steps' entries: the feed reads in the order things happened
             feed.add(FeedKind.FEED_KIND_COMPLETED, f"办结：{texts.CASE_OUTCOME.get(msg.status, '')}"
                      + (f"（{'；'.join(r.message for r in msg.reasons if r.message)}）" if msg.reasons else ""),

@@ -9,13 +9,14 @@ from google.rpc import error_details_pb2
 
 from hall.v1 import common_pb2, fees_pb2, intake_pb2
 from services.catalogue import load
+from services.catalogue.pricing import quote
 from services.domain import identifiers
 from services.domain.identifiers import validate_credit_code
 from services.fees import signing
-from services.fees.pricing import quote
 from services.runtime import clock
 from tests.support.rpc import details
 from tests.support.samples import company_registration
+from tests.support.watch import to_the_end
 
 pytestmark = pytest.mark.e2e
 S = intake_pb2.ApplicationStatus
@@ -23,8 +24,7 @@ S = intake_pb2.ApplicationStatus
 
 def run_to_end(counter, request):
     app = counter.submit(request).application
-    events = list(counter.watch(app.application_id, timeout=60))
-    return app, events
+    return app, to_the_end(counter, app.application_id)
 
 
 
@@ -39,11 +39,12 @@ def test_company_registration_completes_with_codes_receipt_and_timeline(counter)
     credit = final.results["credit_code"]
     assert validate_credit_code(credit) == credit and credit[8:17] == final.results["org_code"]
 
-    # One payment at the window, one receipt whose four departments' shares add up (the
-    # registration itself is free: three departments charge), verified with the public key alone.
+    # Approved, it waited for the fees (paid before handover); one payment at the window, one
+    # receipt whose departments' shares add up (the registration itself is free: three
+    # departments charge), verified with the public key alone.
+    assert S.APPLICATION_STATUS_AWAITING_PAYMENT in [e.status for e in events]
     expected = quote(load(), matter_code="", bundle_code=app.bundle_code)
-    paid = counter.pay(app.application_id)
-    receipt = paid.receipt
+    receipt = counter.receipt(application_id=app.application_id)
     assert receipt.total.fen == expected.total.fen == sum(s.amount.fen for s in receipt.subtotals) == 3500
     assert {s.department for s in receipt.subtotals} == {"quality", "national_tax", "local_tax"}
     key = counter.fees.GetVerificationKey(fees_pb2.GetVerificationKeyRequest(), timeout=5)

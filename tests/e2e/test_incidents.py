@@ -96,6 +96,9 @@ def test_a_step_that_keeps_failing_becomes_an_incident_and_completes_once_retrie
             code, out, _ = cli("retry-incident", case_id, step)
             assert code == 0 and step in out and "第 3 次" in out
 
+        assert wait_until(lambda: counter.case(case_id).status == approval_pb2.CASE_STATUS_AWAITING_PAYMENT,
+                          timeout=60, every=0.2), counter.case(case_id)
+        counter.pay(counter.case(case_id).application_id)  # approved: the certificates wait for the fees
         assert wait_until(lambda: counter.case(case_id).status == approval_pb2.CASE_STATUS_COMPLETED,
                           timeout=60, every=0.2), counter.case(case_id)
         assert open_incidents() == {}

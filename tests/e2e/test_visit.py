@@ -115,13 +115,17 @@ def test_a_visit_from_ticket_to_evaluation_through_the_counter_client(suite, hal
     application_id, case_id = re.search(r"申请 (\w+)，案件 (\w+)", out).groups()  # type: ignore[union-attr]
     assert "首问负责人 clerk-0101" in out and f"票号 {number}" in out
     code, out, _ = hall("watch", application_id, "--timeout", "120")
-    assert code == 0 and "结果：已办结" in out and "credit_code" in out, out
+    assert code == 0 and "结果：待缴费" in out and "credit_code" in out, out  # approved: the fees first
 
     # Paid once at the window, the receipt printed and checked by its number and check code.
     code, out, err = hall("--actor", "clerk-0102", "quote", application_id)
     assert code == 0 and "应缴合计 ¥35.00（叁拾伍元整）" in out, out + err
     code, out, err = hall("--actor", "clerk-0102", "pay", application_id, "--method", "card")
     assert code == 0 and "已收款：¥35.00，银行卡" in out and "统一收费票据" in out and "叁拾伍元整" in out, out + err
+    receipt_out = out
+    code, out, _ = hall("watch", application_id, "--timeout", "60")
+    assert code == 0 and "结果：已办结" in out, out
+    out = receipt_out
     receipt_number, check = re.search(r"hall verify-receipt (\S+) (\S+)）", out).groups()  # type: ignore[union-attr]
     code, out, _ = hall("verify-receipt", receipt_number, check)
     assert code == 0 and "真实有效" in out

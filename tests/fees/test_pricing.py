@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from hall.v1 import catalogue_pb2, common_pb2
 from services.catalogue import load
-from services.fees.pricing import price_item, quote, share
+from services.catalogue.pricing import price_item, quote, share
 
 K = catalogue_pb2.FeeItem
 BUNDLE = "150602-YJS-0001"

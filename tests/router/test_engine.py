@@ -67,6 +67,11 @@ def statuses(sessions):
     return [m for _, m, _ in outbox(sessions, "case.status.")]
 
 
+def paid(eng, case_id="C1", receipt="150602-2026-00000001"):
+    eng.handle(envelope(approval_pb2.PaymentReceived(case_id=case_id, application_id=f"A-{case_id}",
+                                                     receipt_number=receipt)))
+
+
 def test_company_bundle_runs_in_dag_order_and_hands_results_down(engine):
     eng, sessions = engine
     eng.handle(envelope(submitted()))
@@ -82,10 +87,59 @@ def test_company_bundle_runs_in_dag_order_and_hands_results_down(engine):
     assert all(r.upstream["org_code"] == "MA0000015" for r in third)
     for r in third:
         decide(eng, r, **{f"{r.step_id}_registration": "150602MA0000015"})
+    # Approved everywhere: the certificates wait for the fees (paid before handover).
+    waiting = statuses(sessions)[-1]
+    assert waiting.status == approval_pb2.CASE_STATUS_AWAITING_PAYMENT
+    assert all(st.status == common_pb2.STEP_STATUS_APPROVED for st in waiting.steps)
+    paid(eng)
+    paid(eng, receipt="another")  # a second notice changes nothing
     last = statuses(sessions)[-1]
     assert last.status == approval_pb2.CASE_STATUS_COMPLETED
     assert last.results["credit_code"] == "91150602MA0000015E"
+    assert sum(1 for s in statuses(sessions) if s.status == approval_pb2.CASE_STATUS_COMPLETED) == 1
     assert [s.sequence for s in statuses(sessions)] == list(range(1, len(statuses(sessions)) + 1))
+
+
+def test_a_payment_before_the_end_lets_the_case_complete_at_once(engine):
+    eng, sessions = engine
+    eng.handle(envelope(submitted()))
+    paid(eng)  # paid at the window while the departments work
+    lic = requests(sessions)[0]
+    decide(eng, lic, credit_code="c", licence_number="l", company_name="n")
+    decide(eng, requests(sessions)[1], org_code="o")
+    for r in requests(sessions)[2:]:
+        decide(eng, r, done="1")
+    assert approval_pb2.CASE_STATUS_AWAITING_PAYMENT not in {s.status for s in statuses(sessions)}
+    assert statuses(sessions)[-1].status == approval_pb2.CASE_STATUS_COMPLETED
+
+
+def test_a_case_paid_before_acceptance_starts_the_departments_only_once_paid(engine):
+    from hall.v1 import catalogue_pb2
+    from services.catalogue import Catalogue
+
+    _, sessions = engine
+    proto = catalogue_pb2.Catalogue()
+    proto.CopyFrom(load().proto)
+    for m in proto.matters:
+        if m.fees.charged:
+            m.payment_stage = catalogue_pb2.PAYMENT_STAGE_BEFORE_ACCEPTANCE
+    eng = Engine(sessions, Catalogue(proto), max_attempts=3)
+    eng.handle(envelope(submitted()))
+    assert statuses(sessions)[-1].status == approval_pb2.CASE_STATUS_AWAITING_PAYMENT and not requests(sessions)
+    paid(eng)
+    assert [r.step_id for r in requests(sessions)] == ["licence"]
+    assert statuses(sessions)[-1].status == approval_pb2.CASE_STATUS_IN_PROGRESS
+
+
+def test_a_case_waiting_for_payment_can_be_withdrawn(engine):
+    eng, sessions = engine
+    eng.handle(envelope(submitted()))
+    decide(eng, requests(sessions)[0], credit_code="c", licence_number="l", company_name="n")
+    decide(eng, requests(sessions)[1], org_code="o")
+    for r in requests(sessions)[2:]:
+        decide(eng, r, done="1")
+    eng.handle(envelope(approval_pb2.CaseWithdrawn(case_id="C1", reason="不办了")))
+    assert statuses(sessions)[-1].status == approval_pb2.CASE_STATUS_WITHDRAWN
 
 
 def test_duplicate_messages_change_nothing(engine):
@@ -258,6 +312,7 @@ def test_two_replicas_racing_on_one_case_neither_double_dispatch_nor_lose_an_upd
             t.start()
         for t in threads:
             t.join()
+        paid(a, case)
         completed = [s for s in statuses(sessions) if s.case_id == case and s.status == approval_pb2.CASE_STATUS_COMPLETED]
         assert len(completed) == 1
     for _, _, db_engine in engines:

@@ -75,12 +75,15 @@ def demo(counter: Counter, hall: Hall = run_hall, *, workdir: Path = ROOT / "var
         return 1
     application_id, case_id = found.groups()
     code, out = hall("watch", application_id)
-    if code or "结果：已办结" not in out:
+    if code or "结果：待缴费" not in out:  # approved by every department: the fees, then the certificates
         return 1
     code, _ = hall("--actor", "clerk-0101", "quote", application_id)
     code, out = hall("--actor", "clerk-0101", "pay", application_id, "--method", "card")
     found = re.search(r"hall verify-receipt (\S+) (\S+)）", out)
     if code or found is None:
+        return 1
+    code, out = hall("watch", application_id)
+    if code or "结果：已办结" not in out:
         return 1
     code, _ = hall("verify-receipt", *found.groups())
     if code:

@@ -32,3 +32,14 @@ class Watch:
     def cancel(self) -> None:
         self.call.cancel()
         self._thread.join(30)
+
+
+def to_the_end(counter, application_id: str, timeout: float = 60) -> list[intake_pb2.WatchApplicationResponse]:
+    """Every status change of an application until it ends, the fees paid at the window when the
+    case waits for them (as the clerk does)."""
+    events: list[intake_pb2.WatchApplicationResponse] = []
+    for event in counter.watch(application_id, timeout=timeout):
+        events.append(event)
+        if event.status == intake_pb2.APPLICATION_STATUS_AWAITING_PAYMENT:
+            counter.pay(application_id, client_key=f"pay-{application_id}")
+    return events

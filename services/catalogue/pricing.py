@@ -1,4 +1,5 @@
-"""The fee table: what an application costs, line by line, from the catalogue's fee rules.
+"""The fee table: what an application costs, line by line, from the catalogue's fee rules (fees
+bills and receipts it; the router holds a case that must be paid first).
 
 Every amount is integer fen. A percentage is `rate` basis points of a base amount, rounded half
 up to the fen (四舍五入到分): (base × rate + 5000) // 10000; then held within its floor and cap. A
@@ -86,6 +87,14 @@ def quote(catalogue: Catalogue, *, matter_code: str, bundle_code: str,
     if total == 0:
         response.free_note = "不收费"
     return response
+
+
+def payment_stage(catalogue: Catalogue, *, matter_code: str, bundle_code: str) -> int:
+    """When an application pays (hall.v1.PaymentStage): the earliest stage any of its charged
+    matters asks for (before acceptance wins); unspecified when none charges."""
+    stages = [catalogue.matters[c].payment_stage for c in catalogue.matter_codes(matter_code=matter_code, bundle_code=bundle_code)
+              if catalogue.matters[c].fees.charged]
+    return min(stages) if stages else catalogue_pb2.PAYMENT_STAGE_UNSPECIFIED
 
 
 def subtotals(lines: list[fees_pb2.FeeLine]) -> list[fees_pb2.DepartmentSubtotal]:
