@@ -194,7 +194,7 @@ def company_registrations(counter: Counter) -> Callable[[int], str]:
         app = counter.submit(company_registration()).application
         # The applicant pays at the window right after acceptance (one window, one payment): the
         # case completes without waiting when the departments finish after it.
-        counter.pay(app.application_id)
+        counter.pay(app.application_id, amount_fen=app.fees_due.fen)  # the amount intake said at acceptance
         return str(app.case_id)
 
     return submit

@@ -10,7 +10,7 @@ tests use it too). Every process gets its own settings from the environment:
   HALL_DESKS          departments whose desk process starts (default: those the registry marks desk)
   HALL_DESK_<DEPT>_PORT  desk gRPC ports (default: the registry's desk_port)
   HALL_LOG_DIR        where each process writes <name>.log (default var/log)
-  HALL_OFF_PATH_NICE  CPU_NICE of audit, fees, supervision and the web pages, off the case's path (default 10; 0: none)
+  HALL_OFF_PATH_NICE  CPU_NICE of audit, supervision and the web pages, off the case's path (default 10; 0: none)
   HALL_WEB_PORT       the web pages' HTTP port (default 8080: http://127.0.0.1:8080/supervision)
   HALL_RUN_LOCK       the file a running suite holds (default var/suite.lock): a second make run exits 1
   HALL_ADAPTER_<DEPT>_HEALTH_PORT  an adapter's health endpoint (default: a free port)
@@ -52,7 +52,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PLATFORM = ("audit", "fees", "supervision", "router", "intake")
 # The record keepers: a case's path does not wait for them, so they yield the CPU to it
 # (services/runtime/priority.py).
-OFF_PATH = ("audit", "fees", "supervision")
+# (fees is on it: a case waits for its payment before handover, and the window for its receipt.)
+OFF_PATH = ("audit", "supervision")
 
 
 

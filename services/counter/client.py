@@ -94,7 +94,7 @@ class Counter:
     def bill(self, application_id: str, timeout: float = 10) -> fees_pb2.QuoteResponse:
         """What an application owes. Fees prices it from the broker's case.submitted, a moment
         after intake accepted it: NOT_FOUND until then, waited out for `timeout` seconds."""
-        deadline = time.monotonic() + timeout
+        deadline, pause = time.monotonic() + timeout, 0.01
         while True:
             try:
                 return self.fees.Quote(fees_pb2.QuoteRequest(application_id=application_id),  # type: ignore[no-any-return]
@@ -102,7 +102,8 @@ class Counter:
             except grpc.RpcError as err:
                 if err.code() != grpc.StatusCode.NOT_FOUND or time.monotonic() > deadline:
                     raise
-            time.sleep(0.02)
+            time.sleep(pause)
+            pause = min(pause * 2, 0.2)  # usually there at the first retry; a busy fees is not hammered
 
     def pay(self, application_id: str, *, method: int = fees_pb2.PAYMENT_METHOD_CASH, reference: str = "",
             amount_fen: int | None = None, client_key: str = "", timeout: float = 10) -> fees_pb2.PayResponse:

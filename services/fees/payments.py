@@ -18,6 +18,7 @@ import csv
 import hashlib
 import io
 import re
+import time
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -41,6 +42,7 @@ from services.runtime.outbox import Outbox
 log = structlog.get_logger(__name__)
 M = fees_pb2.PaymentMethod
 K = fees_pb2.ReceiptKind
+BILL_WAIT_S = 3.0
 MAX_FEN = 10**14  # a trillion yuan: anything above is a typing error, not a fee
 _NEXT_NUMBER = db.next_number(ReceiptCounter.__table__, "year", "last")  # type: ignore[arg-type]
 _NON_TAX_NOTICE = re.compile(r"^\d{20}$")
@@ -139,12 +141,25 @@ class Fees:
         if violations:
             raise InvalidArgument("缴费信息有误", violations=violations)
         fingerprint = _fingerprint(req, "client_key")
-        done = self._payment(req.client_key, fingerprint)
-        if done is not None:
-            return done, True
+        try:
+            return self._pay(req, fingerprint)
+        except NotFound:
+            # The bill follows intake's case.submitted through the broker, a moment after the
+            # acceptance the window pays right after: wait for it here rather than answer
+            # NOT_FOUND and have the counter call again.
+            if not self._wait_for_bill(req.application_id):
+                raise
+            return self._pay(req, fingerprint)
+
+    def _pay(self, req: fees_pb2.PayRequest, fingerprint: str) -> tuple[fees_pb2.Receipt, bool]:
         now = clock.now()
         try:
             with self._sessions() as session, session.begin():
+                earlier = session.get(PaymentRow, req.client_key)
+                if earlier is not None:  # a retried call: its receipt again
+                    if earlier.fingerprint != fingerprint:
+                        raise KeyReused(req.client_key)
+                    return self._by_number(session, earlier.receipt_number), True
                 bill = self._bill(session, req.application_id, lock=True)
                 context.bind(case_id=bill.case_id)
                 if bill.ended:
@@ -172,13 +187,25 @@ class Fees:
                     headers={context.CASE_HEADER: bill.case_id})
         except IntegrityError:
             # Another call paid first: the same key answers its receipt; another key is refused.
-            done = self._payment(req.client_key, fingerprint)
-            if done is not None:
-                return done, True
+            again = self._payment(req.client_key, fingerprint)
+            if again is not None:
+                return again, True
             raise FailedPrecondition("本申请已缴费", violations=[("ALREADY_PAID", req.application_id, "")]) from None
         log.info("payment received", receipt_number=receipt.receipt_number, total_fen=receipt.total.fen,
                  method=fees_pb2.PaymentMethod.Name(req.method))
         return receipt, False
+
+    def _wait_for_bill(self, application_id: str) -> bool:
+        """Whether the bill of `application_id` turns up within BILL_WAIT_S (a cheap read, less
+        and less often)."""
+        deadline, pause = time.monotonic() + BILL_WAIT_S, 0.005
+        while time.monotonic() < deadline:
+            time.sleep(pause)
+            pause = min(pause * 2, 0.1)
+            with self._sessions() as session:
+                if session.scalar(select(BillRow.application_id).where(BillRow.application_id == application_id)):
+                    return True
+        return False
 
     def _payment(self, client_key: str, fingerprint: str) -> fees_pb2.Receipt | None:
         with self._sessions() as session:

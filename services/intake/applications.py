@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from hall.v1 import approval_pb2, common_pb2, intake_pb2
-from services.catalogue import Catalogue, limit_unit
+from services.catalogue import Catalogue, limit_unit, pricing
 from services.domain import timelimits
 from services.domain.calendar import OfficialCalendar, official
 from services.intake.changes import Changes, announce
@@ -118,6 +118,8 @@ class Applications:
         promised_by = promised.at
         if promised.provisional:
             log.warning("promised date provisional: the official calendar lacks a year", years=promised.unknown_years)
+        due = pricing.quote(self._catalogue, matter_code=req.matter_code, bundle_code=req.bundle_code,
+                            fields=dict(req.fields)).total.fen
         context.bind(case_id=case_id, actor_id=req.clerk_id)
         values = dict(
             application_id=application_id, request_id=req.request_id, request_fingerprint=fp, case_id=case_id,
@@ -127,6 +129,7 @@ class Applications:
             promised_provisional=promised.provisional,
             last_sequence=0, snapshot=None, ticket_id=req.ticket_id,
             ticket_number=ticket.number if ticket is not None else "", first_inquiry_clerk_id=first_inquiry,
+            fees_due_fen=due,
         )
         row = ApplicationRow(**values)  # for the answer; written below with a prebuilt statement
         submitted = approval_pb2.CaseSubmitted(
@@ -190,6 +193,7 @@ class Applications:
             promised_by_provisional=row.promised_provisional,
             withdrawal_requested=row.withdrawal_requested_at is not None,
             ticket_id=row.ticket_id, ticket_number=row.ticket_number, first_inquiry_clerk_id=row.first_inquiry_clerk_id,
+            fees_due=common_pb2.Money(fen=row.fees_due_fen),
         )
         app.applicant.ParseFromString(row.applicant)
         if row.snapshot:

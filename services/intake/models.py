@@ -40,6 +40,8 @@ class ApplicationRow(Base):
     ticket_id: Mapped[str] = mapped_column(String(32), default="", server_default="")
     ticket_number: Mapped[str] = mapped_column(String(8), default="", server_default="")
     first_inquiry_clerk_id: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    # What it owes at the window, priced at acceptance (fees keeps the bill).
+    fees_due_fen: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class ApplicationEventRow(Base):
