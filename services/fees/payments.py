@@ -117,6 +117,8 @@ class Fees:
             paid = session.scalar(select(PaymentRow.receipt_number).where(PaymentRow.application_id == req.application_id))
         got = fees_pb2.QuoteResponse.FromString(bill.quote)
         got.payment_stage, got.paid_receipt_number = bill.payment_stage, paid or ""  # type: ignore[assignment]
+        got.state = (fees_pb2.BILL_STATE_PAID if paid else fees_pb2.BILL_STATE_WITHDRAWN if bill.ended == "withdrawn"
+                     else fees_pb2.BILL_STATE_REFUSED if bill.ended == "refused" else fees_pb2.BILL_STATE_DUE)
         return got
 
     # ---- pay ---------------------------------------------------------------------------------

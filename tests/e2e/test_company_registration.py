@@ -227,3 +227,38 @@ def test_make_demo_runs_a_visit_end_to_end(suite, counter, capsys, monkeypatch, 
     assert "统一收费票据" in out and "已记录评价" in out
     assert "时限监察：承诺 1 个工作日、法定 45 个工作日" in out and "用时 0 个工作日；无警示" in out
     assert "监察记录哈希链完整" in out and f"127.0.0.1:{env['HALL_WEB_PORT']}/board" in out
+
+
+def test_bad_payments_and_refunds_are_typed_through_grpc_and_change_nothing(counter):
+    app, _ = run_to_end(counter, company_registration())
+    receipt = counter.receipt(application_id=app.application_id)
+
+    def refused(call, code):
+        with pytest.raises(grpc.RpcError) as err:
+            call()
+        assert err.value.code() == code, err.value.details()
+        return err.value
+
+    fresh = counter.submit(company_registration()).application
+    counter.bill(fresh.application_id)
+    for fen in (0, -1, 10**15, fresh.fees_due.fen - 1):
+        bad = refused(lambda fen=fen: counter.pay(fresh.application_id, amount_fen=fen), grpc.StatusCode.INVALID_ARGUMENT)
+        assert [v.field for b in details(bad, error_details_pb2.BadRequest) for v in b.field_violations] == ["amount.fen"]
+    refused(lambda: counter.pay("no-such-application", amount_fen=100), grpc.StatusCode.NOT_FOUND)
+    assert not counter.bill(fresh.application_id).paid_receipt_number  # nothing changed
+    over = fees_pb2.RefundRequest(receipt_number=receipt.receipt_number, client_key=uuid.uuid4().hex, reason="多退",
+                                  clerk_id="clerk-0001", lines=[fees_pb2.RefundLine(
+                                      matter_code="150602-GS-0101", item_code="F-GSW-CERT",
+                                      amount=common_pb2.Money(fen=1001))])
+    bad = refused(lambda: counter.fees.Refund(over, timeout=5), grpc.StatusCode.FAILED_PRECONDITION)
+    assert details(bad, error_details_pb2.PreconditionFailure)[0].violations[0].type == "REFUND_EXCEEDS_PAID"
+    # A withdrawn case takes no payment.
+    counter.intake.WithdrawApplication(intake_pb2.WithdrawApplicationRequest(application_id=fresh.application_id),
+                                       timeout=5)
+
+    from tests.support.waiting import wait_until
+
+    assert wait_until(lambda: counter.bill(fresh.application_id).state == fees_pb2.BILL_STATE_WITHDRAWN, timeout=30)
+    bad = refused(lambda: counter.pay(fresh.application_id, amount_fen=fresh.fees_due.fen),
+                  grpc.StatusCode.FAILED_PRECONDITION)
+    assert details(bad, error_details_pb2.PreconditionFailure)[0].violations[0].type == "CASE_WITHDRAWN"

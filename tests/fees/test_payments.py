@@ -59,6 +59,7 @@ def test_one_payment_one_receipt_with_each_departments_share(fees):
         pay(fees, app, key="k2")
     assert twice.value.violations[0][0] == "ALREADY_PAID"
     assert fees.quote(fees_pb2.QuoteRequest(application_id=app)).paid_receipt_number == receipt.receipt_number
+    assert fees.quote(fees_pb2.QuoteRequest(application_id=app)).state == fees_pb2.BILL_STATE_PAID
     assert fees.get(fees_pb2.GetReceiptRequest(application_id=app)) == receipt
 
 

@@ -1,5 +1,6 @@
 """CPU_NICE: a process lowered before it starts threads runs every later thread at that priority,
-and the suite lowers the record keepers (audit, fees) only."""
+and the suite lowers the record keepers (audit, supervision) and the web pages only (fees is on the
+case's path: a case waits for its payment)."""
 
 import os
 import subprocess
@@ -39,7 +40,7 @@ def test_lowering_by_nothing_changes_nothing():
 def test_the_suite_lowers_the_off_path_services_only():
     env = {k: v for k, v in os.environ.items() if k not in ("CPU_NICE", "HALL_OFF_PATH_NICE")}
     nice = {c.name: c.env.get("CPU_NICE") for c in suite.plan(env)}
-    assert nice["audit"] == nice["fees"] == nice["supervision"] == nice["web"] == "10"
-    assert {name for name, value in nice.items() if value} == {"audit", "fees", "supervision", "web"}
+    assert nice["audit"] == nice["supervision"] == nice["web"] == "10"
+    assert {name for name, value in nice.items() if value} == {"audit", "supervision", "web"}
     off = {c.name: c.env.get("CPU_NICE") for c in suite.plan({**env, "HALL_OFF_PATH_NICE": "0"})}
-    assert off["audit"] == off["fees"] == off["supervision"] == off["web"] == "0"
+    assert off["audit"] == off["supervision"] == off["web"] == "0"
