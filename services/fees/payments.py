@@ -25,7 +25,7 @@ from typing import Any
 
 import grpc
 import structlog
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -63,6 +63,21 @@ def _fingerprint(message: Any, without: str) -> str:
     return hashlib.sha256(clone.SerializeToString(deterministic=True)).hexdigest()
 
 
+_BILLS: Table = BillRow.__table__  # type: ignore[assignment]
+_PAYMENTS: Table = PaymentRow.__table__  # type: ignore[assignment]
+# The bill, locked (one payment or refund of an application at a time), with the payment made
+# under this client key and the application's payment, if any: one round trip.
+_LOCK_BILL = (select(_BILLS.c.case_id, _BILLS.c.payer_name, _BILLS.c.catalogue_version, _BILLS.c.quote,
+                     _BILLS.c.total_fen, _BILLS.c.ended,
+                     select(_PAYMENTS.c.receipt_number).where(_PAYMENTS.c.client_key == bindparam("client_key"))
+                     .scalar_subquery().label("key_receipt"),
+                     select(_PAYMENTS.c.fingerprint).where(_PAYMENTS.c.client_key == bindparam("client_key"))
+                     .scalar_subquery().label("key_fingerprint"),
+                     select(_PAYMENTS.c.receipt_number).where(_PAYMENTS.c.application_id == _BILLS.c.application_id)
+                     .scalar_subquery().label("paid_receipt"))
+              .where(_BILLS.c.application_id == bindparam("application_id")).with_for_update(of=_BILLS))
+_INSERT_RECEIPT = insert(IssuedReceiptRow.__table__).inline()  # type: ignore[arg-type]
+_INSERT_PAYMENT = insert(_PAYMENTS).inline()
 # A redelivered case.submitted finds its bill there already: nothing happens.
 _INSERT_BILLS = db.per_dialect(lambda insert: insert(BillRow.__table__).on_conflict_do_nothing(
     index_elements=["application_id"]))
@@ -154,39 +169,49 @@ class Fees:
             return self._pay(req, fingerprint)
 
     def _pay(self, req: fees_pb2.PayRequest, fingerprint: str) -> tuple[fees_pb2.Receipt, bool]:
+        """Three round trips on PostgreSQL: BEGIN with the bill locked and both earlier payments
+        looked up in one read, the year's number, then the receipt, the payment, the outbox row
+        and COMMIT in one pipeline (Core statements: the window waits for this)."""
         now = clock.now()
         try:
-            with self._sessions() as session, session.begin():
-                earlier = session.get(PaymentRow, req.client_key)
-                if earlier is not None:  # a retried call: its receipt again
-                    if earlier.fingerprint != fingerprint:
+            with db.pinned_session(self._sessions) as session:
+                conn = session.connection()
+                row = conn.execute(_LOCK_BILL, {"application_id": req.application_id, "client_key": req.client_key}).first()
+                if row is None:
+                    raise NotFound(f"申请 {req.application_id[:40]} 不在收费记录中（刚受理的申请请稍候片刻）",
+                                   resource_type="hall.v1.Application", resource_name=req.application_id[:40])
+                context.bind(case_id=row.case_id)
+                if row.key_receipt is not None:  # a retried call: its receipt again
+                    if row.key_fingerprint != fingerprint:
                         raise KeyReused(req.client_key)
-                    return self._by_number(session, earlier.receipt_number), True
-                bill = self._bill(session, req.application_id, lock=True)
-                context.bind(case_id=bill.case_id)
-                if bill.ended:
-                    kind = "CASE_WITHDRAWN" if bill.ended == "withdrawn" else "CASE_REFUSED"
-                    raise FailedPrecondition("案件已撤回或不予许可，不能缴费", violations=[(kind, req.application_id, bill.ended)])
-                if bill.total_fen == 0:
+                    return self._by_number(session, row.key_receipt), True
+                if row.ended:
+                    kind = "CASE_WITHDRAWN" if row.ended == "withdrawn" else "CASE_REFUSED"
+                    raise FailedPrecondition("案件已撤回或不予许可，不能缴费", violations=[(kind, req.application_id, row.ended)])
+                if row.total_fen == 0:
                     raise FailedPrecondition("本申请不收费", violations=[("NOTHING_DUE", req.application_id, "不收费")])
-                paid = session.scalar(select(PaymentRow).where(PaymentRow.application_id == req.application_id))
-                if paid is not None:
-                    raise FailedPrecondition(f"本申请已缴费（票据 {paid.receipt_number}）",
-                                             violations=[("ALREADY_PAID", req.application_id, paid.receipt_number)])
-                if req.amount.fen != bill.total_fen:
+                if row.paid_receipt is not None:
+                    raise FailedPrecondition(f"本申请已缴费（票据 {row.paid_receipt}）",
+                                             violations=[("ALREADY_PAID", req.application_id, row.paid_receipt)])
+                if req.amount.fen != row.total_fen:
                     raise InvalidArgument("缴费金额与应缴金额不符", violations=[
-                        ("amount.fen", f"应缴 {money.format_yuan(bill.total_fen)}（{bill.total_fen} 分）")])
-                priced = fees_pb2.QuoteResponse.FromString(bill.quote)
+                        ("amount.fen", f"应缴 {money.format_yuan(row.total_fen)}（{row.total_fen} 分）")])
+                bill = BillRow(application_id=req.application_id, case_id=row.case_id, payer_name=row.payer_name,
+                               catalogue_version=row.catalogue_version)
+                priced = fees_pb2.QuoteResponse.FromString(row.quote)
                 receipt = self._receipt(session, now, K.RECEIPT_KIND_PAYMENT, bill, list(priced.lines),
                                         method=req.method, reference=req.reference, clerk_id=req.clerk_id)
-                session.add(PaymentRow(client_key=req.client_key, application_id=req.application_id,
-                                       fingerprint=fingerprint, receipt_number=receipt.receipt_number, paid_at=now))
-                self._store(session, receipt, client_key=None, fingerprint=fingerprint)
                 # The router releases a case held for its payment: sent with this transaction.
                 self.outbox.add(session, topology.RK_PAYMENT_RECEIVED, approval_pb2.PaymentReceived(
-                    case_id=bill.case_id, application_id=bill.application_id, receipt_number=receipt.receipt_number,
-                    amount=receipt.total, paid_at=receipt.issued_at), message_id=f"paid-{bill.application_id}",
-                    headers={context.CASE_HEADER: bill.case_id})
+                    case_id=row.case_id, application_id=req.application_id, receipt_number=receipt.receipt_number,
+                    amount=receipt.total, paid_at=receipt.issued_at), message_id=f"paid-{req.application_id}",
+                    headers={context.CASE_HEADER: row.case_id})
+                with db.pipelined(session):
+                    conn.execute(_INSERT_RECEIPT, self._receipt_values(receipt, client_key=None, fingerprint=fingerprint))
+                    conn.execute(_INSERT_PAYMENT, {"client_key": req.client_key, "application_id": req.application_id,
+                                                   "fingerprint": fingerprint, "receipt_number": receipt.receipt_number,
+                                                   "paid_at": now})
+                    session.commit()
         except IntegrityError:
             # Another call paid first: the same key answers its receipt; another key is refused.
             again = self._payment(req.client_key, fingerprint)
@@ -305,12 +330,16 @@ class Fees:
         return receipt
 
     def _store(self, session: Session, receipt: fees_pb2.Receipt, *, client_key: str | None, fingerprint: str) -> None:
+        session.connection().execute(_INSERT_RECEIPT, self._receipt_values(receipt, client_key=client_key,
+                                                                           fingerprint=fingerprint))
+
+    @staticmethod
+    def _receipt_values(receipt: fees_pb2.Receipt, *, client_key: str | None, fingerprint: str) -> dict[str, Any]:
         issued = clock.from_timestamp(receipt.issued_at)
-        session.add(IssuedReceiptRow(receipt_number=receipt.receipt_number, kind=receipt.kind,
-                                     application_id=receipt.application_id, reverses=receipt.reverses,
-                                     client_key=client_key, fingerprint=fingerprint,
-                                     day=clock.local(issued).date().isoformat(), total_fen=receipt.total.fen,
-                                     issued_at=issued, body=receipt.SerializeToString()))
+        return dict(receipt_number=receipt.receipt_number, kind=receipt.kind, application_id=receipt.application_id,
+                    reverses=receipt.reverses, client_key=client_key, fingerprint=fingerprint,
+                    day=clock.local(issued).date().isoformat(), total_fen=receipt.total.fen, issued_at=issued,
+                    body=receipt.SerializeToString())
 
     def get(self, req: fees_pb2.GetReceiptRequest) -> fees_pb2.Receipt:
         if bool(req.application_id) == bool(req.receipt_number):
