@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Integer, String, Text
+from sqlalchemy import BigInteger, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.runtime.db import Base, UTCDateTime
@@ -12,6 +12,10 @@ from services.runtime.db import Base, UTCDateTime
 
 class RecordRow(Base):
     __tablename__ = "audit_records"
+    # The inspectors' queries (SearchRecords): by actor, by department, by time.
+    __table_args__ = (Index("ix_audit_records_actor_seq", "actor_id", "seq"),
+                      Index("ix_audit_records_department_seq", "department", "seq"),
+                      Index("ix_audit_records_started_at", "started_at"))
 
     seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
     record_id: Mapped[str] = mapped_column(String(64), unique=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -120,6 +121,26 @@ class AuditStore:
                                    .order_by(RecordRow.started_at, RecordRow.seq))
             return [audit_pb2.TimelineEntry(sequence=r.seq, record=to_record(r),
                                             recorded_at=clock.to_timestamp(r.recorded_at), hash=r.hash) for r in rows]
+
+    def search(self, *, actor_id: str = "", department: str = "", start: datetime | None = None,
+               end: datetime | None = None, after: int = 0, limit: int = 100) -> tuple[list[audit_pb2.TimelineEntry], int]:
+        """Records matching every filter given, by sequence, after the cursor `after`; and the
+        cursor of the next page (0: none)."""
+        query = select(RecordRow).where(RecordRow.seq > after)
+        if actor_id:
+            query = query.where(RecordRow.actor_id == actor_id)
+        if department:
+            query = query.where(RecordRow.department == department)
+        if start is not None:
+            query = query.where(RecordRow.started_at >= start)
+        if end is not None:
+            query = query.where(RecordRow.started_at < end)
+        with self._sessions() as session:
+            rows = list(session.scalars(query.order_by(RecordRow.seq).limit(limit + 1)))
+        page = rows[:limit]
+        entries = [audit_pb2.TimelineEntry(sequence=r.seq, record=to_record(r), recorded_at=clock.to_timestamp(r.recorded_at),
+                                           hash=r.hash) for r in page]
+        return entries, (page[-1].seq if len(rows) > limit else 0)
 
     def verify_chain(self) -> tuple[bool, int]:
         """Recompute the whole chain; returns (intact, records checked)."""

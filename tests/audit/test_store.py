@@ -102,3 +102,25 @@ def test_records_missing_at_the_end_are_found_against_the_head(store):
     check = s.check_chain()
     assert (check.intact, check.checked, check.first_broken_sequence, check.head_count) == (False, 3, 0, 4)
     assert "counts 4" in check.problem
+
+
+def test_inspectors_search_by_actor_department_and_time_a_page_at_a_time(either_store):
+    from datetime import timedelta
+
+    store, _ = either_store
+    base = clock.now()
+    records = []
+    for i in range(7):
+        r = record(case_id=f"C{i}", op="/hall.v1.IntakeService/SubmitApplication", offset_s=i * 60)
+        r.actor_id, r.department = ("clerk-1" if i % 2 == 0 else "clerk-2"), ("planning" if i < 3 else "business")
+        records.append(r)
+    store.append(records)
+    mine, _ = store.search(actor_id="clerk-1")
+    assert [e.record.case_id for e in mine] == ["C0", "C2", "C4", "C6"]
+    first, cursor = store.search(actor_id="clerk-1", limit=3)
+    rest, last = store.search(actor_id="clerk-1", after=cursor, limit=3)
+    assert [e.record.case_id for e in first + rest] == ["C0", "C2", "C4", "C6"] and cursor and last == 0
+    planning, _ = store.search(department="planning", actor_id="clerk-2")
+    assert [e.record.case_id for e in planning] == ["C1"]
+    window, _ = store.search(start=base + timedelta(seconds=120), end=base + timedelta(seconds=300))
+    assert [e.record.case_id for e in window] == ["C2", "C3", "C4"]

@@ -231,3 +231,33 @@ def _submit_planning(suite) -> intake_pb2.Application:
         return counter.submit(large_project("东胜区体育馆", "380", "9000")).application
     finally:
         counter.close()
+
+
+def test_inspectors_query_the_trail_by_actor_and_department_a_page_at_a_time(suite, hall):
+    _, env = suite
+    counter = counter_of(env)
+    try:
+        counter.clerk_id = "clerk-audited"
+        counter.submit(_planning_request())
+        counter.intake.ListBundles(intake_pb2.ListBundlesRequest(), timeout=5, metadata=counter.metadata())
+
+        def mine():
+            return hall("audit", "--actor", "clerk-audited", "--limit", "1")
+
+        assert wait_until(lambda: "下一页" in mine()[1], timeout=30)  # records reach audit a moment later
+        code, out, _ = mine()
+        cursor = re.search(r"--after (\d+)", out).group(1)  # type: ignore[union-attr]
+        code, page2, _ = hall("audit", "--actor", "clerk-audited", "--after", cursor, "--limit", "1000")
+        assert code == 0 and "clerk-audited" in page2 and "共" in page2
+        code, out, _ = hall("audit", "--department", "planning", "--from", "2000-01-01", "--limit", "5")
+        assert code == 0 and "planning" in out
+        code, _, err = hall("audit", "--from", "yesterday")
+        assert code == 2 and "时间应写作" in err
+    finally:
+        counter.close()
+
+
+def _planning_request() -> intake_pb2.SubmitApplicationRequest:
+    req = large_project("东胜区科技馆", "380", "9000")
+    req.clerk_id = "clerk-audited"
+    return req
