@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
+from collections.abc import Callable
 
 from hall.v1 import catalogue_pb2
 from services.domain import identifiers
@@ -123,9 +124,9 @@ def check(field: catalogue_pb2.FormField, raw: str, *, today: dt.date | None = N
     raise FieldProblem(f"{label}的类型未在目录中声明")  # the loader refuses such a catalogue
 
 
-def _identifier(label: str, validate: object, value: str) -> str:
+def _identifier(label: str, validate: Callable[[str], str], value: str) -> str:
     try:
-        return validate(value)  # type: ignore[operator, no-any-return]
+        return validate(value)
     except identifiers.InvalidIdentifier as exc:
         raise FieldProblem(f"{label}：{exc}") from None
 

@@ -46,9 +46,10 @@ def limit_text(limit: common_pb2.TimeLimit) -> str:
 
 
 def render(catalogue: Catalogue, *, matter_code: str = "", bundle_code: str = "",
-           error: IncompleteApplication | None = None,
-           request: intake_pb2.SubmitApplicationRequest | None = None) -> intake_pb2.OneTimeNotice:
-    """The notice of a matter or bundle; with `error`, of that refused `request`."""
+           error: IncompleteApplication | None = None, request: intake_pb2.SubmitApplicationRequest | None = None,
+           notice_id: str = "", issued_at: datetime | None = None) -> intake_pb2.OneTimeNotice:
+    """The notice of a matter or bundle; with `error`, of that refused `request`, stored under
+    `notice_id` at `issued_at`."""
     codes = {"matter_code": matter_code, "bundle_code": bundle_code}
     subject = catalogue.bundles[bundle_code] if bundle_code else catalogue.matters[matter_code]
     matters = [catalogue.matters[c] for c in catalogue.matter_codes(**codes)]
@@ -82,6 +83,9 @@ def render(catalogue: Catalogue, *, matter_code: str = "", bundle_code: str = ""
     notice.fees = "；".join(fees) if fees else "不收费"
     if request is not None:
         notice.applicant_name, notice.clerk_id, notice.request_id = request.applicant.name, request.clerk_id, request.request_id
+    notice.notice_id = notice_id
+    if issued_at is not None:
+        notice.issued_at.CopyFrom(clock.to_timestamp(issued_at))
     notice.text = text_of(notice)
     return notice
 
@@ -130,10 +134,7 @@ class Notices:
     def issue(self, req: intake_pb2.SubmitApplicationRequest, error: IncompleteApplication) -> intake_pb2.OneTimeNotice:
         """Store the notice of a refused submission (once per request) and put its id on `error`."""
         notice = render(self._catalogue, matter_code=req.matter_code, bundle_code=req.bundle_code,
-                        error=error, request=req)
-        notice.notice_id = notice_id_of(req)
-        notice.issued_at.CopyFrom(clock.to_timestamp(clock.now()))
-        notice.text = text_of(notice)
+                        error=error, request=req, notice_id=notice_id_of(req), issued_at=clock.now())
         try:
             with self._sessions() as session, session.begin():
                 session.add(NoticeRow(notice_id=notice.notice_id, request_id=req.request_id[:128],
