@@ -45,7 +45,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from services import local_broker
 from services.adapters import registry
 from services.ports import PLATFORM_PORTS, WEB_PORT
-from services.runtime import clock
+from services.runtime import auth, clock
 
 ROOT = Path(__file__).resolve().parent.parent
 # Started in this order: the record keepers first, the window last.
@@ -158,6 +158,12 @@ def plan(env: dict[str, str] | None = None) -> list[Child]:
     web.setdefault("CPU_NICE", off_path_nice)
     children.append(Child("web", [sys.executable, "-m", "services.web"], web,
                           ready_url=f"http://127.0.0.1:{web['WEB_PORT']}/healthz"))
+    # Without TLS (here), each process proves itself to the others with a service token signed by
+    # the hall's key (HALL_AUTH_SIGNING_KEY, else the development key); on Kubernetes the
+    # production overlay gives each a client certificate instead (services/runtime/tls.py).
+    issuer = auth.Issuer()
+    for child in children:
+        child.env.setdefault("HALL_SERVICE_TOKEN", auth.service_token(child.name, issuer))
     return children
 
 
@@ -312,7 +318,8 @@ def main() -> None:
     try:
         suite.wait_ready(timeout=120)
         print(f"\nsuite is up: every process ready ({len(suite.children)}), intake 127.0.0.1:{ports()['intake']}; "
-              f"logs in {log_dir}. In another terminal: make demo. Ctrl-C stops.\n"
+              f"logs in {log_dir}. In another terminal: make demo, or hall login clerk-0001 "
+              f"(development staff, password hall). Ctrl-C stops.\n"
               f"叫号屏 (the hall board):             http://127.0.0.1:{web_port()}/board\n"
               f"电子监察大屏 (the supervision dashboard): http://127.0.0.1:{web_port()}/supervision\n", flush=True)
         while not stop.is_set() and not received:

@@ -29,7 +29,7 @@ def main() -> None:
     desk = Desk(department, proc.sessions)
     proc.add_relay(desk.outbox)  # started by serve(); commits hand it their outbox rows
     proc.serve(lambda server: [add_servicer(server, DeskServicer(desk), department_pb2_grpc),
-                               *department.register_shared_services(server, proc.sessions)])
+                               *department.register_shared_services(server, proc.sessions)], desk=code)
 
 
 if __name__ == "__main__":

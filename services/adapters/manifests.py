@@ -19,6 +19,10 @@ from services.adapters import registry
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "deploy" / "k8s" / "base" / "departments"
+# The production overlay's mutual TLS: a patch per Deployment (each pod its own certificate).
+MTLS = ROOT / "deploy" / "k8s" / "overlays" / "production" / "mtls.yaml"
+# Under mTLS the kubelet's plaintext gRPC probe asks this port (health only): gRPC port + 1000.
+HEALTH_OFFSET = 1000
 HEADER = "# Rendered from services/adapters/departments.toml by `make manifests`; do not edit.\n"
 
 _METADATA = """\
@@ -62,10 +66,16 @@ spec:
                 secretKeyRef:
                   name: hall-amqp-adapter-{dashed}
                   key: url
+            - name: HALL_SERVICE_TOKEN
+              valueFrom:
+                secretKeyRef:
+                  name: hall-service-tokens
+                  key: adapter-{dashed}
+                  optional: true
             - name: DATABASE_URL
               valueFrom:
                 secretKeyRef:
-                  name: hall-database
+                  name: hall-db-adapter-{dashed}
                   key: url
           resources:
             requests:
@@ -175,15 +185,62 @@ def render() -> dict[str, str]:
     return {"kustomization.yaml": kustomization, **files}
 
 
+def mtls() -> str:
+    """The production overlay's patches: every Deployment mounts its own certificate from the
+    Secret hall-grpc-tls-<name> (cert-manager's tls.crt, tls.key, ca.crt) and serves and calls
+    with mutual TLS (services/runtime/tls.py); gRPC servers answer the kubelet's probes on a
+    plaintext health-only port."""
+    from services.ports import PLATFORM_PORTS
+
+    servers = {name: port for name, port in PLATFORM_PORTS.items()}
+    servers.update({f"desk-{_dashed(e.code)}": e.desk_port for e in registry.entries() if e.desk})
+    clients = ["web", *(f"adapter-{_dashed(e.code)}" for e in registry.entries())]
+    docs = []
+    for name in [*servers, *clients]:
+        port = servers.get(name)
+        env = ("            - name: GRPC_TLS_CERT_FILE\n              value: /etc/hall/tls/tls.crt\n"
+               "            - name: GRPC_TLS_KEY_FILE\n              value: /etc/hall/tls/tls.key\n"
+               "            - name: GRPC_TLS_CA_FILE\n              value: /etc/hall/tls/ca.crt\n")
+        probes = ""
+        if port is not None:
+            env += f"            - name: GRPC_HEALTH_PORT\n              value: \"{port + HEALTH_OFFSET}\"\n"
+            probes = "".join(f"          {probe}:\n            grpc:\n              port: {port + HEALTH_OFFSET}\n"
+                             for probe in ("readinessProbe", "livenessProbe"))
+        docs.append(f"""apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {name}
+spec:
+  template:
+    spec:
+      containers:
+        - name: {name}
+          env:
+{env}          volumeMounts:
+            - name: grpc-tls
+              mountPath: /etc/hall/tls
+              readOnly: true
+{probes}      volumes:
+        - name: grpc-tls
+          secret:
+            secretName: hall-grpc-tls-{name}
+""")
+    return HEADER.replace("services/adapters/departments.toml", "services/adapters/manifests.py") + "---\n".join(docs)
+
+
 def stale(out: Path = OUT) -> list[str]:
     """The files under `out` that differ from what the registry renders (missing or extra ones too)."""
     wanted = render()
     present = {p.name for p in out.glob("*.yaml")} if out.exists() else set()
     differ = [n for n, text in wanted.items() if not (out / n).exists() or (out / n).read_text(encoding="utf-8") != text]
+    if out == OUT and (not MTLS.exists() or MTLS.read_text(encoding="utf-8") != mtls()):
+        differ.append(str(MTLS.relative_to(ROOT)))
     return sorted(differ + sorted(present - set(wanted)))
 
 
 def write(out: Path = OUT) -> list[str]:
+    if out == OUT:
+        MTLS.write_text(mtls(), encoding="utf-8")
     out.mkdir(parents=True, exist_ok=True)
     wanted = render()
     for path in out.glob("*.yaml"):

@@ -5,8 +5,10 @@
 
 Each department's user `hall-<code>` may:
   configure: nothing (the platform declares the layout; run adapters with ADAPTER_DECLARE=false)
-  write:     the `hall` exchange only (its decisions and audit records)
-  read:      its own queue `hall.dept.<code>` only
+  write:     the `hall` exchange only, and on it (topic permissions) only its own routing keys:
+             decision.<code>, procedure.<code> and the audit records of its adapter and desk
+             (audit.adapter-<code>, audit.desk-<code>): it cannot decide for another department
+  read:      its own queue `hall.dept.<code>` only (and on `hall`, only step.<code>.* keys)
 Passwords come from HALL_<CODE>_AMQP_PASSWORD, else are generated and printed once.
 Without --apply the rabbitmqctl commands are printed for an operator to run.
 """
@@ -42,6 +44,14 @@ def permissions(code: str) -> tuple[str, str, str]:
     return "^$", f"^{re.escape(topology.EXCHANGE)}$", f"^{re.escape(topology.department_queue(code))}$"
 
 
+def topic_permissions(code: str) -> tuple[str, str, str]:
+    """(exchange, write, read) regular expressions over routing keys on the `hall` topic exchange."""
+    dept = re.escape(code)
+    write = (f"^({re.escape(topology.rk_decision(code))}|{re.escape(topology.rk_procedure(code))}"
+             f"|audit\\.(adapter|desk)-{dept})$")
+    return topology.EXCHANGE, write, f"^step\\.{dept}\\..+$"
+
+
 def password(code: str) -> str:
     return os.environ.get(f"HALL_{code.upper()}_AMQP_PASSWORD") or secrets.token_urlsafe(24)
 
@@ -51,6 +61,7 @@ def commands(codes: list[str], vhost: str, passwords: dict[str, str], prefix: st
     for code in codes:
         out.append(["rabbitmqctl", "add_user", user(code, prefix), passwords[code]])
         out.append(["rabbitmqctl", "set_permissions", "-p", vhost, user(code, prefix), *permissions(code)])
+        out.append(["rabbitmqctl", "set_topic_permissions", "-p", vhost, user(code, prefix), *topic_permissions(code)])
     return out
 
 
@@ -66,6 +77,8 @@ def definitions(codes: list[str], vhost: str, passwords: dict[str, str]) -> dict
                    "hashing_algorithm": "rabbit_password_hashing_sha256", "tags": []} for c in codes],
         "permissions": [dict(zip(("configure", "write", "read"), permissions(c), strict=True),
                              user=user(c), vhost=vhost) for c in codes],
+        "topic_permissions": [dict(zip(("exchange", "write", "read"), topic_permissions(c), strict=True),
+                                   user=user(c), vhost=vhost) for c in codes],
     }
 
 

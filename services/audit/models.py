@@ -36,10 +36,31 @@ class RecordRow(Base):
 
 
 class ChainHead(Base):
-    """A single row holding the hash of the newest record; locked while appending."""
+    """The chain's head after each append: the newest row is the head (insert-only, so the
+    service's role needs no UPDATE; appends serialise on an advisory lock)."""
 
-    __tablename__ = "audit_chain_head"
+    __tablename__ = "audit_chain_heads"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
     hash: Mapped[str] = mapped_column(String(64))
     count: Mapped[int] = mapped_column(BigInteger)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Checkpoint(Base):
+    """A signed anchor of the chain (services/audit/evidence.py): the head at `count`, and the
+    chain hash after each record since the checkpoint before (`hashes`, 64 hex digits each)."""
+
+    __tablename__ = "audit_checkpoints"
+
+    number: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                        autoincrement=False)
+    count: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(64))
+    from_count: Mapped[int] = mapped_column(BigInteger)
+    last_seq: Mapped[int] = mapped_column(BigInteger)
+    hashes: Mapped[str] = mapped_column(Text)
+    signed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    key_id: Mapped[str] = mapped_column(String(16))
+    content: Mapped[str] = mapped_column(Text)
+    signature: Mapped[str] = mapped_column(Text)

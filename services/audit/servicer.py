@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import grpc
 
 from hall.v1 import audit_pb2, audit_pb2_grpc
@@ -11,8 +13,10 @@ from services.runtime.errors import InvalidArgument
 
 
 class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
-    def __init__(self, store: AuditStore) -> None:
+    def __init__(self, store: AuditStore, checkpoint_every: timedelta | None = None) -> None:
         self._store = store
+        # Checkpoints come every interval; three missed in a row mean they were removed.
+        self._stale_after = checkpoint_every * 3 if checkpoint_every else None
 
     def GetCaseTimeline(self, request: audit_pb2.GetCaseTimelineRequest, context: grpc.ServicerContext) -> audit_pb2.GetCaseTimelineResponse:
         if not request.case_id:
@@ -20,10 +24,12 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
         return audit_pb2.GetCaseTimelineResponse(entries=self._store.timeline(request.case_id))
 
     def VerifyChain(self, request: audit_pb2.VerifyChainRequest, context: grpc.ServicerContext) -> audit_pb2.VerifyChainResponse:
-        check = self._store.check_chain()
+        check = self._store.check_chain(stale_after=self._stale_after)
         return audit_pb2.VerifyChainResponse(
             intact=check.intact, records_checked=check.checked, first_broken_sequence=check.first_broken_sequence,
-            problem=check.problem, head_hash=check.head_hash, head_count=check.head_count)
+            problem=check.problem, head_hash=check.head_hash, head_count=check.head_count,
+            kind=check.kind, first_broken_record_id=check.first_broken_record_id,  # type: ignore[arg-type]
+            anchored_count=check.anchored_count, checkpoints_verified=check.checkpoints_verified)
 
     def SearchRecords(self, request: audit_pb2.SearchRecordsRequest, context: grpc.ServicerContext) -> audit_pb2.SearchRecordsResponse:
         violations = []

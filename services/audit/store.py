@@ -3,37 +3,39 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
 from psycopg.errors import UniqueViolation
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from hall.v1 import approval_pb2, audit_pb2, common_pb2
-from services.audit.models import ChainHead, RecordRow
+from services.audit import evidence
+from services.audit.models import ChainHead, Checkpoint, RecordRow
 from services.runtime import clock, db
 
 log = structlog.get_logger(__name__)
 
 GENESIS = "0" * 64
 
-# Prebuilt statements of the append path (no ORM objects): lock the head, (on SQLite: which records
-# are stored already,) the rows, move the head.
+# Prebuilt statements of the append path (no ORM objects): take the chain's lock, read the head,
+# (on SQLite: which records are stored already,) the rows, the new head. The head is the newest
+# row of an insert-only table and the lock an advisory one, so appending needs INSERT and SELECT
+# and nothing else (the service's role has no more: docs/operations.md).
 _RECORDS: Table = RecordRow.__table__  # type: ignore[assignment]
 _HEAD: Table = ChainHead.__table__  # type: ignore[assignment]
-_READ_HEAD = select(_HEAD.c.hash, _HEAD.c.count).where(_HEAD.c.id == 1)
-_LOCK_HEAD = _READ_HEAD.with_for_update()
+_READ_HEAD = select(_HEAD.c.hash, _HEAD.c.count).order_by(_HEAD.c.id.desc()).limit(1)
+_LOCK = text("SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.audit_chain'))")
+_NEW_HEAD = insert(_HEAD)
 _KNOWN = select(_RECORDS.c.record_id).where(_RECORDS.c.record_id.in_(bindparam("ids", expanding=True)))
 _INSERT = insert(_RECORDS)
 _COLUMNS = ("record_id", "case_id", "service", "kind", "operation", "actor_id", "step_id", "department",
             "started_at", "duration_us", "outcome", "detail", "recorded_at", "prev_hash", "hash")
 _COPY = f"COPY {_RECORDS.name} ({', '.join(_COLUMNS)}) FROM STDIN"
-_MOVE_HEAD = update(_HEAD).where(_HEAD.c.id == 1).values(hash=bindparam("v_hash", type_=_HEAD.c.hash.type),
-                                                          count=bindparam("v_count", type_=_HEAD.c.count.type))
 
 
 def chain_hash(prev_hash: str, record: audit_pb2.CallRecord) -> str:
@@ -57,9 +59,15 @@ def event_record(event: approval_pb2.CaseStatusChanged, message_id: str) -> audi
 
 
 class AuditStore:
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, sessions: sessionmaker[Session], signer: evidence.CheckpointSigner | None = None) -> None:
         self._sessions = sessions
         self._postgres = db.is_postgres(sessions.kw["bind"])
+        self._signer = signer or evidence.CheckpointSigner()
+
+    def _lock(self, conn: Any) -> None:
+        """Appends and checkpoints one at a time, across replicas (SQLite serialises writers)."""
+        if self._postgres:
+            conn.execute(_LOCK)
 
     def append(self, records: Sequence[audit_pb2.CallRecord]) -> int:
         """Append records not stored yet (by record id); returns how many were new.
@@ -79,8 +87,9 @@ class AuditStore:
     def _append(self, records: Sequence[audit_pb2.CallRecord], *, known: bool) -> int:
         with self._sessions() as session, session.begin():
             conn = session.connection()  # Core statements: no ORM execution layer on the hot path
-            head = conn.execute(_LOCK_HEAD if self._postgres else _READ_HEAD).first()
-            assert head is not None, "audit_chain_head missing: run migrations"
+            self._lock(conn)
+            head = conn.execute(_READ_HEAD).first()
+            assert head is not None, "audit_chain_heads empty: run migrations"
             prev, count = head  # (hash, count): Row.count would be the tuple method
             seen = set(conn.execute(_KNOWN, {"ids": [r.record_id for r in records]}).scalars()) if known else set()
             rows: list[dict[str, object]] = []
@@ -101,7 +110,7 @@ class AuditStore:
                 rows.append(row)
             if rows:
                 self._insert(conn, rows)
-                conn.execute(_MOVE_HEAD, {"v_hash": prev, "v_count": count + len(rows)})
+                conn.execute(_NEW_HEAD, {"hash": prev, "count": count + len(rows), "at": now})
             return len(rows)
 
     def _insert(self, conn: Any, rows: list[dict[str, object]]) -> None:
@@ -147,33 +156,162 @@ class AuditStore:
         check = self.check_chain()
         return check.intact, check.checked
 
-    def check_chain(self) -> ChainCheck:
-        """Recompute the chain from the first record to the one the chain's head names, and
-        compare its end with the head. The head is read first: records appended meanwhile come
-        after it (appends hold the head's lock, so the sequence is the chain's order) and are left
-        for the next check."""
+    def checkpoint(self) -> int:
+        """Sign the head and every record's hash since the last checkpoint (services/audit/
+        evidence.py), under the append lock; returns the checkpoint's number. Written even when
+        nothing was appended: the heartbeat that shows when newer checkpoints were removed."""
+        with self._sessions() as session, session.begin():
+            conn = session.connection()
+            self._lock(conn)
+            last = session.scalars(select(Checkpoint).order_by(Checkpoint.number.desc()).limit(1)).first()
+            head = conn.execute(_READ_HEAD).first()
+            assert head is not None, "audit_chain_heads empty: run migrations"
+            head_hash, head_count = head
+            number, from_count = (last.number + 1, last.count) if last else (1, 0)
+            last_seq = last.last_seq if last else 0
+            rows = conn.execute(select(_RECORDS.c.seq, _RECORDS.c.hash).where(_RECORDS.c.seq > last_seq)
+                                .order_by(_RECORDS.c.seq).limit(head_count - from_count)).all()
+            hashes = "".join(h[:evidence.HASH_CHARS] for _, h in rows)
+            signed_at = clock.now()
+            count = from_count + len(rows)
+            content = evidence.content_of(number=number, count=count, head_hash=rows[-1][1] if rows else (
+                last.hash if last else GENESIS), from_count=from_count, hashes=hashes,
+                prev_signature=last.signature if last else "", signed_at=signed_at)
+            session.add(Checkpoint(number=number, count=count, hash=rows[-1][1] if rows else (last.hash if last else GENESIS),
+                                   from_count=from_count, last_seq=rows[-1][0] if rows else last_seq, hashes=hashes,
+                                   signed_at=signed_at, key_id=self._signer.key_id, content=content,
+                                   signature=self._signer.sign(content)))
+            return number
+
+    def check_chain(self, *, now: datetime | None = None, stale_after: timedelta | None = None) -> ChainCheck:
+        """Recompute the chain from its rows and compare it with what the signed checkpoints
+        vouch for, record by record: the first record altered, removed or inserted is named
+        even when the rows and the head after it were rewritten to match. Records after the last
+        checkpoint are checked against their stored hashes and the head. With `stale_after`, a
+        newest checkpoint older than that (checkpoints removed, or none written) is a problem too.
+        The head is read first: records appended meanwhile come after it and are left for the
+        next check."""
         with self._sessions() as session:
             head = session.connection().execute(_READ_HEAD).first()
-            assert head is not None, "audit_chain_head missing: run migrations"
+            assert head is not None, "audit_chain_heads empty: run migrations"
             head_hash, head_count = head
-            prev, checked = GENESIS, 0
-            rows = session.scalars(select(RecordRow).order_by(RecordRow.seq).limit(head_count)).yield_per(1000)
-            for row in rows:
+            anchors = self._verified_checkpoints(session)
+            if isinstance(anchors, ChainCheck):
+                return anchors._replace_head(head_hash, head_count)
+            anchored, verified, last_signed = anchors
+            found = self._walk(session, max(head_count, anchored), anchored, head_hash, head_count)
+            found = ChainCheck(**{**found.__dict__, "anchored_count": anchored, "checkpoints_verified": verified})
+        if found.intact and stale_after is not None and (head_count or verified):
+            moment = now or clock.now()
+            if last_signed is None or moment - last_signed > stale_after:
+                since = f"since {clock.local(last_signed):%Y-%m-%d %H:%M}" if last_signed else "at all"
+                return ChainCheck(**{**found.__dict__, "intact": False, "kind": audit_pb2.CHAIN_PROBLEM_CHECKPOINTS_STALE,
+                                     "problem": f"no signed checkpoint {since}: newer checkpoints were removed, "
+                                                "or the audit service has not anchored its chain"})
+        return found
+
+    def _verified_checkpoints(self, session: Session) -> tuple[int, int, datetime | None] | ChainCheck:
+        """(records anchored, checkpoints verified, when the newest was signed), or the first
+        checkpoint that is forged, altered or missing."""
+        anchored, verified, prev_signature, last_signed = 0, 0, "", None
+        for cp in session.scalars(select(Checkpoint).order_by(Checkpoint.number)).yield_per(100):
+            signed = evidence.read_signed(cp.content, cp.hashes)
+            if signed is None or not self._signer.verifies(cp.key_id, cp.content, cp.signature):
+                return ChainCheck(False, 0, 0, f"checkpoint {cp.number}'s signature does not verify (forged or altered)",
+                                  "", 0, kind=audit_pb2.CHAIN_PROBLEM_CHECKPOINT_INVALID)
+            if signed.number != verified + 1 or signed.from_count != anchored or \
+                    signed.prev_signature_digest != evidence.digest(prev_signature):
+                return ChainCheck(False, 0, 0, f"checkpoint {verified + 1} is missing (the next one found is "
+                                  f"{signed.number})", "", 0, kind=audit_pb2.CHAIN_PROBLEM_CHECKPOINT_MISSING)
+            anchored, verified, prev_signature, last_signed = signed.count, signed.number, cp.signature, signed.signed_at
+        return anchored, verified, last_signed
+
+    def _expected(self, session: Session) -> Generator[str, None, None]:
+        """The signed hash of each anchored record, in chain order (signatures checked already)."""
+        result = session.scalars(select(Checkpoint).order_by(Checkpoint.number)).yield_per(100)
+        try:
+            for cp in result:
+                signed = evidence.read_signed(cp.content, cp.hashes)
+                assert signed is not None
+                yield from signed.hashes
+        finally:
+            result.close()
+
+    def _walk(self, session: Session, limit: int, anchored: int, head_hash: str, head_count: int) -> ChainCheck:
+        expected = self._expected(session)
+        result = session.scalars(select(RecordRow).order_by(RecordRow.seq).limit(limit + 1)).yield_per(1000)
+        try:
+            return self._compare(_Peek(iter(result)), expected, limit, anchored, head_hash, head_count)
+        finally:
+            # Both stream from server-side cursors: closed here, not whenever they are collected.
+            expected.close()
+            result.close()
+
+    @staticmethod
+    def _compare(rows: _Peek, expected: Iterator[str], limit: int, anchored: int, head_hash: str,
+                 head_count: int) -> ChainCheck:
+        prev, position, want = GENESIS, 0, next(expected, None)
+        cut = evidence.HASH_CHARS
+
+        def broken(kind: int, problem: str, row: RecordRow | None) -> ChainCheck:
+            return ChainCheck(False, position, row.seq if row else 0, problem, head_hash, head_count, kind=kind,
+                              first_broken_record_id=row.record_id if row else "")
+
+        while position < limit:
+            row = rows.next()
+            if row is None:
+                break
+            h = chain_hash(prev, to_record(row))
+            if position < anchored:
+                assert want is not None
+                if h[:cut] != want:
+                    after = next(expected, None)
+                    following = rows.peek()
+                    # The row chained from the signed hash it should follow is the signed next one:
+                    # the signed record between them is gone.
+                    if after is not None and chain_hash(want, to_record(row))[:cut] == after:
+                        return broken(audit_pb2.CHAIN_PROBLEM_REMOVED, f"a signed record was removed before record "
+                                      f"{row.seq} (position {position + 1} of the signed chain)", row)
+                    if following is not None and chain_hash(prev, to_record(following))[:cut] == want:
+                        return broken(audit_pb2.CHAIN_PROBLEM_INSERTED, f"record {row.seq} was inserted: the signed "
+                                      f"chain has no such record at position {position + 1}", row)
+                    return broken(audit_pb2.CHAIN_PROBLEM_ALTERED, f"record {row.seq} was altered: it is not what "
+                                  f"checkpoint signed at position {position + 1}", row)
+                want = next(expected, None)
+            else:
                 if row.prev_hash != prev:
-                    return ChainCheck(False, checked, row.seq, f"record {row.seq} does not name the record before it",
-                                      head_hash, head_count)
-                if chain_hash(prev, to_record(row)) != row.hash:
-                    return ChainCheck(False, checked, row.seq, f"record {row.seq} does not hash to its stored hash",
-                                      head_hash, head_count)
-                prev = row.hash
-                checked += 1
-        if checked < head_count:
-            return ChainCheck(False, checked, 0, f"the head counts {head_count} records, the trail holds {checked}",
-                              head_hash, head_count)
-        if prev != head_hash:
-            return ChainCheck(False, checked, 0, "the last record is not the one the head names", head_hash,
-                              head_count)
-        return ChainCheck(True, checked, 0, "", head_hash, head_count)
+                    return broken(audit_pb2.CHAIN_PROBLEM_UNANCHORED_BREAK,
+                                  f"record {row.seq} does not name the record before it", row)
+                if row.hash != h:
+                    return broken(audit_pb2.CHAIN_PROBLEM_UNANCHORED_BREAK,
+                                  f"record {row.seq} does not hash to its stored hash", row)
+            prev = h
+            position += 1
+        if position < anchored:
+            return broken(audit_pb2.CHAIN_PROBLEM_REMOVED, f"the signed checkpoints count {anchored} records, the "
+                          f"trail holds {position}: the records from position {position + 1} on were removed", None)
+        if position < head_count:
+            return broken(audit_pb2.CHAIN_PROBLEM_UNANCHORED_BREAK,
+                          f"the head counts {head_count} records, the trail holds {position}", None)
+        if head_count >= anchored and prev != head_hash and position == head_count:
+            return broken(audit_pb2.CHAIN_PROBLEM_UNANCHORED_BREAK, "the last record is not the one the head names", None)
+        return ChainCheck(True, position, 0, "", head_hash, head_count)
+
+
+class _Peek:
+    """An iterator one can look one item ahead in."""
+
+    def __init__(self, items: Iterator[Any]) -> None:
+        self._items = items
+        self._ahead: list[Any] = []
+
+    def next(self) -> Any:
+        return self._ahead.pop() if self._ahead else next(self._items, None)
+
+    def peek(self) -> Any:
+        if not self._ahead:
+            self._ahead.append(next(self._items, None))
+        return self._ahead[0]
 
 
 @dataclass(frozen=True)
@@ -186,6 +324,13 @@ class ChainCheck:
     problem: str
     head_hash: str
     head_count: int
+    kind: int = 0  # audit_pb2.ChainProblem
+    first_broken_record_id: str = ""
+    anchored_count: int = 0
+    checkpoints_verified: int = 0
+
+    def _replace_head(self, head_hash: str, head_count: int) -> ChainCheck:
+        return ChainCheck(**{**self.__dict__, "head_hash": head_hash, "head_count": head_count})
 
 
 def as_stored(rec: audit_pb2.CallRecord) -> audit_pb2.CallRecord:

@@ -4,13 +4,15 @@ At the window: search, matter, notice, ticket (take, call, recall, no-show, tran
 submit, status, watch, withdraw, receipt. Supervision: case, cards, appeal, decide-appeal, extension,
 decide-extension, report, export, feed, evaluate, complain, audit. Operations: matters, timeline,
 verify-audit, incidents, retry-incident; deadline (offline). `hall COMMAND --help` for each.
-The servers: HALL_HOST and HALL_<SERVICE>_PORT (default the ports `make run` uses); the caller:
---actor or HALL_ACTOR_ID."""
+Sign in first: `hall login <staff id>` (the token is kept in ~/.config/hall/token, or
+HALL_TOKEN_FILE; HALL_TOKEN overrides it); `hall whoami`, `hall logout`. The servers: HALL_HOST and
+HALL_<SERVICE>_PORT (default the ports `make run` uses)."""
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import getpass
 import os
 import sys
 from collections.abc import Iterable
@@ -21,9 +23,9 @@ from google.protobuf import any_pb2, text_format
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from hall.v1 import approval_pb2, audit_pb2, common_pb2, intake_pb2, router_pb2
+from hall.v1 import access_pb2, approval_pb2, audit_pb2, auth_pb2, common_pb2, intake_pb2, router_pb2
 from services.counter import deadline, forms, supervision, window
-from services.counter.client import Counter, Endpoints
+from services.counter.client import Counter, Endpoints, token_file
 from services.domain.money import format_yuan
 from services.runtime import clock
 
@@ -86,9 +88,12 @@ def describe_details(details: Iterable[any_pb2.Any]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="hall", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--actor", default=os.environ.get("HALL_ACTOR_ID", "clerk-0001"),
-                        help="who is calling (recorded in the audit trail; default $HALL_ACTOR_ID or clerk-0001)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    lg = sub.add_parser("login", help="sign in (asks for the password; every later command calls as you)")
+    lg.add_argument("staff_id")
+    lg.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    sub.add_parser("whoami", help="who the saved token says you are")
+    sub.add_parser("logout", help="forget the saved token")
     window.add_parsers(sub)
     deadline.add_parser(sub)
     sub.add_parser("matters", help="list the catalogue")
@@ -113,8 +118,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "deadline":  # offline: no suite to connect to
         return deadline.run(args)
-    counter = Counter(Endpoints.from_environment(), clerk_id=args.actor)
+    if args.command == "logout":
+        token_file().unlink(missing_ok=True)
+        print("已退出登录")
+        return 0
+    counter = Counter(Endpoints.from_environment())
     try:
+        if args.command == "login":
+            return login(counter, args)
+        if args.command == "whoami":
+            print(describe(counter.auth.WhoAmI(auth_pb2.WhoAmIRequest(), timeout=5).principal))
+            return 0
         if args.command in window.COMMANDS:
             return window.run(counter, args, window.console())
         if args.command == "matters":
@@ -154,6 +168,30 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     finally:
         counter.close()
+    return 0
+
+
+ROLE_WORDS = {access_pb2.ROLE_CLERK: "窗口工作人员", access_pb2.ROLE_OFFICER: "部门审批人员",
+              access_pb2.ROLE_SUPERVISOR: "监察员", access_pb2.ROLE_OPERATOR: "平台运维人员",
+              access_pb2.ROLE_SERVICE: "系统服务"}
+
+
+def describe(p: auth_pb2.Principal) -> str:
+    where = f"，{p.window_id} 窗口" if p.window_id else (f"，{p.department}" if p.department else "")
+    return f"{p.name or p.subject}（{p.subject}，{ROLE_WORDS.get(p.role, '未知角色')}{where}）"
+
+
+def login(counter: Counter, args: argparse.Namespace) -> int:
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("密码：")
+    got = counter.login(args.staff_id, password)
+    path = token_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Only its owner reads the token: it is the person's signature until it expires.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(got.token + "\n")
+    until = clock.local(clock.from_timestamp(got.expires_at))
+    print(f"已登录：{describe(got.principal)}，有效至 {until:%Y-%m-%d %H:%M}")
     return 0
 
 
@@ -200,6 +238,10 @@ def print_error(err: grpc.RpcError, counter: Counter) -> int:
               "或用 HALL_HOST、HALL_<服务>_PORT 指向正在运行的服务", file=sys.stderr)
         return 2
     status = rpc_status.from_call(cast(grpc.Call, err))
+    if code == grpc.StatusCode.UNAUTHENTICATED:
+        said = _localized(status) or "请先登录"
+        print(f"未办成（未登录）：{said}。用 hall login <工号> 登录", file=sys.stderr)
+        return 2
     words = _CODE_WORDS.get(code)
     print(f"未办成（{words + '，' if words else ''}{code.name}）：{err.details()}", file=sys.stderr)
     for detail in status.details if status is not None else ():
@@ -211,6 +253,15 @@ def print_error(err: grpc.RpcError, counter: Counter) -> int:
                 for line in lines(message):
                     print(f"  - {line}", file=sys.stderr)
     return 2
+
+
+def _localized(status: object) -> str:
+    """The zh-CN sentence of a refused call's status, if it has one."""
+    for detail in getattr(status, "details", ()):
+        text = error_details_pb2.LocalizedMessage()
+        if detail.Unpack(text):
+            return text.message
+    return ""
 
 
 if __name__ == "__main__":

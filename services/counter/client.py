@@ -8,14 +8,18 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import grpc
+import jwt
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from hall.v1 import (
     audit_pb2,
     audit_pb2_grpc,
+    auth_pb2,
+    auth_pb2_grpc,
     common_pb2,
     fees_pb2,
     fees_pb2_grpc,
@@ -48,11 +52,39 @@ class Endpoints:
                       for name, port in PLATFORM_PORTS.items()})
 
 
+def token_file() -> Path:
+    """Where `hall login` keeps the signed-in token (HALL_TOKEN_FILE, default ~/.config/hall/token)."""
+    return Path(os.environ.get("HALL_TOKEN_FILE") or Path.home() / ".config" / "hall" / "token")
+
+
+def saved_token() -> str:
+    """The caller's token: HALL_TOKEN, else the file `hall login` wrote ("" if neither)."""
+    if os.environ.get("HALL_TOKEN"):
+        return os.environ["HALL_TOKEN"]
+    try:
+        return token_file().read_text(encoding="utf-8").strip()
+    except OSError:
+        return ""
+
+
+def subject_of(token: str) -> str:
+    """Who a token names, read without verifying it (the services verify it; this is for display)."""
+    try:
+        return str(jwt.decode(token, options={"verify_signature": False}).get("sub", ""))
+    except jwt.PyJWTError:
+        return ""
+
+
 class Counter:
-    def __init__(self, endpoints: Endpoints, *, clerk_id: str = "clerk-0001") -> None:
-        self.clerk_id = clerk_id
-        self._channels = [channel(endpoints.intake), channel(endpoints.fees), channel(endpoints.audit),
-                          channel(endpoints.router), channel(endpoints.supervision)]
+    """The suite as one signed-in person sees it: every call carries `token` (default: the saved
+    one, see `saved_token`)."""
+
+    def __init__(self, endpoints: Endpoints, *, token: str | None = None) -> None:
+        self.token = saved_token() if token is None else token
+        self.clerk_id = subject_of(self.token)
+        self._channels = [channel(endpoints.intake, token=self.token), channel(endpoints.fees, token=self.token),
+                          channel(endpoints.audit, token=self.token), channel(endpoints.router, token=self.token),
+                          channel(endpoints.supervision, token=self.token)]
         self.endpoints = endpoints
         self.intake = intake_pb2_grpc.IntakeServiceStub(self._channels[0])
         self.queue = queue_pb2_grpc.QueueServiceStub(self._channels[0])  # served by intake
@@ -61,11 +93,24 @@ class Counter:
         self.router = router_pb2_grpc.RouterServiceStub(self._channels[3])
         self.supervision = supervision_pb2_grpc.SupervisionServiceStub(self._channels[4])
         self.inspection = inspection_pb2_grpc.InspectionServiceStub(self._channels[4])
+        self.auth = auth_pb2_grpc.AuthServiceStub(self._channels[0])  # served by intake
+
+    def channel_of(self, service: str) -> grpc.Channel:
+        """The channel to a service of the suite (intake, fees, audit, router, supervision)."""
+        return self._channels[["intake", "fees", "audit", "router", "supervision"].index(service)]
+
+    def signed_in(self, token: str) -> Counter:
+        """The same suite as another person (a supervisor, an operator ...)."""
+        return Counter(self.endpoints, token=token)
+
+    def login(self, staff_id: str, password: str, timeout: float = 10) -> auth_pb2.LoginResponse:
+        return self.auth.Login(auth_pb2.LoginRequest(staff_id=staff_id, password=password),  # type: ignore[no-any-return]
+                               timeout=timeout)
 
     def metadata(self, case_id: str = "") -> tuple[tuple[str, str | bytes], ...]:
-        """The caller (and the case a call is about: its audit record joins the case's timeline)."""
-        actor: tuple[tuple[str, str | bytes], ...] = ((context.ACTOR_HEADER, self.clerk_id),)
-        return actor + ((context.CASE_HEADER, case_id),) if case_id else actor
+        """The case a call is about (its audit record joins the case's timeline). Who calls is the
+        token's: the services ignore a caller's own x-actor-id."""
+        return ((context.CASE_HEADER, case_id),) if case_id else ()
 
     def submit(self, request: intake_pb2.SubmitApplicationRequest, timeout: float = 10) -> intake_pb2.SubmitApplicationResponse:
         return self.intake.SubmitApplication(request, timeout=timeout, metadata=self.metadata())  # type: ignore[no-any-return]

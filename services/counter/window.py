@@ -70,7 +70,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     take.add_argument("code", help="the matter or bundle code")
     take.add_argument("--request-id", default="", help="to press again safely (default: a new one)")
     call = ts.add_parser("call", help="call the next ticket at a window (finishes the window's current one)")
-    call.add_argument("--window", required=True, help="the window, e.g. A01 (--actor: the clerk)")
+    call.add_argument("--window", required=True, help="the window, e.g. A01 (signed in: the clerk)")
     for name, text in (("recall", "call the window's ticket again"), ("no-show", "the called applicant did not come")):
         p = ts.add_parser(name, help=text)
         p.add_argument("ticket_id")

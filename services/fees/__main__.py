@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import structlog
 
 from hall.v1 import approval_pb2, fees_pb2_grpc
@@ -14,6 +12,7 @@ from services.fees.payments import Fees
 from services.fees.servicer import FeesServicer
 from services.fees.signing import Signer
 from services.runtime import topology
+from services.runtime.config import env_secret
 from services.runtime.grpc_server import add_servicer
 from services.runtime.wire import Envelope
 
@@ -23,11 +22,7 @@ def main() -> None:
     platform.check_departments(catalogue)
     proc = platform.process("fees")
     # The receipt signing key: a PEM from a Secret (FEES_SIGNING_KEY, or a file FEES_SIGNING_KEY_FILE).
-    pem = os.environ.get("FEES_SIGNING_KEY") or ""
-    if not pem and os.environ.get("FEES_SIGNING_KEY_FILE"):
-        with open(os.environ["FEES_SIGNING_KEY_FILE"], encoding="utf-8") as f:
-            pem = f.read()
-    signer = Signer(pem or None)
+    signer = Signer(env_secret("FEES_SIGNING_KEY") or None)
     if signer.development:
         structlog.get_logger().warning("FEES_SIGNING_KEY not set: receipts are signed with the development key",
                                        key_id=signer.key_id)

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 
-from hall.v1 import approval_pb2, audit_pb2, intake_pb2_grpc, queue_pb2_grpc
+from hall.v1 import approval_pb2, audit_pb2, auth_pb2_grpc, intake_pb2_grpc, queue_pb2_grpc
 from services import platform
 from services.catalogue import load as load_catalogue
 from services.catalogue import load_versions
 from services.intake.applications import Applications
+from services.intake.auth_servicer import AuthServicer
 from services.intake.changes import ChangeListener, Changes, channel
 from services.intake.queue_servicer import QueueServicer
 from services.intake.servicer import IntakeServicer
-from services.runtime import clock, topology
+from services.intake.staff import Staff
+from services.runtime import auth, clock, topology
 from services.runtime.config import env_float, env_int
 from services.runtime.db import is_postgres
 from services.runtime.grpc_server import add_servicer
@@ -51,12 +54,24 @@ def main() -> None:
     # has that many threads beyond GRPC_WORKERS: submissions and health checks never wait behind
     # watchers.
     max_watches = env_int("INTAKE_MAX_WATCHES", 200, minimum=1, maximum=5000)
+    # Fail closed: no new application while call records cannot be delivered for longer than this.
+    audit = proc.audit
     servicer = IntakeServicer(catalogue, apps, max_watches=max_watches,
-                              watch_poll_s=env_float("INTAKE_WATCH_POLL_SECONDS", 5.0, minimum=0.1))
+                              watch_poll_s=env_float("INTAKE_WATCH_POLL_SECONDS", 5.0, minimum=0.1),
+                              audit_stalled_for=audit.stalled_for if audit is not None else None,
+                              fail_closed_after_s=env_float("INTAKE_AUDIT_FAIL_CLOSED_SECONDS", 30.0, minimum=0.0))
     # The hall's queue (排队叫号) lives with the window: the case a ticket leads to is accepted here.
     queue = QueueServicer(apps.queue)
+    # The hall's sign-in: the staff directory and the private key tokens are signed with.
+    staff, issuer = Staff.load(), auth.Issuer()
+    if issuer.development or staff.development:
+        proc.log.warning("signing in with the development key or staff directory: tokens prove nothing",
+                         development_key=issuer.development, staff=staff.source)
+    sign_in = AuthServicer(staff, issuer, dt.timedelta(hours=env_int("HALL_AUTH_TOKEN_HOURS", 10, minimum=1,
+                                                                        maximum=24 * 7)))
     proc.serve(lambda server: [add_servicer(server, servicer, intake_pb2_grpc),
-                               add_servicer(server, queue, queue_pb2_grpc)], streams=max_watches)
+                               add_servicer(server, queue, queue_pb2_grpc),
+                               add_servicer(server, sign_in, auth_pb2_grpc)], streams=max_watches)
 
 
 def recompute_provisional(apps: Applications, proc: ServiceProcess) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import grpc
 
@@ -13,16 +13,21 @@ from services.catalogue.search import Index
 from services.intake.applications import TERMINAL, Applications
 from services.intake.models import wire_step_status
 from services.runtime import clock
-from services.runtime.errors import InvalidArgument, NotFound, ResourceExhausted
+from services.runtime.errors import InvalidArgument, NotFound, ResourceExhausted, Unavailable
 
 MAX_HITS = 50
 
 
 class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
     def __init__(self, catalogue: Catalogue, applications: Applications, *, max_watches: int = 200,
-                 watch_poll_s: float = 5.0) -> None:
+                 watch_poll_s: float = 5.0, audit_stalled_for: Callable[[], float] | None = None,
+                 fail_closed_after_s: float = 30.0) -> None:
         """`watch_poll_s`: how often a watcher reads the database without having been woken
-        (a notification lost while the listener reconnected: see changes.py)."""
+        (a notification lost while the listener reconnected: see changes.py).
+        `audit_stalled_for`: how long call records have not been delivered (the audit emitter's);
+        beyond `fail_closed_after_s` no new application is accepted (fail closed)."""
+        self._audit_stalled_for = audit_stalled_for or (lambda: 0.0)
+        self._fail_closed_after_s = fail_closed_after_s
         self._catalogue = catalogue
         self._index = Index(catalogue)
         self._apps = applications
@@ -68,6 +73,15 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
         return intake_pb2.GetNoticeResponse(notice=self._apps.notices.lookup(request))
 
     def SubmitApplication(self, request: intake_pb2.SubmitApplicationRequest, context: grpc.ServicerContext) -> intake_pb2.SubmitApplicationResponse:
+        # Fail closed: a case is accepted only while the evidence of it can be delivered. What
+        # waits meanwhile is kept (spooled, pushed back) and sent when delivery returns; the
+        # window takes applications again by itself then.
+        stalled = self._audit_stalled_for()
+        if stalled > self._fail_closed_after_s:
+            raise Unavailable(f"call records undelivered for {stalled:.0f} s: not accepting applications",
+                              zh="监察记录暂时无法送达电子监察系统，为保证每一件受理都有记录，暂停受理新申请；"
+                                 "恢复后自动继续受理，请稍候再提交（已提交的申请不受影响）",
+                              reason="AUDIT_UNDELIVERED", retry_after_s=5.0)
         application, duplicate = self._apps.submit(request)
         return intake_pb2.SubmitApplicationResponse(application=application, duplicate=duplicate)
 

@@ -4,9 +4,13 @@ Records are queued in memory and published by a background thread with publisher
 the call being recorded never waits on the broker. The thread gathers what arrives within
 AUDIT_LINGER_MS (default 50) into one CallRecordBatch. Each record is also written to the
 process's spool on local disk (`audit_spool.py`, AUDIT_SPOOL_DIR) until the broker confirms it,
-so a process killed with -9 loses none: the next process of the service sends them. The queue is
-bounded; when the broker is down for long, new records beyond it are dropped and the drop is
-logged (counted in the log line).
+so a process killed with -9 loses none: the next process of the service sends them.
+
+Nothing is dropped. The records waiting in memory are bounded (`capacity`); beyond it the caller
+waits for room (push-back: a call or message that would be recorded is held until the broker has
+taken records again), logged every 30 s while it lasts. `stalled_for()` says how long delivery
+has been failing with records waiting: intake refuses new applications beyond a threshold (fail
+closed, services/intake/servicer.py) and takes them again by itself once delivery is back.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from hall.v1 import audit_pb2
 from services.runtime import context, topology
 from services.runtime.amqp import PUBLISH_ERRORS, Publisher
 from services.runtime.audit_spool import AuditSpool
+from services.runtime.logging import mask_text
 
 log = structlog.get_logger(__name__)
 
@@ -75,15 +80,19 @@ class AuditEmitter:
         self._max_batch = max_batch
         self._linger_s = linger_s
         self.service = service
-        self._queue: queue.Queue[Queued | None] = queue.Queue(capacity)
+        # Unbounded itself: the room is counted by `_room`, taken before a record is spooled and
+        # queued (never while holding the spool's lock, which the sender needs to mark records sent).
+        self._queue: queue.Queue[Queued | None] = queue.Queue()
+        self._room = threading.Semaphore(capacity)
         self._publisher = Publisher(url, name=f"{service}-audit")
         self._thread = threading.Thread(target=self._run, name="audit-emitter", daemon=True)
-        self._dropped = 0
+        self._waits = 0
+        self._failing_since: float | None = None  # monotonic time of the first failure in a row
         self._spool = spool
+        self._thread.start()  # before adopting: adopted records may be more than the room
         if spool is not None:
             for rec in spool.adopt():  # left by a process of this service that was killed
                 self._put(rec)
-        self._thread.start()
 
     def record(
         self,
@@ -93,12 +102,14 @@ class AuditEmitter:
         started_wall: float,
         duration_s: float,
         outcome: str,
-        detail: str = "",
+        detail: str | bytes = "",
         case_id: str | None = None,
         actor_id: str | None = None,
         step_id: str = "",
         department: str = "",
     ) -> None:
+        if isinstance(detail, bytes):  # grpc gives a refused call's details as bytes
+            detail = detail.decode("utf-8", "replace")
         rec = audit_pb2.CallRecord(
             record_id=uuid.uuid4().hex,
             service=self.service,
@@ -108,7 +119,9 @@ class AuditEmitter:
             actor_id=actor_id if actor_id is not None else context.actor_id(),
             duration_us=int(duration_s * 1_000_000),
             outcome=outcome,
-            detail=detail[:500],
+            # Inspectors read the trail, and it is kept for years: ID numbers and phones a refusal's
+            # text may quote are masked, as in the logs.
+            detail=mask_text(detail)[:500],
             step_id=step_id,
             department=department,
         )
@@ -116,14 +129,23 @@ class AuditEmitter:
         self._put(rec)
 
     def _put(self, rec: audit_pb2.CallRecord) -> None:
-        try:
-            if self._queue.full():  # a long broker outage: drop before writing (the spool stays bounded)
-                raise queue.Full
-            queue_record(self._spool, rec, self._queue.put_nowait)
-        except queue.Full:
-            self._dropped += 1
-            if self._dropped % 1000 == 1:
-                log.error("audit buffer full; dropping records", dropped=self._dropped)
+        waited = 0.0
+        while not self._room.acquire(timeout=30.0 if waited else 0.5):
+            waited += 30.0 if waited else 0.5
+            self._waits += 1
+            log.error("audit buffer full; callers wait for the broker to take call records", waited_s=round(waited),
+                      waits=self._waits)
+        queue_record(self._spool, rec, self._queue.put_nowait)
+
+    def stalled_for(self) -> float:
+        """Seconds that delivery has been failing while records wait (0: delivering)."""
+        since = self._failing_since
+        return 0.0 if since is None else time.monotonic() - since
+
+    def _taken(self, item: Queued | None) -> Queued | None:
+        if item is not None:
+            self._room.release()
+        return item
 
     def _run(self) -> None:
         """Send what has queued up as one CallRecordBatch (one broker message, one confirm)."""
@@ -136,19 +158,24 @@ class AuditEmitter:
             if pending is None:
                 if closing and self._queue.empty():
                     break
-                first = self._queue.get()
+                first = self._taken(self._queue.get())
                 if first is None:
                     closing = True
                     continue
-                pending, segment, closing = gather(first, self._queue.get_nowait, queue.Empty, self._linger_s,
-                                                   self._max_batch)
+                pending, segment, closing = gather(first, lambda: self._taken(self._queue.get_nowait()), queue.Empty,
+                                                   self._linger_s, self._max_batch)
             try:
                 self._publisher.publish(routing_key, pending, message_id=f"batch-{pending.records[0].record_id}")
                 if self._spool is not None and segment:
                     self._spool.sent(segment)
                 pending = None
                 backoff = 0.2
+                if self._failing_since is not None:
+                    log.info("audit delivery back", stalled_s=round(self.stalled_for(), 1))
+                self._failing_since = None
             except PUBLISH_ERRORS as exc:
+                if self._failing_since is None:
+                    self._failing_since = time.monotonic()
                 log.warning("audit publish failed; retrying", error=repr(exc), wait_s=backoff)
                 time.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
@@ -157,7 +184,7 @@ class AuditEmitter:
     def close(self, timeout: float = 5.0) -> None:
         """Flush what is queued (up to `timeout`), then stop."""
         with contextlib.suppress(queue.Full):
-            self._queue.put(None, timeout=timeout)
+            self._queue.put(None)
         self._thread.join(timeout)
         if self._spool is not None:  # all sent: the spool goes; else it stays for the next process
             self._spool.close(all_sent=not self._thread.is_alive())

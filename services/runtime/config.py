@@ -28,6 +28,20 @@ def env_optional(name: str) -> str | None:
     return value or None
 
 
+def env_secret(name: str) -> str:
+    """A secret from NAME, else from the file NAME_FILE (a mounted Kubernetes Secret); "" if
+    neither is set. A named file that cannot be read is a configuration error."""
+    value = os.environ.get(name, "")
+    path = os.environ.get(f"{name}_FILE", "")
+    if not value and path:
+        try:
+            with open(path, encoding="utf-8") as f:
+                value = f.read()
+        except OSError as err:
+            raise ConfigError(f"{name}_FILE={path!r}: {err.strerror}") from None
+    return value
+
+
 def env_int(name: str, default: int, *, minimum: int = 0, maximum: int = 2**31) -> int:
     raw = os.environ.get(name)
     if raw is None or raw == "":

@@ -90,6 +90,42 @@ class PermissionDenied(ServiceError):
 
 
 @dataclass
+class Unavailable(ServiceError):
+    """The service will not take this now and will again by itself (`retry_after_s`); `zh` is
+    what the clerk reads."""
+
+    zh: str = "服务暂不可用，请稍后再试"
+    reason: str = "UNAVAILABLE"
+    retry_after_s: float = 5.0
+    code: grpc.StatusCode = grpc.StatusCode.UNAVAILABLE
+
+    def details(self) -> list[any_pb2.Any]:
+        retry, info, text = any_pb2.Any(), any_pb2.Any(), any_pb2.Any()
+        delay = error_details_pb2.RetryInfo()
+        delay.retry_delay.FromMilliseconds(int(self.retry_after_s * 1000))
+        retry.Pack(delay)
+        info.Pack(error_details_pb2.ErrorInfo(reason=self.reason, domain="hall.v1"))
+        text.Pack(error_details_pb2.LocalizedMessage(locale="zh-CN", message=self.zh))
+        return [retry, info, text]
+
+
+@dataclass
+class Unauthenticated(ServiceError):
+    """The caller has not proven who it is (no token, or one that is expired or not the hall's);
+    `zh` is what the person at the counter reads."""
+
+    reason: str = "TOKEN_MISSING"
+    zh: str = "请先登录"
+    code: grpc.StatusCode = grpc.StatusCode.UNAUTHENTICATED
+
+    def details(self) -> list[any_pb2.Any]:
+        info, text = any_pb2.Any(), any_pb2.Any()
+        info.Pack(error_details_pb2.ErrorInfo(reason=self.reason, domain="hall.v1"))
+        text.Pack(error_details_pb2.LocalizedMessage(locale="zh-CN", message=self.zh))
+        return [info, text]
+
+
+@dataclass
 class ResourceExhausted(ServiceError):
     """A limit of the service is reached; `retry_after_s` tells the client when to try again."""
 

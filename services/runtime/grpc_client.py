@@ -1,19 +1,31 @@
-"""gRPC client channels that carry the case id and actor id of the current context."""
+"""gRPC client channels that carry the caller's credentials and the case id and actor id of the
+current context.
+
+The caller is a person's token (the counter client passes it), else this process's service token
+(HALL_SERVICE_TOKEN, minted by `make run`); with TLS configured (services/runtime/tls.py) the
+channel presents this process's client certificate as well.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
 import grpc
 
-from services.runtime import context
+from services.runtime import auth, context, tls
 
 
 class _ContextClientInterceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor):
+    def __init__(self, token: str) -> None:
+        self._token = token
+
     def _augment(self, details: Any) -> Any:
         metadata: list[tuple[str, str | bytes]] = list(details.metadata or [])
         present = {k for k, _ in metadata}
+        if self._token and auth.AUTHORIZATION not in present:
+            metadata.append((auth.AUTHORIZATION, f"Bearer {self._token}"))
         for key, value in context.to_headers().items():
             if key not in present:
                 metadata.append((key, value))
@@ -46,5 +58,10 @@ CHANNEL_OPTIONS = (
 )
 
 
-def channel(target: str) -> grpc.Channel:
-    return grpc.intercept_channel(grpc.insecure_channel(target, options=CHANNEL_OPTIONS), _ContextClientInterceptor())
+def channel(target: str, *, token: str | None = None) -> grpc.Channel:
+    """A channel to `target` calling as `token` (default: this process's HALL_SERVICE_TOKEN)."""
+    token = os.environ.get("HALL_SERVICE_TOKEN", "") if token is None else token
+    files = tls.configured()
+    raw = (grpc.secure_channel(target, tls.channel_credentials(files), options=CHANNEL_OPTIONS) if files
+           else grpc.insecure_channel(target, options=CHANNEL_OPTIONS))
+    return grpc.intercept_channel(raw, _ContextClientInterceptor(token))

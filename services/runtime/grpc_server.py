@@ -6,6 +6,7 @@ This module imports grpcio; it must never be imported in a process that runs eve
 from __future__ import annotations
 
 import contextvars
+import os
 import threading
 import time
 import uuid
@@ -20,7 +21,7 @@ from grpc_reflection.v1alpha import reflection
 from grpc_status import rpc_status
 
 from hall.v1 import audit_pb2
-from services.runtime import context, metrics
+from services.runtime import auth, context, metrics, tls
 from services.runtime.audit_emitter import AuditEmitter
 from services.runtime.errors import ServiceError
 
@@ -46,11 +47,16 @@ def _metadata(ctx: grpc.ServicerContext) -> dict[str, str]:
 
 
 class ContextInterceptor(grpc.ServerInterceptor):
-    """Binds case id / actor id from metadata, turns ServiceError into rich statuses, records calls."""
+    """Verifies the caller and enforces the RPC's access rule (services/runtime/auth.py), binds
+    the case id from metadata and the verified caller as the actor, turns ServiceError into rich
+    statuses, records calls (refused ones too)."""
 
-    def __init__(self, audit: AuditEmitter | None, service: str = "") -> None:
+    def __init__(self, audit: AuditEmitter | None, service: str = "", *, verifier: auth.Verifier | None = None,
+                 desk: str = "") -> None:
         self._audit = audit
         self._service = service or (audit.service if audit is not None else "")
+        self._verifier = verifier or auth.Verifier()
+        self._desk = desk  # the department whose desk this server is (DepartmentDeskService)
 
     def intercept_service(self, continuation: Callable[..., Any], details: grpc.HandlerCallDetails) -> Any:
         handler = continuation(details)
@@ -73,9 +79,26 @@ class ContextInterceptor(grpc.ServerInterceptor):
             )
         return handler
 
-    def _begin(self, ctx: grpc.ServicerContext) -> dict[str, str]:
+    def _begin(self, ctx: grpc.ServicerContext) -> tuple[dict[str, str], auth.Principal | None, Exception | None]:
+        """The call's bound context and its verified caller (or why it has none). The actor is
+        the verified identity; a service calling for a person may name them in x-actor-id."""
         md = _metadata(ctx)
-        return {"case_id": md.get(context.CASE_HEADER, ""), "actor_id": md.get(context.ACTOR_HEADER, "")}
+        principal: auth.Principal | None = None
+        failure: Exception | None = None
+        try:
+            principal = auth.authenticate(ctx, md, self._verifier)
+        except ServiceError as err:
+            failure = err
+        actor = principal.subject if principal is not None else ""
+        if principal is not None and principal.role == auth.Role.ROLE_SERVICE:
+            actor = md.get(context.ACTOR_HEADER, "") or actor
+        return {"case_id": md.get(context.CASE_HEADER, ""), "actor_id": actor}, principal, failure
+
+    def _authorize(self, method: str, request: Any, principal: auth.Principal | None,
+                   failure: Exception | None) -> None:
+        if failure is not None:
+            raise failure
+        auth.authorize(method, request, principal, desk=self._desk)
 
     def _finish(self, method: str, ctx: grpc.ServicerContext, wall: float, start: float, exc: BaseException | None,
                 served: list[tuple[str, str, str]] | None = None) -> None:
@@ -115,9 +138,12 @@ class ContextInterceptor(grpc.ServerInterceptor):
             exc: BaseException | None = None
             served: list[tuple[str, str, str]] = []
             token = _SERVED.set(served)
-            with context.scope(**self._begin(ctx)):
+            bound, principal, failure = self._begin(ctx)
+            caller = auth.bind(principal)
+            with context.scope(**bound):
                 try:
                     try:
+                        self._authorize(method, request, principal, failure)
                         return fn(request, ctx)
                     except Exception as err:  # noqa: BLE001
                         self._guard(ctx, method, err)
@@ -126,6 +152,7 @@ class ContextInterceptor(grpc.ServerInterceptor):
                     raise
                 finally:
                     _SERVED.reset(token)
+                    auth.unbind(caller)
                     self._finish(method, ctx, wall, start, exc, served)
 
         return wrapper
@@ -134,13 +161,17 @@ class ContextInterceptor(grpc.ServerInterceptor):
         def wrapper(request: Any, ctx: grpc.ServicerContext) -> Iterator[Any]:
             wall, start = time.time(), time.monotonic()
             exc: BaseException | None = None
-            bound = self._begin(ctx)
+            bound, principal, failure = self._begin(ctx)
             try:
                 with context.scope(**bound):
+                    caller = auth.bind(principal)
                     try:
+                        self._authorize(method, request, principal, failure)
                         yield from fn(request, ctx)
                     except Exception as err:  # noqa: BLE001
                         self._guard(ctx, method, err)
+                    finally:
+                        auth.unbind(caller)
             except BaseException as e:
                 exc = e
                 raise
@@ -163,18 +194,31 @@ class GrpcServer:
         max_workers: int = 32,
         grace_s: float = 5.0,
         service: str = "",
+        desk: str = "",
     ) -> None:
         self._grace_s = grace_s
         self.server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),
-            interceptors=[ContextInterceptor(audit, service)],
+            interceptors=[ContextInterceptor(audit, service, desk=desk)],
             options=[("grpc.so_reuseport", 0)],
         )
         names = register(self.server)
         self.health = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], self.server)
-        self.port = self.server.add_insecure_port(f"[::]:{port}")
+        files = tls.configured()
+        self.tls = files is not None
+        self.port = (self.server.add_secure_port(f"[::]:{port}", tls.server_credentials(files)) if files
+                     else self.server.add_insecure_port(f"[::]:{port}"))
+        # Under mutual TLS the kubelet's gRPC probe (plaintext, no certificate) cannot reach the
+        # health service: it answers on a plaintext port of its own as well, with nothing else.
+        self._health_server: grpc.Server | None = None
+        health_port = int(os.environ.get("GRPC_HEALTH_PORT") or 0)
+        if files is not None and health_port:
+            self._health_server = grpc.server(futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="health"))
+            health_pb2_grpc.add_HealthServicer_to_server(self.health, self._health_server)
+            if self._health_server.add_insecure_port(f"[::]:{health_port}") == 0:
+                raise RuntimeError(f"cannot bind the health port {health_port}")
         if self.port == 0:
             raise RuntimeError(f"cannot bind gRPC port {port}")
         self._names = names
@@ -183,9 +227,11 @@ class GrpcServer:
     def start(self) -> None:
         metrics.serve()
         self.server.start()
+        if self._health_server is not None:
+            self._health_server.start()
         for name in ["", *self._names]:
             self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
-        log.info("grpc serving", port=self.port, services=self._names)
+        log.info("grpc serving", port=self.port, services=self._names, tls="mutual" if self.tls else "off")
 
     def stop(self) -> None:
         """Report NOT_SERVING, let in-flight calls finish within the grace period, then stop."""
@@ -193,6 +239,8 @@ class GrpcServer:
             return
         self.health.enter_graceful_shutdown()
         self.server.stop(self._grace_s).wait()
+        if self._health_server is not None:
+            self._health_server.stop(0)
         self._stopped.set()
 
 

@@ -158,14 +158,15 @@ class ServiceProcess:
         if self._departments is not None:
             topology.declare_all(channel, self._departments)
 
-    def serve(self, register: Callable[[grpc.Server], list[str]] | None = None, *, streams: int = 0) -> None:
+    def serve(self, register: Callable[[grpc.Server], list[str]] | None = None, *, streams: int = 0,
+              desk: str = "") -> None:
         """Run until SIGTERM/SIGINT. `streams`: how many long-lived streaming calls the service
         admits at once; each holds a server thread, so the server gets that many threads beyond
         GRPC_WORKERS and short calls (and health checks) always find one free."""
         if register is not None:
             self._server = GrpcServer(self.settings.grpc_port, register, audit=self.audit,
                                       max_workers=self.settings.grpc_workers + streams,
-                                      grace_s=self.settings.grpc_grace_s, service=self.name)
+                                      grace_s=self.settings.grpc_grace_s, service=self.name, desk=desk)
         metrics.serve()
         threading.Thread(target=self._connect_broker, name="broker", daemon=True).start()
         # A broker that is up: consumers and relays run before the API answers, as a caller

@@ -89,3 +89,32 @@ def test_the_adapter_runs_with_its_restricted_user(department_users, pg_url, pg_
             proc.send_signal(signal.SIGTERM)
             proc.wait(30)
             listener.close()
+
+
+def test_a_department_publishes_only_its_own_decisions(department_users):
+    """Topic permissions on `hall`: quality's user may publish decision.quality and its own audit
+    records, and is refused (403) for business's decision or another service's audit records."""
+    conn = pika.BlockingConnection(pika.URLParameters(department_users("quality")))
+    try:
+        ch = conn.channel()
+        ch.confirm_delivery()
+        for key in (topology.rk_decision("quality"), topology.rk_procedure("quality"),
+                    topology.rk_audit("adapter-quality"), topology.rk_audit("desk-quality")):
+            ch.basic_publish(topology.EXCHANGE, key, b"x")  # allowed: no exception
+        for key in (topology.rk_decision("business"), topology.rk_audit("router"), topology.RK_CASE_SUBMITTED,
+                    topology.rk_step_request("quality"), topology.rk_decision("quality") + ".x"):
+            refused = conn.channel()
+            refused.confirm_delivery()
+            with pytest.raises(pika.exceptions.ChannelClosedByBroker) as err:
+                refused.basic_publish(topology.EXCHANGE, key, b"x")
+            assert err.value.reply_code == 403, key
+    finally:
+        conn.close()
+
+
+def test_the_definitions_carry_the_topic_permissions():
+    defs = provision.definitions(["quality"], "/", {"quality": "pw"})
+    topics: list[dict[str, str]] = defs["topic_permissions"]  # type: ignore[assignment]
+    (topic,) = topics
+    assert topic["user"] == "hall-quality" and topic["exchange"] == topology.EXCHANGE
+    assert "decision\\.quality" in topic["write"] and "business" not in topic["write"]

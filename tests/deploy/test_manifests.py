@@ -117,3 +117,29 @@ def test_adapters_are_probed_on_their_readiness_endpoint(documents):
         assert env["HEALTH_PORT"] == str(ADAPTER_HEALTH_PORT)
         assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "health"}
         assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
+
+
+def test_secrets_are_per_service_and_production_speaks_mutual_tls(documents, request):
+    """Each service its own database login; keys from Secrets on every pod; in production every
+    pod its own certificate, and the gRPC servers' probes on their plaintext health port."""
+    deployments = {d["metadata"]["name"]: d for d in documents if d["kind"] == "Deployment"}
+    config = next(d for d in documents if d["kind"] == "ConfigMap" and d["metadata"]["name"].startswith("hall-config"))
+    assert config["data"]["HALL_AUTH_REQUIRE_KEYS"] == "true"
+    database_secrets = {}
+    for name, d in deployments.items():
+        pod = d["spec"]["template"]["spec"]
+        c = pod["containers"][0]
+        env = {e["name"]: e for e in c.get("env", [])}
+        secrets = {v["secret"]["secretName"] for v in pod["volumes"] if "secret" in v}
+        assert "hall-auth-public-keys" in secrets, name
+        if "DATABASE_URL" in env:
+            database_secrets[name] = env["DATABASE_URL"]["valueFrom"]["secretKeyRef"]["name"]
+        if "production" in request.node.callspec.params.get("documents", ""):
+            assert f"hall-grpc-tls-{name}" in secrets, name
+            assert {"GRPC_TLS_CERT_FILE", "GRPC_TLS_KEY_FILE", "GRPC_TLS_CA_FILE"} <= set(env), name
+            if "GRPC_HEALTH_PORT" in env:
+                assert c["readinessProbe"]["grpc"]["port"] == int(env["GRPC_HEALTH_PORT"]["value"])
+    platform = {n: s for n, s in database_secrets.items() if not n.startswith(("adapter-", "desk-"))}
+    assert len(set(platform.values())) == len(platform) == 5, platform  # no login shared
+    intake = deployments["intake"]["spec"]["template"]["spec"]
+    assert {"hall-auth-signing-key", "hall-staff"} <= {v["secret"]["secretName"] for v in intake["volumes"] if "secret" in v}

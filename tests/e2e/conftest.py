@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support import tokens
 from tests.support.processes import counter_of, whole_suite
 
 
@@ -18,5 +19,21 @@ def suite(broker_url, pg_url, tmp_path_factory):
 def counter(suite):
     _, env = suite
     c = counter_of(env)
+    yield c
+    c.close()
+
+
+@pytest.fixture(scope="module")
+def inspector(counter):
+    """The suite as a supervisor (监察员) sees it: timelines, the chain, reports, appeals."""
+    c = counter.signed_in(tokens.supervisor())
+    yield c
+    c.close()
+
+
+@pytest.fixture(scope="module")
+def operator(counter):
+    """The suite as a platform operator sees it: incidents and their retries."""
+    c = counter.signed_in(tokens.operator())
     yield c
     c.close()

@@ -14,6 +14,8 @@ from services.domain import identifiers
 from services.domain.identifiers import validate_credit_code
 from services.fees import signing
 from services.runtime import clock
+from services.runtime.grpc_client import channel
+from tests.support import tokens
 from tests.support.rpc import details
 from tests.support.samples import company_registration
 from tests.support.watch import to_the_end
@@ -29,7 +31,7 @@ def run_to_end(counter, request):
 
 
 
-def test_company_registration_completes_with_codes_receipt_and_timeline(counter):
+def test_company_registration_completes_with_codes_receipt_and_timeline(counter, inspector):
     app, events = run_to_end(counter, company_registration())
     final = events[-1].application
     assert final.status == S.APPLICATION_STATUS_COMPLETED
@@ -59,7 +61,7 @@ def test_company_registration_completes_with_codes_receipt_and_timeline(counter)
     reversal = counter.fees.Refund(fees_pb2.RefundRequest(receipt_number=receipt.receipt_number, client_key=uuid.uuid4().hex,
                                                           reason="测试冲销", clerk_id="clerk-0001"), timeout=5).receipt
     assert reversal.total.fen == -3500 and reversal.reverses == receipt.receipt_number
-    day = counter.fees.ExportReconciliation(fees_pb2.ExportReconciliationRequest(
+    day = inspector.fees.ExportReconciliation(fees_pb2.ExportReconciliationRequest(
         day=clock.local(clock.from_timestamp(receipt.issued_at)).date().isoformat()), timeout=10)
     assert day.net.fen == day.paid.fen + day.reversed.fen == sum(d.net.fen for d in day.departments)
     assert day.paid.fen >= 3500 and day.reversed.fen <= -3500
@@ -69,7 +71,7 @@ def test_company_registration_completes_with_codes_receipt_and_timeline(counter)
     # (served by its desk) and the receipt's completion event consumed by fees
     complete = None
     for _ in range(100):
-        timeline = counter.timeline(app.case_id)
+        timeline = inspector.timeline(app.case_id)
         services = {e.record.service for e in timeline}
         if {"intake", "router", "fees", "adapter-business", "adapter-quality", "adapter-national_tax",
                 "adapter-local_tax", "desk-business"} <= services:
@@ -90,7 +92,7 @@ def test_company_registration_completes_with_codes_receipt_and_timeline(counter)
     stamps = [e.record.started_at.ToNanoseconds() for e in complete]
     assert stamps == sorted(stamps)
     # the whole trail, this case's records among it, recomputes over gRPC
-    check = counter.verify_audit_chain()
+    check = inspector.verify_audit_chain()
     assert check.intact and check.problem == "" and check.records_checked == check.head_count >= len(complete)
 
 
@@ -157,7 +159,7 @@ def test_bad_requests_change_nothing(counter):
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
-def test_router_shows_the_case_and_no_incidents_and_every_server_reflects_its_services(counter, suite):
+def test_router_shows_the_case_and_no_incidents_and_every_server_reflects_its_services(counter, operator, suite):
     from grpc_health.v1 import health_pb2, health_pb2_grpc
     from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
@@ -166,7 +168,7 @@ def test_router_shows_the_case_and_no_incidents_and_every_server_reflects_its_se
     app, events = run_to_end(counter, company_registration())
     case = counter.router.GetCase(router_pb2.GetCaseRequest(case_id=app.case_id), timeout=5)
     assert case.status == approval_pb2.CASE_STATUS_COMPLETED and len(case.steps) == 4
-    assert list(counter.router.ListIncidents(router_pb2.ListIncidentsRequest(), timeout=5).incidents) == []
+    assert list(operator.router.ListIncidents(router_pb2.ListIncidentsRequest(), timeout=5).incidents) == []
     _, env = suite
     for name, service in (("INTAKE", "hall.v1.IntakeService"), ("ROUTER", "hall.v1.RouterService"),
                           ("FEES", "hall.v1.FeesService"), ("AUDIT", "hall.v1.AuditService"),
@@ -185,7 +187,8 @@ def test_the_business_register_answers_other_departments_lookups(counter, suite)
     _, events = run_to_end(counter, company_registration())
     credit = events[-1].application.results["credit_code"]
     _, env = suite
-    with grpc.insecure_channel(f"127.0.0.1:{env['HALL_DESK_BUSINESS_PORT']}") as ch:
+    # Read as another department's officer does (信息共享).
+    with channel(f"127.0.0.1:{env['HALL_DESK_BUSINESS_PORT']}", token=tokens.officer("national_tax")) as ch:
         register = department_pb2_grpc.BusinessRegisterServiceStub(ch)
         company = register.GetCompany(department_pb2.GetCompanyRequest(credit_code=credit), timeout=5).company
         assert company.credit_code == credit and company.status == "active"

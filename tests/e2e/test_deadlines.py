@@ -18,6 +18,7 @@ from hall.v1 import supervision_pb2 as pb
 from services.runtime import clock
 from services.runtime.clock import SHANGHAI
 from tests.e2e.test_single_matters import large_project, planning_desk, wait_pending  # noqa: F401
+from tests.support import tokens
 from tests.support.fake_clock import FakeClock
 from tests.support.processes import counter_of, whole_suite
 from tests.support.rpc import details
@@ -51,7 +52,8 @@ def counter(suite):
 
 
 def cards_of(counter, case_id):
-    return {(c.step_id, c.level): c for c in counter.supervision.ListCards(
+    inspector = counter.signed_in(tokens.supervisor())  # a clerk lists no cards
+    return {(c.step_id, c.level): c for c in inspector.supervision.ListCards(
         pb.ListCardsRequest(case_id=case_id), timeout=5).cards}
 
 
@@ -74,6 +76,10 @@ def local_day(ts):
 
 def test_an_expert_review_pauses_the_clock_and_the_case_goes_yellow_then_red(counter, planning_desk, fake_clock):  # noqa: F811
     sup = counter.supervision
+    planner = counter.signed_in(tokens.officer("planning", "gh-007")).supervision
+    quality = counter.signed_in(tokens.officer("quality", "zj-001")).supervision
+    inspector = counter.signed_in(tokens.supervisor())
+    head = counter.signed_in(tokens.head()).supervision
     app = counter.submit(large_project("东胜区文化中心", "380", "9000")).application
     mid = wait_pending(planning_desk, app.case_id)[0].request_message_id
 
@@ -121,35 +127,35 @@ def test_an_expert_review_pauses_the_clock_and_the_case_goes_yellow_then_red(cou
     assert sup.GetCaseDeadlines(pb.GetCaseDeadlinesRequest(case_id=app.case_id), timeout=5).case_deadline.overdue
 
     # Too late to extend: recorded, never granted, the case counts as overdue.
-    ext = sup.RequestExtension(pb.RequestExtensionRequest(
+    ext = planner.RequestExtension(pb.RequestExtensionRequest(
         case_id=app.case_id, department="planning", officer_id="gh-007", reason="补充日照分析"), timeout=5).extension
     assert ext.state == pb.EXTENSION_STATE_LATE
     with pytest.raises(grpc.RpcError) as refused:
-        sup.DecideExtension(pb.DecideExtensionRequest(extension_id=ext.extension_id, head_id="head-0001",
+        head.DecideExtension(pb.DecideExtensionRequest(extension_id=ext.extension_id, head_id="head-0001",
                                                       approve=True), timeout=5)
     assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
 
     # A yellow card is appealed by its department with evidence and withdrawn by a supervisor.
     card_id = found[("main", pb.CARD_LEVEL_YELLOW)].card_id
     with pytest.raises(grpc.RpcError) as bad:
-        sup.AppealCard(pb.AppealCardRequest(card_id=card_id, department="planning", officer_id="gh-007",
-                                            reason="受理日期录入有误"), timeout=5)
+        planner.AppealCard(pb.AppealCardRequest(card_id=card_id, department="planning", officer_id="gh-007",
+                                                reason="受理日期录入有误"), timeout=5)
     assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     (violations,) = details(bad.value, error_details_pb2.BadRequest)
     assert [(v.field, v.description) for v in violations.field_violations] == [("evidence", "申诉必须附证据材料")]
     with pytest.raises(grpc.RpcError) as other:
-        sup.AppealCard(pb.AppealCardRequest(card_id=card_id, department="quality", officer_id="zj-001",
+        quality.AppealCard(pb.AppealCardRequest(card_id=card_id, department="quality", officer_id="zj-001",
                                             reason="误报", evidence=["x"]), timeout=5)
     assert other.value.code() == grpc.StatusCode.PERMISSION_DENIED
-    appealed = sup.AppealCard(pb.AppealCardRequest(card_id=card_id, department="planning", officer_id="gh-007",
+    appealed = planner.AppealCard(pb.AppealCardRequest(card_id=card_id, department="planning", officer_id="gh-007",
                                                    reason="受理日期录入有误", evidence=["受理回执 2024-001"]),
                               timeout=5).card
     assert appealed.state == pb.CARD_STATE_APPEALED
     with pytest.raises(grpc.RpcError) as not_a_supervisor:
-        sup.DecideAppeal(pb.DecideAppealRequest(card_id=card_id, supervisor_id="gh-007", withdraw=True,
+        planner.DecideAppeal(pb.DecideAppealRequest(card_id=card_id, supervisor_id="gh-007", withdraw=True,
                                                 note="撤销"), timeout=5)
     assert not_a_supervisor.value.code() == grpc.StatusCode.PERMISSION_DENIED
-    decided = sup.DecideAppeal(pb.DecideAppealRequest(card_id=card_id, supervisor_id="inspector-0001",
+    decided = inspector.supervision.DecideAppeal(pb.DecideAppealRequest(card_id=card_id, supervisor_id="inspector-0001",
                                                       withdraw=True, note="核实属录入错误"), timeout=5).card
     assert decided.state == pb.CARD_STATE_WITHDRAWN
     assert [e.action for e in decided.history] == [pb.CARD_ACTION_RAISED, pb.CARD_ACTION_APPEALED,
@@ -159,7 +165,7 @@ def test_an_expert_review_pauses_the_clock_and_the_case_goes_yellow_then_red(cou
     wanted = {"card.raised", "card.appealed", "card.withdrawn", "extension.late", "notice.issued"}
 
     def on_the_timeline():
-        return wanted <= {e.record.operation for e in counter.timeline(app.case_id)}
+        return wanted <= {e.record.operation for e in inspector.timeline(app.case_id)}
 
     assert wait_until(on_the_timeline, timeout=30)
 
@@ -177,20 +183,27 @@ def test_the_counter_client_shows_the_ledger_lists_cards_and_carries_an_extensio
     wait_pending(planning_desk, app.case_id)
     assert wait_until(lambda: _known(counter, app.case_id), timeout=30)
 
-    ext_args = ["--actor", "gh-007", "extension", app.case_id, "--department", "planning", "--reason", "补充日照分析"]
+    monkeypatch.setenv("HALL_TOKEN", tokens.officer("planning", "gh-007"))
+    ext_args = ["extension", app.case_id, "--department", "planning", "--reason", "补充日照分析"]
     assert main(ext_args) == 0
     line = capsys.readouterr().out.strip()
     assert line.startswith("延期申请 ") and "待批（延长 10 个工作日）" in line
     ext_id = line.split()[1].rstrip("：").split("：")[0]
-    assert main(["--actor", "clerk-0001", "decide-extension", ext_id, "--approve"]) == 2
+    monkeypatch.setenv("HALL_TOKEN", tokens.clerk())
+    assert main(["decide-extension", ext_id, "--approve"]) == 2
     assert "PERMISSION_DENIED" in capsys.readouterr().err
-    assert main(["--actor", "head-0001", "decide-extension", ext_id, "--refuse"]) == 2
+    monkeypatch.setenv("HALL_TOKEN", tokens.supervisor())  # a supervisor, but not the hall's head
+    assert main(["decide-extension", ext_id, "--approve"]) == 2
+    assert "中心负责人" in capsys.readouterr().err
+    monkeypatch.setenv("HALL_TOKEN", tokens.head())
+    assert main(["decide-extension", ext_id, "--refuse"]) == 2
     assert "不予批准必须说明理由" in capsys.readouterr().err
-    assert main(["--actor", "head-0001", "decide-extension", ext_id, "--approve"]) == 0
+    assert main(["decide-extension", ext_id, "--approve"]) == 0
     assert "已批准" in capsys.readouterr().out
 
     fake_clock.set(at(2024, 11, 28, 9))
     wait_cards(counter, app.case_id, {("", pb.CARD_LEVEL_YELLOW)})
+    monkeypatch.setenv("HALL_TOKEN", tokens.supervisor())
     assert main(["cards", "--case", app.case_id, "--level", "yellow"]) == 0
     out = capsys.readouterr().out
     assert f"黄牌  {app.case_id}/case/yellow" in out and "承诺时限 11月27日已过" in out

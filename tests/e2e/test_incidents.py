@@ -11,6 +11,7 @@ import pytest
 
 from hall.v1 import approval_pb2, common_pb2
 from services.counter.__main__ import main as counter_cli
+from tests.support import tokens
 from tests.support.processes import counter_of, whole_suite
 from tests.support.samples import company_registration
 from tests.support.waiting import wait_until
@@ -33,9 +34,10 @@ def cli(suite, monkeypatch, capsys):
     for name in ("intake", "router", "fees", "audit"):
         monkeypatch.setenv(f"HALL_{name.upper()}_PORT", env[f"HALL_{name.upper()}_PORT"])
     monkeypatch.setenv("HALL_HOST", "127.0.0.1")
+    monkeypatch.setenv("HALL_TOKEN", tokens.operator("ops-0007"))
 
     def run(*argv: str) -> tuple[int, str, str]:
-        code = counter_cli(["--actor", "ops-0007", *argv])
+        code = counter_cli(list(argv))
         out, err = capsys.readouterr()
         return code, out, err
 
@@ -45,6 +47,7 @@ def cli(suite, monkeypatch, capsys):
 def test_a_step_that_keeps_failing_becomes_an_incident_and_completes_once_retried(suite, cli):
     running, env = suite
     counter = counter_of(env)
+    ops = counter.signed_in(tokens.operator("ops-0007"))  # the platform operator's view
     desk = next(c for c in running.children if c.name == "desk-business")
     try:
         assert desk.proc is not None
@@ -54,14 +57,14 @@ def test_a_step_that_keeps_failing_becomes_an_incident_and_completes_once_retrie
         case_id = counter.submit(company_registration()).application.case_id
 
         def open_incidents() -> dict[str, object]:
-            return {i.step_id: i for i in counter.incidents() if i.case_id == case_id}
+            return {i.step_id: i for i in ops.incidents() if i.case_id == case_id}
 
-        assert wait_until(lambda: set(open_incidents()) == TAX_STEPS, timeout=60, every=0.2), counter.case(case_id)
+        assert wait_until(lambda: set(open_incidents()) == TAX_STEPS, timeout=60, every=0.2), ops.case(case_id)
         for step_id, incident in open_incidents().items():
             assert incident.department == step_id  # type: ignore[attr-defined]
             assert incident.attempts == 2  # type: ignore[attr-defined]
             assert "business register" in incident.last_error  # type: ignore[attr-defined]
-        case = counter.case(case_id)
+        case = ops.case(case_id)
         assert case.status == approval_pb2.CASE_STATUS_IN_PROGRESS  # the case waits, it does not end
         assert {s.step_id: s.status for s in case.steps} == {
             "licence": common_pb2.STEP_STATUS_APPROVED, "org_code": common_pb2.STEP_STATUS_APPROVED,
@@ -69,7 +72,7 @@ def test_a_step_that_keeps_failing_becomes_an_incident_and_completes_once_retrie
 
         # The audit trail holds each failed attempt and the incident, step by step.
         def trail() -> list[tuple[str, str, str]]:
-            return [(e.record.service, e.record.step_id, e.record.outcome) for e in counter.timeline(case_id)]
+            return [(e.record.service, e.record.step_id, e.record.outcome) for e in ops.timeline(case_id)]
 
         def recorded() -> bool:
             records = trail()
@@ -96,16 +99,16 @@ def test_a_step_that_keeps_failing_becomes_an_incident_and_completes_once_retrie
             code, out, _ = cli("retry-incident", case_id, step)
             assert code == 0 and step in out and "第 3 次" in out
 
-        assert wait_until(lambda: counter.case(case_id).status == approval_pb2.CASE_STATUS_AWAITING_PAYMENT,
-                          timeout=60, every=0.2), counter.case(case_id)
-        counter.pay(counter.case(case_id).application_id)  # approved: the certificates wait for the fees
-        assert wait_until(lambda: counter.case(case_id).status == approval_pb2.CASE_STATUS_COMPLETED,
-                          timeout=60, every=0.2), counter.case(case_id)
+        assert wait_until(lambda: ops.case(case_id).status == approval_pb2.CASE_STATUS_AWAITING_PAYMENT,
+                          timeout=60, every=0.2), ops.case(case_id)
+        counter.pay(ops.case(case_id).application_id)  # approved: the certificates wait for the fees
+        assert wait_until(lambda: ops.case(case_id).status == approval_pb2.CASE_STATUS_COMPLETED,
+                          timeout=60, every=0.2), ops.case(case_id)
         assert open_incidents() == {}
         code, out, _ = cli("case", case_id)
         assert code == 0 and "COMPLETED" in out
         # Who retried is in the case's timeline.
-        assert wait_until(lambda: sum(1 for e in counter.timeline(case_id)
+        assert wait_until(lambda: sum(1 for e in ops.timeline(case_id)
                                       if e.record.operation.endswith("/RetryIncident") and e.record.outcome == "OK"
                                       and e.record.actor_id == "ops-0007") == 2, timeout=20, every=0.2)
     finally:

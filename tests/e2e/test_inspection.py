@@ -26,6 +26,7 @@ from services.supervision import exchange
 # The suite under an injected clock: the same fixtures as the deadlines' test (a suite per module).
 from tests.e2e.test_deadlines import _known, at, counter, fake_clock, suite, wait_cards  # noqa: F401
 from tests.e2e.test_single_matters import large_project, planning_desk, wait_pending  # noqa: F401
+from tests.support import tokens
 from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
@@ -33,7 +34,8 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "var" / "test-artifacts"
 
 
 def feed(counter, **kw):
-    return [r.entry for r in counter.inspection.WatchFeed(ipb.WatchFeedRequest(**kw), timeout=10)]
+    inspector = counter.signed_in(tokens.supervisor())  # the feed is the inspectors'
+    return [r.entry for r in inspector.inspection.WatchFeed(ipb.WatchFeedRequest(**kw), timeout=10)]
 
 
 def chromium() -> str:
@@ -63,7 +65,9 @@ def test_a_case_through_cards_evaluation_and_complaint_as_the_inspectors_see_it(
                                                                                 fake_clock, monkeypatch, capsys,
                                                                                 tmp_path):
     _, env = suite
-    inspection = counter.inspection
+    inspection = counter.inspection  # the clerk's window: evaluations and complaints
+    inspector = counter.signed_in(tokens.supervisor()).inspection
+    planner = counter.signed_in(tokens.officer("planning", "gh-lead")).inspection
     app = counter.submit(large_project("东胜区图书馆", "380", "9000")).application
     mid = wait_pending(planning_desk, app.case_id)[0].request_message_id
     assert wait_until(lambda: _known(counter, app.case_id), timeout=30)
@@ -104,9 +108,9 @@ def test_a_case_through_cards_evaluation_and_complaint_as_the_inspectors_see_it(
                                                  channel=ipb.EVALUATION_CHANNEL_WINDOW, comment="办理超时",
                                                  evaluator="138****1234"), timeout=5).evaluation
     assert ev.state == ipb.EVALUATION_STATE_RECTIFYING and ev.department == "planning" and not ev.evaluator
-    inspection.RecordCallback(ipb.RecordCallbackRequest(evaluation_id=ev.evaluation_id, officer_id="hall-01",
+    inspector.RecordCallback(ipb.RecordCallbackRequest(evaluation_id=ev.evaluation_id, officer_id="inspector-0001",
                                                         note="已电话回访，说明专家评审情况"), timeout=5)
-    done = inspection.CompleteRectification(ipb.CompleteRectificationRequest(
+    done = planner.CompleteRectification(ipb.CompleteRectificationRequest(
         evaluation_id=ev.evaluation_id, department="planning", officer_id="gh-lead", note="评审前主动告知时限"),
         timeout=5).evaluation
     assert done.state == ipb.EVALUATION_STATE_RECTIFIED
@@ -114,11 +118,11 @@ def test_a_case_through_cards_evaluation_and_complaint_as_the_inspectors_see_it(
         request_id=uuid.uuid4().hex, target=ipb.COMPLAINT_TARGET_CASE, case_id=app.case_id, text="超过承诺时限",
         evaluation_id=ev.evaluation_id), timeout=5).complaint
     assert complaint.department == "planning"
-    inspection.AnswerComplaint(ipb.AnswerComplaintRequest(complaint_id=complaint.complaint_id, department="planning",
+    planner.AnswerComplaint(ipb.AnswerComplaintRequest(complaint_id=complaint.complaint_id, department="planning",
                                                           officer_id="gh-lead", text="已约谈承办人"), timeout=5)
-    inspection.RecordComplainantReply(ipb.RecordComplainantReplyRequest(
-        complaint_id=complaint.complaint_id, satisfied=True, recorded_by="hall-01"), timeout=5)
-    chain = inspection.GetChain(ipb.GetChainRequest(case_id=app.case_id), timeout=5)
+    inspector.RecordComplainantReply(ipb.RecordComplainantReplyRequest(
+        complaint_id=complaint.complaint_id, satisfied=True), timeout=5)
+    chain = inspector.GetChain(ipb.GetChainRequest(case_id=app.case_id), timeout=5)
     assert (list(chain.evaluation_ids), list(chain.complaint_ids)) == ([ev.evaluation_id], [complaint.complaint_id])
     evaluation_kinds = [e.kind for e in feed(counter, after=entries[-1].cursor) if e.case_id == app.case_id]
     assert evaluation_kinds.count(ipb.FEED_KIND_EVALUATION) == 3 and evaluation_kinds.count(ipb.FEED_KIND_COMPLAINT) == 3
@@ -130,14 +134,16 @@ def test_a_case_through_cards_evaluation_and_complaint_as_the_inspectors_see_it(
         if name.startswith("HALL_") and name.endswith("_PORT"):
             monkeypatch.setenv(name, value)
     capsys.readouterr()
+    monkeypatch.setenv("HALL_TOKEN", counter.token)  # the clerk at the window
     assert main(["complain", "--department", "quality", "--text", "咨询电话无人接听"]) == 0
     assert "已登记投诉" in capsys.readouterr().out
     assert main(["evaluate", app.case_id, "--level", "满意"]) == 0
     assert "已评价过（一次一评）" in capsys.readouterr().out
+    monkeypatch.setenv("HALL_TOKEN", tokens.supervisor())
     assert main(["report", "--from", "2024-09-30", "--to", "2024-10-31", "--by", "department"]) == 0
     report = capsys.readouterr().out
     assert "规划" in report and "效能报表 2024-09-30 至 2024-10-31" in report
-    got = inspection.GetReport(ipb.GetReportRequest(from_date="2024-09-30", to_date="2024-10-31"), timeout=10).hall
+    got = inspector.GetReport(ipb.GetReportRequest(from_date="2024-09-30", to_date="2024-10-31"), timeout=10).hall
     assert got.accepted >= 1 and got.completed >= 1 and got.on_time.denominator >= 1
     assert main(["export", "--from", "2024-09-30", "--to", "2024-09-30", "--out", str(tmp_path)]) == 0
     data = json.loads((tmp_path / "exchange.json").read_text(encoding="utf-8"))

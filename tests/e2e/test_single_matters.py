@@ -8,6 +8,8 @@ import grpc
 import pytest
 
 from hall.v1 import common_pb2, department_pb2, department_pb2_grpc, intake_pb2
+from services.runtime.grpc_client import channel
+from tests.support import tokens
 from tests.support.samples import sample_resident_id
 
 pytestmark = pytest.mark.e2e
@@ -29,7 +31,7 @@ def wait_pending(desk, case_id, present=True):
 def planning_desk(suite):
     _, env = suite
     return department_pb2_grpc.DepartmentDeskServiceStub(
-        grpc.insecure_channel(f"127.0.0.1:{env['HALL_DESK_PLANNING_PORT']}"))
+        channel(f"127.0.0.1:{env['HALL_DESK_PLANNING_PORT']}", token=tokens.officer("planning", "gh-007")))
 
 
 def large_project(name, plot_ratio_x100, height_cm):
@@ -41,7 +43,7 @@ def large_project(name, plot_ratio_x100, height_cm):
 
 def application(matter, materials, fields, birth="19880505"):
     return intake_pb2.SubmitApplicationRequest(
-        request_id=uuid.uuid4().hex, matter_code=matter, clerk_id="clerk-0002", materials=materials, fields=fields,
+        request_id=uuid.uuid4().hex, matter_code=matter, materials=materials, fields=fields,
         applicant=common_pb2.Applicant(kind=common_pb2.Applicant.KIND_PERSON, name="张伟",
                                        id_number=sample_resident_id(birth=birth, serial=f"{uuid.uuid4().int % 900 + 100}")))
 
@@ -61,7 +63,7 @@ def test_birth_registration_is_done_on_the_spot(counter):
     assert nothing.value.code() == grpc.StatusCode.FAILED_PRECONDITION
 
 
-def test_planning_permit_waits_for_the_officer_and_the_procedure_is_on_the_record(counter, planning_desk):
+def test_planning_permit_waits_for_the_officer_and_the_procedure_is_on_the_record(counter, inspector, planning_desk):
     desk = planning_desk
     app = counter.submit(large_project("铁西商业综合体", "380", "9000")).application
     mid = wait_pending(desk, app.case_id)[0].request_message_id
@@ -75,7 +77,7 @@ def test_planning_permit_waits_for_the_officer_and_the_procedure_is_on_the_recor
     assert final.status == S.APPLICATION_STATUS_COMPLETED
     assert final.results["permit_number"] == "建字第150602202600099号"
     for _ in range(100):
-        ops = [e.record.operation for e in counter.timeline(app.case_id)]
+        ops = [e.record.operation for e in inspector.timeline(app.case_id)]
         if "special_procedure.end" in ops:
             break
         time.sleep(0.1)

@@ -22,6 +22,7 @@ from hall.v1 import intake_pb2, queue_pb2
 from services.counter.__main__ import main as hall_main
 from tests.e2e.test_inspection import browse, screenshot
 from tests.e2e.test_single_matters import large_project, planning_desk, wait_pending  # noqa: F401
+from tests.support import tokens
 from tests.support.processes import counter_of
 from tests.support.samples import COMPANY_BUNDLE, sample_resident_id
 from tests.support.waiting import wait_until
@@ -38,6 +39,7 @@ def hall(suite, monkeypatch, capsys):
         if key.startswith("HALL_") and key.endswith("_PORT"):
             monkeypatch.setenv(key, value)
     monkeypatch.setenv("HALL_HOST", "127.0.0.1")
+    monkeypatch.setenv("HALL_TOKEN", tokens.clerk("clerk-0101", "A01"))  # signed in at window A01
 
     def run(*argv: str) -> tuple[int, str, str]:
         capsys.readouterr()
@@ -70,7 +72,8 @@ def application_file(path: Path, **changes: object) -> Path:
     return path
 
 
-def test_a_visit_from_ticket_to_evaluation_through_the_counter_client(suite, hall, planning_desk, tmp_path):  # noqa: F811
+def test_a_visit_from_ticket_to_evaluation_through_the_counter_client(suite, hall, planning_desk, tmp_path,  # noqa: F811
+                                                                     monkeypatch):
     _, env = suite
     # The kiosk: the guide search, the disclosure, the blank notice, a ticket.
     code, out, _ = hall("search", "开办企业")
@@ -84,7 +87,7 @@ def test_a_visit_from_ticket_to_evaluation_through_the_counter_client(suite, hal
     number, ticket_id = re.search(r"取号：(A\d{3}).*\[票号编号 (\w+)\]", out).groups()  # type: ignore[union-attr]
 
     # The window calls it: the clerk who calls is the first-inquiry owner.
-    code, out, _ = hall("--actor", "clerk-0101", "ticket", "call", "--window", "A01")
+    code, out, _ = hall("ticket", "call", "--window", "A01")
     assert code == 0 and f"请 {number} 号到 A01 窗口" in out
 
     # One error of each kind, and one notice listing them all.
@@ -97,7 +100,7 @@ def test_a_visit_from_ticket_to_evaluation_through_the_counter_client(suite, hal
         fields__法定代表人姓名="王建军2",                        # a name that is not one
         applicant__phone="12",                                  # the applicant's phone
         materials=["M-GS-APPLY", "M-GS-ARTICLES", "M-ID-SHAREHOLDERS", "M-ID-LEGALREP", "M-ZJ-APPLY", "M-TAX-FORM"])
-    code, out, _ = hall("--actor", "clerk-0101", "submit", str(wrong), "--ticket", ticket_id)
+    code, out, _ = hall("submit", str(wrong), "--ticket", ticket_id)
     assert code == 1, out
     assert out.count("一次性告知书") >= 2 and "未受理" in out
     for expected in ("注册资本应在", "法定代表人公民身份号码", "经营范围不得超过1000个字符", "法定代表人姓名应为汉字姓名",
@@ -108,8 +111,9 @@ def test_a_visit_from_ticket_to_evaluation_through_the_counter_client(suite, hal
     code, out, _ = hall("notice", "--id", notice_id, "--out", str(printed))
     assert code == 0 and "缺少：住所使用证明" in printed.read_text(encoding="utf-8")
 
-    # Corrected, accepted with the ticket, watched to completion.
-    code, out, err = hall("--actor", "clerk-0102", "submit", str(application_file(tmp_path / "right-a1b2c3.yaml")),
+    # Corrected, accepted with the ticket by the window's next clerk, watched to completion.
+    monkeypatch.setenv("HALL_TOKEN", tokens.clerk("clerk-0102", "A01"))
+    code, out, err = hall("submit", str(application_file(tmp_path / "right-a1b2c3.yaml")),
                           "--ticket", ticket_id)
     assert code == 0, out + err
     application_id, case_id = re.search(r"申请 (\w+)，案件 (\w+)", out).groups()  # type: ignore[union-attr]
@@ -118,9 +122,9 @@ def test_a_visit_from_ticket_to_evaluation_through_the_counter_client(suite, hal
     assert code == 0 and "结果：待缴费" in out and "credit_code" in out, out  # approved: the fees first
 
     # Paid once at the window, the receipt printed and checked by its number and check code.
-    code, out, err = hall("--actor", "clerk-0102", "quote", application_id)
+    code, out, err = hall("quote", application_id)
     assert code == 0 and "应缴合计 ¥35.00（叁拾伍元整）" in out, out + err
-    code, out, err = hall("--actor", "clerk-0102", "pay", application_id, "--method", "card")
+    code, out, err = hall("pay", application_id, "--method", "card")
     assert code == 0 and "已收款：¥35.00，银行卡" in out and "统一收费票据" in out and "叁拾伍元整" in out, out + err
     receipt_out = out
     code, out, _ = hall("watch", application_id, "--timeout", "60")
@@ -134,11 +138,11 @@ def test_a_visit_from_ticket_to_evaluation_through_the_counter_client(suite, hal
     pdf = tmp_path / "receipt.pdf"
     code, out, _ = hall("receipt", "--number", receipt_number, "--pdf", str(pdf))
     assert code == 0 and receipt_number in out and "小计" in out and pdf.read_bytes().startswith(b"%PDF")
-    code, out, err = hall("--actor", "clerk-0102", "evaluate", "--visit", ticket_id, "--level", "满意")
+    code, out, err = hall("evaluate", "--visit", ticket_id, "--level", "满意")
     assert code == 0 and "已记录评价" in out, out + err
     # The inspectors' id chain runs from the ticket to the case and the evaluation; the feed names
     # the first-inquiry owner.
-    counter = counter_of(env)
+    counter = counter_of(env, tokens.supervisor())
     try:
         def chain():
             return counter.inspection.GetChain(ipb.GetChainRequest(ticket_id=ticket_id), timeout=5)
@@ -173,7 +177,7 @@ def test_a_visit_from_ticket_to_evaluation_through_the_counter_client(suite, hal
 
 def test_the_board_streams_a_call_as_it_happens(suite):
     _, env = suite
-    counter = counter_of(env)
+    counter = counter_of(env, tokens.clerk("clerk-0301", "C01"))
     try:
         counter.queue.TakeTicket(queue_pb2.TakeTicketRequest(request_id="board-stream", matter_code="150602-JS-0001"),
                                  timeout=5)
@@ -233,12 +237,12 @@ def _submit_planning(suite) -> intake_pb2.Application:
         counter.close()
 
 
-def test_inspectors_query_the_trail_by_actor_and_department_a_page_at_a_time(suite, hall):
+def test_inspectors_query_the_trail_by_actor_and_department_a_page_at_a_time(suite, hall, monkeypatch):
     _, env = suite
-    counter = counter_of(env)
+    counter = counter_of(env, tokens.clerk("clerk-audited", "A01"))
+    monkeypatch.setenv("HALL_TOKEN", tokens.supervisor())  # the inspector queries
     try:
-        counter.clerk_id = "clerk-audited"
-        counter.submit(_planning_request())
+        counter.submit(large_project("东胜区科技馆", "380", "9000"))
         counter.intake.ListBundles(intake_pb2.ListBundlesRequest(), timeout=5, metadata=counter.metadata())
 
         def mine():
@@ -255,9 +259,3 @@ def test_inspectors_query_the_trail_by_actor_and_department_a_page_at_a_time(sui
         assert code == 2 and "时间应写作" in err
     finally:
         counter.close()
-
-
-def _planning_request() -> intake_pb2.SubmitApplicationRequest:
-    req = large_project("东胜区科技馆", "380", "9000")
-    req.clerk_id = "clerk-audited"
-    return req

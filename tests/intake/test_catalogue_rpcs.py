@@ -9,6 +9,8 @@ from google.rpc import error_details_pb2
 
 from hall.v1 import intake_pb2, intake_pb2_grpc
 from services.catalogue import load
+from services.runtime import grpc_client
+from tests.support import tokens
 from tests.support.processes import lone_intake
 from tests.support.rpc import details
 from tests.support.samples import COMPANY_BUNDLE, company_registration
@@ -22,7 +24,7 @@ def intake(broker_url, pg_url, tmp_path_factory):
 
     with servers.vhost(broker_url) as amqp_url, lone_intake(amqp_url, pg_url, tmp_path_factory.mktemp("logs")) as suite:
         suite.wait_ready(timeout=90)
-        channel = grpc.insecure_channel(f"127.0.0.1:{suite.children[0].port}")
+        channel = grpc_client.channel(f"127.0.0.1:{suite.children[0].port}", token=tokens.clerk())
         yield intake_pb2_grpc.IntakeServiceStub(channel)
         channel.close()
 

@@ -12,15 +12,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 
-import grpc
 import pytest
 
 from hall.v1 import approval_pb2, common_pb2, intake_pb2_grpc
 from services.catalogue import load
 from services.intake.applications import Applications
 from services.intake.changes import ChangeListener, Changes, announce, channel
-from services.runtime import clock
+from services.runtime import clock, grpc_client
 from services.runtime.db import make_engine, session_factory
+from tests.support import tokens
 from tests.support.processes import lone_intake
 from tests.support.samples import company_registration
 from tests.support.waiting import wait_until
@@ -61,7 +61,7 @@ def test_end_wakes_its_waiter():
 def intake(fresh_amqp_url, pg_url, tmp_path) -> Iterator[tuple[intake_pb2_grpc.IntakeServiceStub, str]]:
     with lone_intake(fresh_amqp_url, pg_url, tmp_path / "logs", INTAKE_WATCH_POLL_SECONDS="60") as suite:
         suite.wait_ready(timeout=90)
-        channel_ = grpc.insecure_channel(f"127.0.0.1:{suite.children[0].port}")
+        channel_ = grpc_client.channel(f"127.0.0.1:{suite.children[0].port}", token=tokens.clerk())
         yield intake_pb2_grpc.IntakeServiceStub(channel_), suite.children[0].env["DATABASE_SCHEMA"]
         channel_.close()
 

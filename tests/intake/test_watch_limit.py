@@ -19,6 +19,8 @@ from grpc_status import rpc_status
 
 from hall.v1 import intake_pb2, intake_pb2_grpc
 from services.counter.client import Counter, Endpoints
+from services.runtime.grpc_client import channel
+from tests.support import tokens
 from tests.support.processes import lone_intake
 from tests.support.samples import company_registration
 from tests.support.waiting import wait_until
@@ -28,27 +30,28 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
 
 @pytest.fixture
-def intake(fresh_amqp_url, pg_url, tmp_path) -> Iterator[tuple[intake_pb2_grpc.IntakeServiceStub, grpc.Channel]]:
+def intake(fresh_amqp_url, pg_url, tmp_path) -> Iterator[tuple[intake_pb2_grpc.IntakeServiceStub, grpc.Channel, str]]:
     with lone_intake(fresh_amqp_url, pg_url, tmp_path / "logs", INTAKE_MAX_WATCHES="2", GRPC_WORKERS="2") as suite:
         suite.wait_ready(timeout=90)
-        channel = grpc.insecure_channel(f"127.0.0.1:{suite.children[0].port}")
-        yield intake_pb2_grpc.IntakeServiceStub(channel), channel
-        channel.close()
+        target = f"127.0.0.1:{suite.children[0].port}"
+        ch = channel(target, token=tokens.clerk())
+        yield intake_pb2_grpc.IntakeServiceStub(ch), ch, target
+        ch.close()
 
 
 @pytest.fixture
 def intake_address(intake, tmp_path) -> tuple[str, Path]:
     """The address of the `intake` fixture's process, and its log."""
-    return intake[1]._channel.target().decode(), tmp_path / "logs" / "intake.log"
+    return intake[2], tmp_path / "logs" / "intake.log"
 
 
 def test_the_counter_client_waits_for_a_place_and_then_watches(intake, intake_address):
-    stub, _ = intake
+    stub, _, _ = intake
     target, log = intake_address
     apps = [stub.SubmitApplication(company_registration(), timeout=30).application for _ in range(3)]
     watches = [Watch(stub, app.application_id) for app in apps[:2]]
     assert wait_until(lambda: all(w.events for w in watches))  # intake is full
-    counter = Counter(Endpoints(intake=target))
+    counter = Counter(Endpoints(intake=target), token=tokens.clerk())
     seen: list[intake_pb2.WatchApplicationResponse] = []
 
     def counter_watch() -> None:
@@ -68,7 +71,7 @@ def test_the_counter_client_waits_for_a_place_and_then_watches(intake, intake_ad
 
 
 def test_watches_beyond_the_limit_are_refused_and_submissions_still_answered(intake):
-    stub, channel = intake
+    stub, channel, _ = intake
     apps = [stub.SubmitApplication(company_registration(), timeout=30).application for _ in range(3)]
     watches = [Watch(stub, app.application_id) for app in apps[:2]]
     assert wait_until(lambda: all(w.events for w in watches))  # both open, each holding a thread

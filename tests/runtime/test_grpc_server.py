@@ -12,7 +12,9 @@ from grpc_status import rpc_status
 from hall.v1 import router_pb2, router_pb2_grpc
 from services.router.servicer import RouterServicer
 from services.runtime.errors import NotFound
+from services.runtime.grpc_client import channel
 from services.runtime.grpc_server import GrpcServer, add_servicer
+from tests.support import tokens
 
 
 class SlowEngine:
@@ -43,7 +45,7 @@ def server():
 
 def test_typed_errors_carry_details(server):
     srv, _ = server
-    with grpc.insecure_channel(f"127.0.0.1:{srv.port}") as ch:
+    with channel(f"127.0.0.1:{srv.port}", token=tokens.operator()) as ch:
         stub = router_pb2_grpc.RouterServiceStub(ch)
         with pytest.raises(grpc.RpcError) as err:
             stub.GetCase(router_pb2.GetCaseRequest(case_id="C404"), timeout=5)
@@ -59,7 +61,7 @@ def test_typed_errors_carry_details(server):
 def test_stop_reports_not_serving_and_lets_the_call_in_flight_finish(server):
     srv, engine = server
     result = {}
-    with grpc.insecure_channel(f"127.0.0.1:{srv.port}") as ch:
+    with channel(f"127.0.0.1:{srv.port}", token=tokens.operator()) as ch:
         stub = router_pb2_grpc.RouterServiceStub(ch)
         health = health_pb2_grpc.HealthStub(ch)
         assert health.Check(health_pb2.HealthCheckRequest(service="hall.v1.RouterService"),
@@ -110,7 +112,7 @@ def test_a_call_made_for_several_cases_is_recorded_in_each_cases_timeline():
                      grace_s=1.0, service="test")
     srv.start()
     try:
-        with grpc.insecure_channel(f"127.0.0.1:{srv.port}") as ch:
+        with channel(f"127.0.0.1:{srv.port}", token=tokens.service("adapter-national_tax")) as ch:
             department_pb2_grpc.BusinessRegisterServiceStub(ch).GetCompanies(department_pb2.GetCompaniesRequest(queries=[
                 department_pb2.CompanyQuery(credit_code="known", case_id="C1", actor_id="clerk-1"),
                 department_pb2.CompanyQuery(credit_code="other", case_id="C2")]), timeout=5)

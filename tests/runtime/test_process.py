@@ -13,7 +13,7 @@ import pytest
 from services.counter.client import Counter, Endpoints
 from services.runtime import topology
 from services.runtime.db import make_engine
-from tests.support import rabbit_node
+from tests.support import rabbit_node, tokens
 from tests.support.processes import lone_intake
 from tests.support.samples import company_registration
 from tests.support.waiting import wait_until
@@ -32,7 +32,7 @@ def intake_without_broker(pg_url, tmp_path, throwaway_rabbit):
 
 def test_intake_takes_applications_while_the_broker_is_away_and_relays_them_after(intake_without_broker):
     node, port, log = intake_without_broker
-    counter = Counter(Endpoints(intake=f"127.0.0.1:{port}"))
+    counter = Counter(Endpoints(intake=f"127.0.0.1:{port}"), token=tokens.clerk())
     try:
         accepted = counter.submit(company_registration()).application
         assert accepted.application_id and accepted.case_id
@@ -80,7 +80,7 @@ def test_call_records_of_a_process_killed_before_sending_them_reach_the_audit_tr
                      AUDIT_SPOOL_DIR=str(tmp_path / "spool")) as suite:
         suite.wait_ready(timeout=90)
         intake = suite.children[0]
-        counter = Counter(Endpoints(intake=f"127.0.0.1:{intake.port}"))
+        counter = Counter(Endpoints(intake=f"127.0.0.1:{intake.port}"), token=tokens.clerk())
         try:
             case_id = counter.submit(company_registration()).application.case_id
             assert intake.proc is not None

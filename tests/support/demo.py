@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import random
 import re
 import sys
@@ -18,10 +19,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import yaml
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from hall.v1 import intake_pb2, supervision_pb2
+from hall.v1 import supervision_pb2
 from services.counter.__main__ import main as hall_main
-from services.counter.client import Counter, Endpoints
+from services.counter.client import Counter, Endpoints, saved_token
 from services.runtime import clock
 from services.suite import ROOT, web_port
 from tests.support.samples import COMPANY_BUNDLE, sample_resident_id
@@ -57,19 +59,49 @@ def application_file(path: Path) -> Path:
     return path
 
 
+# The development staff directory's password (services/intake/data/staff.dev.toml).
+DEV_PASSWORD = "hall"
+
+
+def sign_in(hall: Hall, staff_id: str) -> int:
+    """`hall login STAFF_ID`, the password typed as the development directory has it."""
+    stdin, sys.stdin = sys.stdin, io.StringIO(DEV_PASSWORD + "\n")
+    try:
+        return hall("login", staff_id, "--password-stdin")[0]
+    finally:
+        sys.stdin = stdin
+
+
 def demo(counter: Counter, hall: Hall = run_hall, *, workdir: Path = ROOT / "var" / "demo") -> int:
+    """The visit, signed in as the clerk at window A01 and then as the inspector; the token is
+    kept under `workdir` (HALL_TOKEN_FILE), not in the user's own ~/.config/hall."""
+    saved = os.environ.get("HALL_TOKEN_FILE")
+    os.environ["HALL_TOKEN_FILE"] = str(workdir / "token")
+    try:
+        return _visit(counter, hall, workdir)
+    finally:
+        if saved is None:
+            os.environ.pop("HALL_TOKEN_FILE", None)
+        else:
+            os.environ["HALL_TOKEN_FILE"] = saved
+
+
+def _visit(counter: Counter, hall: Hall, workdir: Path) -> int:
+    workdir.mkdir(parents=True, exist_ok=True)
+    if sign_in(hall, "clerk-0101"):
+        return 1
     code, _ = hall("search", "开办企业")
     code, out = hall("ticket", "take", COMPANY_BUNDLE)
     found = re.search(r"\[票号编号 (\w+)\]", out)
     if code or found is None:
         return 1
     ticket = found.group(1)
-    code, out = hall("--actor", "clerk-0101", "ticket", "call", "--window", "A01")
+    code, out = hall("ticket", "call", "--window", "A01")
     if code:
         return code
     form = application_file(workdir / "application.yaml")
     print(f"\n申请文件 {form}（金额以元填写，接口以分传送）：\n" + form.read_text(encoding="utf-8"), end="")
-    code, out = hall("--actor", "clerk-0101", "submit", str(form), "--ticket", ticket)
+    code, out = hall("submit", str(form), "--ticket", ticket)
     found = re.search(r"申请 (\w+)，案件 (\w+)", out)
     if code or found is None:
         return 1
@@ -77,8 +109,8 @@ def demo(counter: Counter, hall: Hall = run_hall, *, workdir: Path = ROOT / "var
     code, out = hall("watch", application_id)
     if code or "结果：待缴费" not in out:  # approved by every department: the fees, then the certificates
         return 1
-    code, _ = hall("--actor", "clerk-0101", "quote", application_id)
-    code, out = hall("--actor", "clerk-0101", "pay", application_id, "--method", "card")
+    code, _ = hall("quote", application_id)
+    code, out = hall("pay", application_id, "--method", "card")
     found = re.search(r"hall verify-receipt (\S+) (\S+)）", out)
     if code or found is None:
         return 1
@@ -88,12 +120,19 @@ def demo(counter: Counter, hall: Hall = run_hall, *, workdir: Path = ROOT / "var
     code, _ = hall("verify-receipt", *found.groups())
     if code:
         return code
-    code, _ = hall("--actor", "clerk-0101", "evaluate", "--visit", ticket, "--level", "非常满意",
+    code, _ = hall("evaluate", "--visit", ticket, "--level", "非常满意",
                    "--comment", "一个窗口一次办完")
     if code:
         return code
-    timeline_size(counter, case_id)
-    print_time_limits(counter, case_id)
+    # The inspector's side: the case's trail, its clock, the chain.
+    if sign_in(hall, "inspector-0001"):
+        return 1
+    inspector = counter.signed_in(saved_token())
+    try:
+        timeline_size(inspector, case_id)
+        print_time_limits(inspector, case_id)
+    finally:
+        inspector.close()
     code, _ = hall("verify-audit")
     print(f"\n叫号屏 (the hall board):                 http://127.0.0.1:{web_port()}/board")
     print(f"电子监察大屏 (the supervision dashboard): http://127.0.0.1:{web_port()}/supervision")
@@ -131,9 +170,9 @@ def print_time_limits(counter: Counter, case_id: str) -> None:
 
 
 def main() -> int:
-    counter = Counter(Endpoints.from_environment())
+    counter = Counter(Endpoints.from_environment(), token="")
     try:
-        counter.intake.ListBundles(intake_pb2.ListBundlesRequest(), timeout=5)
+        health_pb2_grpc.HealthStub(counter.channel_of("intake")).Check(health_pb2.HealthCheckRequest(), timeout=5)
     except Exception:  # noqa: BLE001 - the one thing to say: start the suite
         print("连接不上大厅的服务：请先在另一个终端运行 make run（等它打印 suite is up）", file=sys.stderr)
         counter.close()

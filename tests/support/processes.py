@@ -12,7 +12,7 @@ from pathlib import Path
 from services.counter.client import Counter, Endpoints
 from services.ports import PLATFORM_PORTS
 from services.suite import Child, Suite, plan
-from tests.support import ports, servers
+from tests.support import ports, servers, tokens
 from tests.support.db import drop_schemas
 from tests.support.ports import free_port
 
@@ -60,7 +60,8 @@ def whole_suite(broker_url: str, pg_url: str, log_dir: Path, **settings: str) ->
     assert not bad, f"processes did not stop cleanly on SIGTERM: {bad}; logs in {log_dir}"
 
 
-def counter_of(env: dict[str, str], **kwargs: str) -> Counter:
-    """A counter client of the suite started with `env`."""
+def counter_of(env: dict[str, str], token: str | None = None) -> Counter:
+    """A counter client of the suite started with `env`, signed in as `token` (default: the
+    clerk clerk-0001 at window A01; `counter.signed_in(tokens.supervisor())` for another)."""
     return Counter(Endpoints(**{n: f"127.0.0.1:{env[f'HALL_{n.upper()}_PORT']}"
-                                for n in PLATFORM_PORTS}), **kwargs)
+                                for n in PLATFORM_PORTS}), token=tokens.clerk() if token is None else token)

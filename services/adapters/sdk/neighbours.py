@@ -34,13 +34,12 @@ class Neighbour:
         # grpcio is loaded on first use only, and in the calling greenlet, never inside a pool
         # thread: importing registers loggers under the logging module's lock, which eventlet has
         # made green.
-        import grpc
-
-        from services.runtime.grpc_client import CHANNEL_OPTIONS
+        # The channel presents this adapter's service token (or its client certificate).
+        from services.runtime.grpc_client import channel
 
         if stub_class not in self._stubs:
             if self._channel is None:
-                self._channel = grpc.insecure_channel(self.address, options=CHANNEL_OPTIONS)
+                self._channel = channel(self.address)
             self._stubs[stub_class] = stub_class(self._channel)
         return self._stubs[stub_class]
 
