@@ -20,8 +20,8 @@ import queue
 import threading
 import time
 import uuid
-from collections.abc import Callable
-from typing import NamedTuple
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 import structlog
 
@@ -127,6 +127,18 @@ class AuditEmitter:
         )
         rec.started_at.FromNanoseconds(int(started_wall * 1e9))
         self._put(rec)
+
+    def published(self, messages: Sequence[Any], started_wall: float, duration_s: float) -> None:
+        """Each message the broker has just confirmed (anything with routing_key, type,
+        message_id and headers: `amqp.Outgoing`, an outbox row), as a record of its publishing,
+        in the case's timeline: every message is on the trail where it left and where it arrived."""
+        for m in messages:
+            headers = m.headers or {}
+            self.record(kind=audit_pb2.CallRecord.KIND_MESSAGE, operation=m.type or m.routing_key,
+                        started_wall=started_wall, duration_s=duration_s, outcome="published",
+                        detail=f"{m.routing_key} {m.message_id}", case_id=str(headers.get(context.CASE_HEADER, "")),
+                        actor_id=str(headers.get(context.ACTOR_HEADER, "")),
+                        step_id=str(headers.get(context.STEP_HEADER, "")))
 
     def _put(self, rec: audit_pb2.CallRecord) -> None:
         waited = 0.0

@@ -24,6 +24,8 @@ import contextvars
 import datetime as dt
 import hashlib
 import re
+import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +47,7 @@ ISSUER = "hall"
 AUDIENCE = "hall"
 AUTHORIZATION = "authorization"
 _DEV_SEED = hashlib.sha256(b"hall development sign-in key: proves nothing").digest()
+_KNOWN_TOKENS = 10_000  # verified tokens remembered per process (all forgotten when full)
 Role = access_pb2.Role
 
 ROLE_NAMES = {"clerk": Role.ROLE_CLERK, "officer": Role.ROLE_OFFICER, "supervisor": Role.ROLE_SUPERVISOR,
@@ -121,8 +124,24 @@ class Verifier:
             if not keys:
                 raise ConfigError("HALL_AUTH_PUBLIC_KEYS holds no PEM public key")
         self._keys = {key_id(k): k for k in keys}
+        # A counter calls with one token all day: its signature is checked once, then the token
+        # is known until it expires (a signature check costs more than the call it guards).
+        self._known: dict[str, tuple[Principal, float]] = {}
+        self._lock = threading.Lock()
 
     def verify(self, token: str) -> Principal:
+        with self._lock:
+            known = self._known.get(token)
+        if known is not None and known[1] > time.time():
+            return known[0]
+        principal, expires = self._verify(token)
+        with self._lock:
+            if len(self._known) >= _KNOWN_TOKENS:
+                self._known.clear()
+            self._known[token] = (principal, expires)
+        return principal
+
+    def _verify(self, token: str) -> tuple[Principal, float]:
         try:
             header = jwt.get_unverified_header(token)
             key = self._keys.get(str(header.get("kid", "")))
@@ -141,7 +160,8 @@ class Verifier:
         if role is None:
             raise Unauthenticated("token names no known role", reason="TOKEN_INVALID", zh="登录凭证无效，请重新登录")
         return Principal(subject=str(claims["sub"]), role=role, name=str(claims.get("name", "")),
-                         window_id=str(claims.get("window", "")), department=str(claims.get("dept", "")))
+                         window_id=str(claims.get("window", "")), department=str(claims.get("dept", ""))), \
+            float(claims["exp"])
 
 
 class Issuer:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -103,6 +103,10 @@ class Outbox:
         message_id = message_id or wire.new_message_id()
         merged = context.to_headers()
         merged.update(headers or {})
+        # The case a message is about travels with it even when the call that made it named none
+        # (a payment): its publishing and its consumption join the case's timeline.
+        if context.CASE_HEADER not in merged and getattr(message, "case_id", ""):
+            merged[context.CASE_HEADER] = message.case_id  # type: ignore[attr-defined]
         _pending(session).setdefault(self, []).append({
             "message_id": message_id, "exchange": exchange, "routing_key": routing_key,
             "type": wire.type_name(message), "body": wire.encode(message), "headers": merged,
@@ -183,8 +187,10 @@ class OutboxRelay(threading.Thread):
         poll_s: float = 1.0,
         stale_s: float = 5.0,
         delete_linger_s: float = 0.25,
+        on_published: Callable[[Sequence[Any], float, float], None] | None = None,
     ) -> None:
         super().__init__(name=f"outbox-{name}", daemon=True)
+        self._on_published = on_published  # (rows, started wall time, seconds): the audit record
         self._sessions = sessions
         self._publisher = Publisher(url, name=f"{name}-outbox")
         self._batch = batch
@@ -290,14 +296,22 @@ class OutboxRelay(threading.Thread):
     def _publish(self, rows: Sequence[Any]) -> set[str]:
         """Publish rows; returns the message ids the broker could not route (logged; they stay
         unsent and are tried again by the sweep, without holding back the others)."""
+        wall, start = time.time(), time.monotonic()
         try:
             self._publisher.publish_many([
                 Outgoing(r.routing_key, r.body, r.type, r.message_id, r.headers or {}, r.exchange) for r in rows
             ])
         except Unroutable as exc:
             log.error("outbox messages unroutable; kept for a later attempt", error=str(exc))
-            return set(exc.message_ids)
+            refused = set(exc.message_ids)
+            self._record([r for r in rows if r.message_id not in refused], wall, start)
+            return refused
+        self._record(rows, wall, start)
         return set()
+
+    def _record(self, rows: Sequence[Any], wall: float, start: float) -> None:
+        if self._on_published is not None and rows:
+            self._on_published(rows, wall, time.monotonic() - start)
 
     def relay_once(self, min_age_s: float = 0.0) -> int:
         """Claim rows at least `min_age_s` old and publish them; returns how many were sent.

@@ -71,7 +71,8 @@ class ServiceProcess:
     def add_relay(self, outbox: Outbox) -> OutboxRelay:
         """A relay for `outbox` (it deletes each row once the broker has it); started by serve(),
         from then on the outbox hands it what each commit added."""
-        relay = OutboxRelay(self.sessions, outbox, self.settings.amqp_url, name=self.name)
+        relay = OutboxRelay(self.sessions, outbox, self.settings.amqp_url, name=self.name,
+                            on_published=self.audit.published if self.audit is not None else None)
         self._relays.append(relay)
         return relay
 

@@ -91,7 +91,8 @@ class GroupCommit:
     still follows its commit, and an ack its answer. A request alone waits for nothing; under
     load one transaction and one confirm wait carry many."""
 
-    def __init__(self, core: AdapterCore, amqp_url: str, *, threads: int = 1, max_batch: int = 64) -> None:
+    def __init__(self, core: AdapterCore, amqp_url: str, *, threads: int = 1, max_batch: int = 64,
+                 audit: AuditEmitter | None = None) -> None:
         # The broker connection of each thread is the platform's publisher (services/runtime/amqp.py):
         # under eventlet its socket waits are green.
         import eventlet
@@ -101,6 +102,7 @@ class GroupCommit:
         self._core = core
         self._amqp_url = amqp_url
         self._max_batch = max_batch
+        self._audit = audit  # each answer's publishing on the trail, once confirmed
         self._queue: Any = LightQueue()
         self._empty = Empty
         self._event = Event
@@ -136,10 +138,13 @@ class GroupCommit:
                 batch.append(item)
             try:
                 results = self._core.handle_requests([envelope for envelope, _ in batch])
-                answers.publish_reconnecting([
-                    _outgoing(out, envelope)
-                    for (envelope, _), result in zip(batch, results, strict=True) if not isinstance(result, Exception)
-                    for out in result.outgoing])
+                outgoing = [_outgoing(out, envelope)
+                            for (envelope, _), result in zip(batch, results, strict=True)
+                            if not isinstance(result, Exception) for out in result.outgoing]
+                wall, start = time.time(), time.monotonic()
+                answers.publish_reconnecting(outgoing)
+                if self._audit is not None:
+                    self._audit.published(outgoing, wall, time.monotonic() - start)
             except Exception as exc:  # noqa: BLE001 - each worker raises it: nameko requeues its message
                 # (decided and committed: the redelivery gets the stored answer)
                 for _, done in batch:
@@ -225,7 +230,8 @@ class CoreProvider(DependencyProvider):  # type: ignore[misc]
                              spool=open_spool(self.container.config.get("AUDIT_SPOOL_DIR", ""), service))
         self._answering = Answering(self._core, Publisher(url, name=f"{service}-cancels"), service, audit,
                                     GroupCommit(self._core, url,
-                                                threads=int(self.container.config.get("ADAPTER_COMMITTERS", 2))))
+                                                threads=int(self.container.config.get("ADAPTER_COMMITTERS", 2)),
+                                                audit=audit))
 
     def stop(self) -> None:
         if self._answering is not None:
