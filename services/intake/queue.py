@@ -24,9 +24,9 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from hall.v1 import catalogue_pb2, queue_pb2
 from services.catalogue import Catalogue
-from services.runtime import clock, context, db
+from services.runtime import auth, clock, context, db
 from services.runtime.db import Base, UTCDateTime
-from services.runtime.errors import FailedPrecondition, InvalidArgument, NotFound
+from services.runtime.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 
 T = queue_pb2.TicketStatus
 # A window counts as open for the estimate when it called a ticket within this time.
@@ -188,6 +188,12 @@ class Queue:
         if row.group != group.code:
             raise FailedPrecondition(f"票号 {row.number} 不在{group.name}窗口，请先转窗",
                                      violations=[("TICKET_WRONG_GROUP", ticket_id, f"应转至 {group.code} 区")])
+        # A clerk accepts at their own window: the one the ticket was called to.
+        caller = auth.current()
+        if caller is not None and caller.role == auth.Role.ROLE_CLERK and row.window_id \
+                and row.window_id != caller.window_id:
+            raise PermissionDenied(f"票号 {row.number} 叫到 {row.window_id} 窗口，不能在 {caller.window_id or '-'}"
+                                   " 窗口受理（只能在本人窗口办理）", reason="OTHER_WINDOW")
         return CallerTicket(row.ticket_id, row.number, row.first_clerk_id)
 
     @staticmethod

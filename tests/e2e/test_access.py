@@ -255,3 +255,22 @@ def test_a_clerk_signs_in_and_is_who_the_directory_says(hall, counter):
     assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
     text = details(refused.value, error_details_pb2.LocalizedMessage)
     assert text and "密码错误" in text[0].message
+
+
+def test_a_clerk_accepts_only_a_ticket_called_to_their_own_window(hall, counter):
+    from hall.v1 import queue_pb2
+    from tests.support.samples import COMPANY_BUNDLE
+
+    ticket = counter.queue.TakeTicket(queue_pb2.TakeTicketRequest(request_id=uuid.uuid4().hex,
+                                                                  bundle_code=COMPANY_BUNDLE), timeout=5).ticket
+    called = counter.queue.CallNext(queue_pb2.CallNextRequest(window_id="A01"), timeout=5).called
+    assert called.ticket_id == ticket.ticket_id and called.window_id == "A01"
+    request = company_registration()
+    request.ticket_id, request.clerk_id = ticket.ticket_id, ""  # who accepts is the signed-in clerk
+    elsewhere = counter.signed_in(tokens.clerk("clerk-0002", "A02"))
+    with pytest.raises(grpc.RpcError) as refused:
+        elsewhere.submit(request)
+    assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert details(refused.value, error_details_pb2.ErrorInfo)[0].reason == "OTHER_WINDOW"
+    accepted = counter.submit(request).application  # the same request, at the window it was called to
+    assert accepted.ticket_id == ticket.ticket_id and counter.submit(request).duplicate
