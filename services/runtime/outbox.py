@@ -105,8 +105,9 @@ class Outbox:
         merged.update(headers or {})
         # The case a message is about travels with it even when the call that made it named none
         # (a payment): its publishing and its consumption join the case's timeline.
-        if context.CASE_HEADER not in merged and getattr(message, "case_id", ""):
-            merged[context.CASE_HEADER] = message.case_id  # type: ignore[attr-defined]
+        case_id = getattr(message, "case_id", None)
+        if context.CASE_HEADER not in merged and isinstance(case_id, str) and case_id:
+            merged[context.CASE_HEADER] = case_id
         _pending(session).setdefault(self, []).append({
             "message_id": message_id, "exchange": exchange, "routing_key": routing_key,
             "type": wire.type_name(message), "body": wire.encode(message), "headers": merged,
