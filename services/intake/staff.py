@@ -28,7 +28,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.runtime.auth import ROLE_NAMES, Principal, Role
+from services.runtime.auth import ROLE_NAMES, Principal
 from services.runtime.config import ConfigError
 
 DEV_FILE = Path(__file__).resolve().parent / "data" / "staff.dev.toml"
@@ -134,6 +134,5 @@ def main() -> None:
     print(hash_password(first))
 
 
-_ = Role  # re-exported for callers that build principals
 if __name__ == "__main__":
     main()

@@ -221,15 +221,23 @@ def rule(method: str) -> access_pb2.Access | None:
     return _RULES[method]
 
 
+# The common names that make a client certificate a service of the hall (the Deployments' names).
+# Any other certificate of the hall's CA (a counter PC's, a kiosk's) only opens the connection:
+# the person behind it still signs in.
+SERVICE_NAMES = re.compile(r"(intake|router|fees|audit|supervision|web|adapter-[a-z-]+|desk-[a-z-]+)")
+
+
 def _peer_service(ctx: grpc.ServicerContext) -> Principal | None:
     """A caller proven by its client certificate (mTLS, verified against the hall's CA by the
-    server's credentials): the certificate's common name is the service."""
+    server's credentials) whose common name is one of the hall's services."""
     auth = ctx.auth_context() if hasattr(ctx, "auth_context") else {}
     names: Any = auth.get("x509_common_name") or []
     if not names:
         return None
-    cn = names[0].decode() if isinstance(names[0], bytes) else str(names[0])
-    return Principal(subject=f"svc:{cn.removeprefix('svc:')}", role=Role.ROLE_SERVICE)
+    cn = (names[0].decode() if isinstance(names[0], bytes) else str(names[0])).removeprefix("svc:")
+    if not SERVICE_NAMES.fullmatch(cn):
+        return None
+    return Principal(subject=f"svc:{cn}", role=Role.ROLE_SERVICE)
 
 
 def authenticate(ctx: grpc.ServicerContext, metadata: dict[str, str], verifier: Verifier) -> Principal | None:

@@ -43,7 +43,7 @@ def pki(tmp_path, monkeypatch):
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "hall test CA")])
     ca = _cert("hall test CA", ca_key, ca_name, ca_key, ca=True)
     (tmp_path / "ca.crt").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    for name in ("router", "web"):
+    for name in ("router", "web", "counter-a01"):
         key = ec.generate_private_key(ec.SECP256R1())
         (tmp_path / f"{name}.key").write_bytes(key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
@@ -91,6 +91,12 @@ def test_mutual_tls_names_the_service_and_refuses_a_client_without_a_certificate
                 department_pb2_grpc.BusinessRegisterServiceStub(bare).GetCompanies(
                     department_pb2.GetCompaniesRequest(), timeout=5)
             assert nocert.value.code() == grpc.StatusCode.UNAVAILABLE
+        pki("counter-a01")  # a counter PC's certificate opens the connection, not the door
+        with channel(target, token="") as ch:
+            with pytest.raises(grpc.RpcError) as device:
+                department_pb2_grpc.BusinessRegisterServiceStub(ch).GetCompanies(
+                    department_pb2.GetCompaniesRequest(), timeout=10)
+            assert device.value.code() == grpc.StatusCode.UNAUTHENTICATED
         with grpc.insecure_channel(f"127.0.0.1:{health_port}") as probe:  # the kubelet's probe
             status = health_pb2_grpc.HealthStub(probe).Check(health_pb2.HealthCheckRequest(), timeout=5).status
             assert status == health_pb2.HealthCheckResponse.SERVING
