@@ -128,7 +128,8 @@ class AuditEmitter:
         rec.started_at.FromNanoseconds(int(started_wall * 1e9))
         self._put(rec)
 
-    def published(self, messages: Sequence[Any], started_wall: float, duration_s: float) -> None:
+    def published(self, messages: Sequence[Any], started_wall: float, duration_s: float, *,
+                  department: str = "") -> None:
         """Each message the broker has just confirmed (anything with routing_key, type,
         message_id and headers: `amqp.Outgoing`, an outbox row), as a record of its publishing,
         in the case's timeline: every message is on the trail where it left and where it arrived."""
@@ -138,7 +139,7 @@ class AuditEmitter:
                         started_wall=started_wall, duration_s=duration_s, outcome="published",
                         detail=f"{m.routing_key} {m.message_id}", case_id=str(headers.get(context.CASE_HEADER, "")),
                         actor_id=str(headers.get(context.ACTOR_HEADER, "")),
-                        step_id=str(headers.get(context.STEP_HEADER, "")))
+                        step_id=str(headers.get(context.STEP_HEADER, "")), department=department)
 
     def _put(self, rec: audit_pb2.CallRecord) -> None:
         waited = 0.0

@@ -144,7 +144,7 @@ class GroupCommit:
                 wall, start = time.time(), time.monotonic()
                 answers.publish_reconnecting(outgoing)
                 if self._audit is not None:
-                    self._audit.published(outgoing, wall, time.monotonic() - start)
+                    self._audit.published(outgoing, wall, time.monotonic() - start, department=self._core.code)
             except Exception as exc:  # noqa: BLE001 - each worker raises it: nameko requeues its message
                 # (decided and committed: the redelivery gets the stored answer)
                 for _, done in batch:
@@ -211,7 +211,7 @@ def _outgoing(out: CoreOutgoing, envelope: Envelope) -> Outgoing:
 def _trace_headers(envelope: Envelope) -> dict[str, str]:
     """The case and actor an answer travels with (the message's case id is authoritative)."""
     return {context.CASE_HEADER: getattr(envelope.message, "case_id", "") or envelope.case_id,
-            context.ACTOR_HEADER: envelope.actor_id}
+            context.ACTOR_HEADER: envelope.actor_id, context.STEP_HEADER: getattr(envelope.message, "step_id", "")}
 
 
 class CoreProvider(DependencyProvider):  # type: ignore[misc]
