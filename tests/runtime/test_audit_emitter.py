@@ -15,20 +15,10 @@ from hall.v1 import audit_pb2
 from services.runtime import topology
 from services.runtime.amqp import Publisher
 from services.runtime.audit_emitter import AuditEmitter
-from tests.intake.test_fail_closed import BrokerUser
-from tests.support import servers
+from tests.intake.test_fail_closed import user  # noqa: F401 - the fixture, requested by name
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def user(fresh_amqp_url):
-    if not servers.rabbitmqctl_available(fresh_amqp_url):
-        pytest.fail("needs rabbitmqctl on the broker's host (make test installs it)")
-    made = BrokerUser(fresh_amqp_url)
-    yield made
-    made.delete()
 
 
 def arrived(url: str, expected: int, timeout: float = 30.0) -> list[audit_pb2.CallRecord]:
@@ -48,7 +38,7 @@ def arrived(url: str, expected: int, timeout: float = 30.0) -> list[audit_pb2.Ca
     return records
 
 
-def test_a_full_buffer_pushes_back_and_loses_nothing(user, fresh_amqp_url):
+def test_a_full_buffer_pushes_back_and_loses_nothing(user, fresh_amqp_url):  # noqa: F811
     declare = Publisher(fresh_amqp_url, name="declare")
     declare.declare(lambda ch: topology.declare_all(ch, []))
     declare.close()
