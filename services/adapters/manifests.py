@@ -228,19 +228,150 @@ spec:
     return HEADER.replace("services/adapters/departments.toml", "services/adapters/manifests.py") + "---\n".join(docs)
 
 
+NETWORK = ROOT / "deploy" / "k8s" / "base" / "network.yaml"
+# Who calls whom among the hall's own processes (the staff's clients come from outside the
+# namespace): the web pages read intake and supervision, adapters ask the desks.
+_CALLS = {"web": ("intake", "supervision")}
+
+
+def network() -> str:
+    """Deny everything in the namespace, then allow what each process needs: DNS, the broker and
+    PostgreSQL (by port: in the cluster or managed), its own serving port (and, under mTLS, its
+    health port) from the hall's network, metrics from the `monitoring` namespace, and the calls
+    the processes make to each other."""
+    from services.ports import PLATFORM_PORTS, WEB_PORT
+
+    servers = {name: port for name, port in PLATFORM_PORTS.items()}
+    servers.update({f"desk-{_dashed(e.code)}": e.desk_port for e in registry.entries() if e.desk})
+    calls: dict[str, tuple[str, ...]] = dict(_CALLS)
+    for e in registry.entries():
+        calls[f"adapter-{_dashed(e.code)}"] = tuple(f"desk-{_dashed(d.code)}" for d in registry.entries() if d.desk)
+    docs = ["""apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: default-deny
+spec:
+  podSelector: {}
+  policyTypes: [Ingress, Egress]
+""", """apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: hall-infrastructure
+spec:
+  podSelector:
+    matchLabels:
+      app.kubernetes.io/part-of: hall
+  policyTypes: [Ingress, Egress]
+  egress:
+    - ports:
+        - {protocol: UDP, port: 53}
+        - {protocol: TCP, port: 53}
+        - {protocol: TCP, port: 5672}
+        - {protocol: TCP, port: 5671}
+        - {protocol: TCP, port: 5432}
+  ingress:
+    - from:
+        - namespaceSelector:
+            matchLabels:
+              kubernetes.io/metadata.name: monitoring
+      ports:
+        - {protocol: TCP, port: 9464}
+"""]
+    serving = {**servers, "web": WEB_PORT}
+    serving.update({f"adapter-{_dashed(e.code)}": 8081 for e in registry.entries()})
+    for name, port in serving.items():
+        ports = [port] + ([port + HEALTH_OFFSET] if name in servers else [])
+        listed = "".join(f"        - {{protocol: TCP, port: {p}}}\n" for p in ports)
+        egress = ""
+        if calls.get(name):
+            rules = "".join(f"""    - to:
+        - podSelector:
+            matchLabels:
+              app.kubernetes.io/name: {target}
+      ports:
+        - {{protocol: TCP, port: {servers[target]}}}
+""" for target in calls[name])
+            egress = "  egress:\n" + rules
+        docs.append(f"""apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: {name}
+spec:
+  podSelector:
+    matchLabels:
+      app.kubernetes.io/name: {name}
+  policyTypes: [Ingress{", Egress" if egress else ""}]
+  ingress:
+    # {"the hall's network: counters, kiosks, inspectors, officers (every call authenticated)" if name in servers or name == "web" else "the kubelet's readiness probe"}
+    - ports:
+{listed}{egress}""")
+    return HEADER.replace("services/adapters/departments.toml", "services/adapters/manifests.py") + "---\n".join(docs)
+
+
+SCALING = ROOT / "deploy" / "k8s" / "overlays" / "production" / "scaling.yaml"
+# Replicas proven (the crash test): intake and the router; adapters are competing consumers,
+# idempotent by message id. The rest run one replica until theirs are proven (issue 24).
+_SCALED = {"intake": (3, 6), "router": (3, 6)}
+
+
+def scaling() -> str:
+    """The production overlay's HPAs (CPU, 70 % of the request), and a PodDisruptionBudget for
+    each adapter (a node drain takes one pod of it at a time; the platform's multi-replica
+    Deployments have theirs in the base, deploy/k8s/base/disruption.yaml)."""
+    scaled = {**_SCALED, **{f"adapter-{_dashed(e.code)}": (1, 3) for e in registry.entries()}}
+    docs = []
+    for name, (low, high) in scaled.items():
+        docs.append(f"""apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata:
+  name: {name}
+spec:
+  scaleTargetRef:
+    apiVersion: apps/v1
+    kind: Deployment
+    name: {name}
+  minReplicas: {low}
+  maxReplicas: {high}
+  metrics:
+    - type: Resource
+      resource:
+        name: cpu
+        target:
+          type: Utilization
+          averageUtilization: 70
+""")
+        if name in _SCALED:
+            continue
+        docs.append(f"""apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata:
+  name: {name}
+spec:
+  maxUnavailable: 1
+  selector:
+    matchLabels:
+      app.kubernetes.io/name: {name}
+""")
+    return HEADER.replace("services/adapters/departments.toml", "services/adapters/manifests.py") + "---\n".join(docs)
+
+
 def stale(out: Path = OUT) -> list[str]:
     """The files under `out` that differ from what the registry renders (missing or extra ones too)."""
     wanted = render()
     present = {p.name for p in out.glob("*.yaml")} if out.exists() else set()
     differ = [n for n, text in wanted.items() if not (out / n).exists() or (out / n).read_text(encoding="utf-8") != text]
-    if out == OUT and (not MTLS.exists() or MTLS.read_text(encoding="utf-8") != mtls()):
-        differ.append(str(MTLS.relative_to(ROOT)))
+    if out == OUT:
+        for path, text in ((MTLS, mtls()), (NETWORK, network()), (SCALING, scaling())):
+            if not path.exists() or path.read_text(encoding="utf-8") != text:
+                differ.append(str(path.relative_to(ROOT)))
     return sorted(differ + sorted(present - set(wanted)))
 
 
 def write(out: Path = OUT) -> list[str]:
     if out == OUT:
         MTLS.write_text(mtls(), encoding="utf-8")
+        NETWORK.write_text(network(), encoding="utf-8")
+        SCALING.write_text(scaling(), encoding="utf-8")
     out.mkdir(parents=True, exist_ok=True)
     wanted = render()
     for path in out.glob("*.yaml"):

@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl (kustomize) not installed")
 
 
-@pytest.fixture(scope="module", params=["base", "overlays/production"])
+@pytest.fixture(scope="module", params=["base", "overlays/dev", "overlays/production"])
 def documents(request):
     out = subprocess.run(["kubectl", "kustomize", str(ROOT / "deploy/k8s" / request.param)], check=True,
                          capture_output=True, text=True).stdout
@@ -143,3 +143,53 @@ def test_secrets_are_per_service_and_production_speaks_mutual_tls(documents, req
     assert len(set(platform.values())) == len(platform) == 5, platform  # no login shared
     intake = deployments["intake"]["spec"]["template"]["spec"]
     assert {"hall-auth-signing-key", "hall-staff"} <= {v["secret"]["secretName"] for v in intake["volumes"] if "secret" in v}
+
+
+def _selects(selector: dict, labels: dict) -> bool:
+    return all(labels.get(k) == v for k, v in (selector.get("matchLabels") or {}).items())
+
+
+def test_everything_is_denied_but_what_each_process_needs(documents):
+    """Deny-all in the namespace; every port a container serves is open to someone, and every
+    process reaches DNS, the broker and PostgreSQL, and the services it calls."""
+    policies = [d for d in documents if d["kind"] == "NetworkPolicy"]
+    deny = [p for p in policies if p["spec"]["podSelector"] == {} and not p["spec"].get("ingress")
+            and not p["spec"].get("egress")]
+    assert deny and set(deny[0]["spec"]["policyTypes"]) == {"Ingress", "Egress"}
+    services = {d["metadata"]["name"]: d for d in documents if d["kind"] == "Deployment"}
+    for name, d in services.items():
+        labels = d["spec"]["template"]["metadata"]["labels"]
+        mine = [p for p in policies if _selects(p["spec"]["podSelector"], labels) and p["spec"]["podSelector"]]
+        ingress_ports = {port["port"] for p in mine for rule in p["spec"].get("ingress", []) for port in rule.get("ports", [])}
+        egress_ports = {port["port"] for p in mine for rule in p["spec"].get("egress", []) for port in rule.get("ports", [])}
+        c = d["spec"]["template"]["spec"]["containers"][0]
+        for port in c.get("ports", []):
+            assert port["containerPort"] in ingress_ports, f"{name}: port {port['containerPort']} closed"
+        env = {e["name"]: e.get("value") for e in c.get("env", [])}
+        assert {53, 5672, 5432} <= egress_ports, name
+        assert 9464 in ingress_ports, name  # Prometheus
+        if "GRPC_HEALTH_PORT" in env:
+            assert int(env["GRPC_HEALTH_PORT"]) in ingress_ports, name
+        for target in ("SUPERVISION_ADDR", "INTAKE_ADDR"):
+            if target in env:
+                assert int(env[target].rsplit(":", 1)[1]) in egress_ports, (name, target)
+
+
+def test_scaled_deployments_have_a_disruption_budget_and_every_container_probes_and_limits(documents):
+    deployments = {d["metadata"]["name"]: d for d in documents if d["kind"] == "Deployment"}
+    hpas = [d for d in documents if d["kind"] == "HorizontalPodAutoscaler"]
+    pdbs = [d for d in documents if d["kind"] == "PodDisruptionBudget"]
+    for hpa in hpas:
+        assert hpa["spec"]["scaleTargetRef"]["name"] in deployments
+    scaled = {h["spec"]["scaleTargetRef"]["name"] for h in hpas if h["spec"]["maxReplicas"] > 1}
+    scaled |= {n for n, d in deployments.items() if d["spec"].get("replicas", 1) > 1}
+    for name in scaled:
+        labels = deployments[name]["spec"]["template"]["metadata"]["labels"]
+        assert any(_selects(p["spec"]["selector"], labels) for p in pdbs), f"{name} has no PodDisruptionBudget"
+    if hpas:  # the production overlay
+        assert {"intake", "router"} <= {h["spec"]["scaleTargetRef"]["name"] for h in hpas}
+        assert all(f"adapter-{e}" in scaled for e in ("business", "quality", "national-tax", "local-tax"))
+    for name, d in deployments.items():
+        c = d["spec"]["template"]["spec"]["containers"][0]
+        assert "readinessProbe" in c and "livenessProbe" in c, name
+        assert c["resources"]["limits"]["memory"] and c["resources"]["requests"]["cpu"], name
