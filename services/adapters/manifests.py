@@ -355,13 +355,93 @@ spec:
     return HEADER.replace("services/adapters/departments.toml", "services/adapters/manifests.py") + "---\n".join(docs)
 
 
+MIGRATE = ROOT / "deploy" / "k8s" / "base" / "migrate.yaml"
+
+
+def migrate_job() -> str:
+    """The migration Job: one container per schema (`python -m services.migrate <service>`), each
+    with that service's own database login (audit's owner for audit), one after another; the
+    services run with DATABASE_MIGRATE=wait and change no schema at start."""
+    schemas = [(s, f"hall-db-{s}") for s in ("intake", "router", "fees", "supervision")]
+    schemas.append(("audit", "hall-db-audit-owner"))
+    schemas += [(f"adapter_{e.code}", f"hall-db-adapter-{_dashed(e.code)}") for e in registry.entries()]
+    containers = "".join(f"""        - name: {service.replace("_", "-")}
+          image: hall-suite
+          command: ["python", "-m", "services.migrate", "{service}"]
+          envFrom:
+            - configMapRef:
+                name: hall-config
+          env:
+            - name: DATABASE_SCHEMA
+              value: hall_{service}
+            - name: DATABASE_URL
+              valueFrom:
+                secretKeyRef:
+                  name: {secret}
+                  key: url
+          resources:
+            requests:
+              cpu: 50m
+              memory: 128Mi
+            limits:
+              memory: 256Mi
+          securityContext:
+            allowPrivilegeEscalation: false
+            readOnlyRootFilesystem: true
+            capabilities:
+              drop: ["ALL"]
+""" for service, secret in schemas)
+    return HEADER.replace("services/adapters/departments.toml", "services/adapters/manifests.py") + f"""# Re-run on every upgrade: it is deleted an hour after it finished, so the next `kubectl apply -k`
+# creates it again (or `kubectl delete job hall-migrate` first). Migrations are idempotent.
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: hall-migrate
+  labels:
+    app.kubernetes.io/name: hall-migrate
+spec:
+  backoffLimit: 3
+  ttlSecondsAfterFinished: 3600
+  template:
+    metadata:
+      labels:
+        app.kubernetes.io/name: hall-migrate
+        app.kubernetes.io/part-of: hall
+    spec:
+      restartPolicy: OnFailure
+      automountServiceAccountToken: false
+      securityContext:
+        runAsNonRoot: true
+        runAsUser: 10001
+        runAsGroup: 10001
+        seccompProfile:
+          type: RuntimeDefault
+      initContainers:
+{containers}      containers:
+        - name: done
+          image: hall-suite
+          command: ["python", "-c", "print('every schema migrated')"]
+          resources:
+            requests:
+              cpu: 10m
+              memory: 32Mi
+            limits:
+              memory: 64Mi
+          securityContext:
+            allowPrivilegeEscalation: false
+            readOnlyRootFilesystem: true
+            capabilities:
+              drop: ["ALL"]
+"""
+
+
 def stale(out: Path = OUT) -> list[str]:
     """The files under `out` that differ from what the registry renders (missing or extra ones too)."""
     wanted = render()
     present = {p.name for p in out.glob("*.yaml")} if out.exists() else set()
     differ = [n for n, text in wanted.items() if not (out / n).exists() or (out / n).read_text(encoding="utf-8") != text]
     if out == OUT:
-        for path, text in ((MTLS, mtls()), (NETWORK, network()), (SCALING, scaling())):
+        for path, text in ((MTLS, mtls()), (NETWORK, network()), (SCALING, scaling()), (MIGRATE, migrate_job())):
             if not path.exists() or path.read_text(encoding="utf-8") != text:
                 differ.append(str(path.relative_to(ROOT)))
     return sorted(differ + sorted(present - set(wanted)))
@@ -372,6 +452,7 @@ def write(out: Path = OUT) -> list[str]:
         MTLS.write_text(mtls(), encoding="utf-8")
         NETWORK.write_text(network(), encoding="utf-8")
         SCALING.write_text(scaling(), encoding="utf-8")
+        MIGRATE.write_text(migrate_job(), encoding="utf-8")
     out.mkdir(parents=True, exist_ok=True)
     wanted = render()
     for path in out.glob("*.yaml"):

@@ -18,6 +18,7 @@ import structlog
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import DateTime, Engine, Executable, Table, bindparam, create_engine, event, text
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
@@ -202,6 +203,51 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any error."""
     with factory() as session, session.begin():
         yield session
+
+
+def prepare_schema(engine: Engine, migrations_dir: Path, version_table: str) -> None:
+    """What a process does with its schema at start (DATABASE_MIGRATE): `start` (the default, `make
+    run`) migrates it; `wait` (Kubernetes: the migration Job does it, deploy/k8s/base/migrate.yaml)
+    changes nothing and waits until the schema is at the newest revision, for at most
+    DATABASE_MIGRATE_WAIT_SECONDS (300), then stops with an error (a crash loop an operator sees)."""
+    from services.runtime.config import ConfigError, env_choice, env_int
+
+    mode = env_choice("DATABASE_MIGRATE", "start", ("start", "wait"))
+    if mode == "start":
+        migrate(engine, migrations_dir, version_table)
+        return
+    timeout = env_int("DATABASE_MIGRATE_WAIT_SECONDS", 300, minimum=1, maximum=86400)
+    want = head_revision(migrations_dir)
+    deadline, logged = time.monotonic() + timeout, 0.0
+    while True:
+        have = current_revision(engine, version_table)
+        if have == want:
+            return
+        if time.monotonic() >= deadline:
+            raise ConfigError(f"schema of {version_table} is at {have or 'nothing'}, not {want}, after {timeout} s: "
+                              "has the migration Job run? (DATABASE_MIGRATE=wait)")
+        if time.monotonic() - logged > 30:
+            log.warning("waiting for the migration Job", version_table=version_table, have=have, want=want)
+            logged = time.monotonic()
+        time.sleep(1.0)
+
+
+def head_revision(migrations_dir: Path) -> str:
+    from alembic.script import ScriptDirectory
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(_ALEMBIC_DIR))
+    cfg.set_main_option("version_locations", str(migrations_dir))
+    return str(ScriptDirectory.from_config(cfg).get_current_head())
+
+
+def current_revision(engine: Engine, version_table: str) -> str:
+    """The schema's revision ("" when it has none: never migrated)."""
+    try:
+        with engine.connect() as conn:
+            return str(conn.execute(text(f"SELECT version_num FROM {version_table}")).scalar() or "")
+    except sa_exc.DBAPIError:
+        return ""
 
 
 def migrate(engine: Engine, migrations_dir: Path, version_table: str) -> None:

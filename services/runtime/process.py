@@ -49,7 +49,7 @@ class ServiceProcess:
         self.log = logging.configure(self.name, self.settings.log_level)
         self.engine = db.make_engine(self.settings.database_url, self.settings.database_schema)
         if migrations is not None:
-            db.migrate(self.engine, migrations, f"alembic_version_{service}")
+            db.prepare_schema(self.engine, migrations, f"alembic_version_{service}")
         self.sessions: sessionmaker[Session] = db.session_factory(self.engine)
         self._departments = sorted(departments) if departments is not None else None
         self.broker_ready = threading.Event()  # layout declared, consumers and relays started

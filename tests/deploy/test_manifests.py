@@ -193,3 +193,19 @@ def test_scaled_deployments_have_a_disruption_budget_and_every_container_probes_
         c = d["spec"]["template"]["spec"]["containers"][0]
         assert "readinessProbe" in c and "livenessProbe" in c, name
         assert c["resources"]["limits"]["memory"] and c["resources"]["requests"]["cpu"], name
+
+
+def test_the_migration_job_migrates_every_schema_the_services_use(documents):
+    """Production changes no schema at start: the services wait (DATABASE_MIGRATE=wait) for the
+    Job, which migrates each schema a Deployment names, with that schema's own login."""
+    config = next(d for d in documents if d["kind"] == "ConfigMap" and d["metadata"]["name"].startswith("hall-config"))
+    assert config["data"]["DATABASE_MIGRATE"] == "wait"
+    [job] = [d for d in documents if d["kind"] == "Job" and d["metadata"]["name"] == "hall-migrate"]
+    steps = job["spec"]["template"]["spec"]["initContainers"]
+    migrated = {next(e["value"] for e in c["env"] if e["name"] == "DATABASE_SCHEMA") for c in steps}
+    used = {e["value"] for d in documents if d["kind"] == "Deployment"
+            for e in d["spec"]["template"]["spec"]["containers"][0].get("env", []) if e["name"] == "DATABASE_SCHEMA"}
+    assert used <= migrated
+    audit = next(c for c in steps if c["name"] == "audit")
+    assert next(e for e in audit["env"] if e["name"] == "DATABASE_URL")["valueFrom"]["secretKeyRef"]["name"] == \
+        "hall-db-audit-owner"

@@ -43,7 +43,7 @@ def prepare(code: str) -> tuple[AdapterCore, AdapterSettings, Engine]:
     engine = db.make_engine(settings.process.database_url, settings.process.database_schema,
                             pool_size=max(4, settings.max_workers))
     if department.migrations is not None:
-        db.migrate(engine, department.migrations, f"alembic_version_adapter_{code}")
+        db.prepare_schema(engine, department.migrations, f"alembic_version_adapter_{code}")
     return AdapterCore(department, db.session_factory(engine)), settings, engine
 
 
