@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
@@ -174,11 +175,12 @@ class AuditStore:
             hashes = "".join(h[:evidence.HASH_CHARS] for _, h in rows)
             signed_at = clock.now()
             count = from_count + len(rows)
-            content = evidence.content_of(number=number, count=count, head_hash=rows[-1][1] if rows else (
-                last.hash if last else GENESIS), from_count=from_count, hashes=hashes,
-                prev_signature=last.signature if last else "", signed_at=signed_at)
-            session.add(Checkpoint(number=number, count=count, hash=rows[-1][1] if rows else (last.hash if last else GENESIS),
-                                   from_count=from_count, last_seq=rows[-1][0] if rows else last_seq, hashes=hashes,
+            last_seq, anchor = rows[-1] if rows else (last_seq, last.hash if last else GENESIS)
+            content = evidence.content_of(number=number, count=count, head_hash=anchor, from_count=from_count,
+                                          hashes=hashes, prev_signature=last.signature if last else "",
+                                          signed_at=signed_at)
+            session.add(Checkpoint(number=number, count=count, hash=anchor,
+                                   from_count=from_count, last_seq=last_seq, hashes=hashes,
                                    signed_at=signed_at, key_id=self._signer.key_id, content=content,
                                    signature=self._signer.sign(content)))
             return number
@@ -197,17 +199,17 @@ class AuditStore:
             head_hash, head_count = head
             anchors = self._verified_checkpoints(session)
             if isinstance(anchors, ChainCheck):
-                return anchors._replace_head(head_hash, head_count)
+                return dataclasses.replace(anchors, head_hash=head_hash, head_count=head_count)
             anchored, verified, last_signed = anchors
             found = self._walk(session, max(head_count, anchored), anchored, head_hash, head_count)
-            found = ChainCheck(**{**found.__dict__, "anchored_count": anchored, "checkpoints_verified": verified})
+            found = dataclasses.replace(found, anchored_count=anchored, checkpoints_verified=verified)
         if found.intact and stale_after is not None and (head_count or verified):
             moment = now or clock.now()
             if last_signed is None or moment - last_signed > stale_after:
                 since = f"since {clock.local(last_signed):%Y-%m-%d %H:%M}" if last_signed else "at all"
-                return ChainCheck(**{**found.__dict__, "intact": False, "kind": audit_pb2.CHAIN_PROBLEM_CHECKPOINTS_STALE,
-                                     "problem": f"no signed checkpoint {since}: newer checkpoints were removed, "
-                                                "or the audit service has not anchored its chain"})
+                return dataclasses.replace(found, intact=False, kind=audit_pb2.CHAIN_PROBLEM_CHECKPOINTS_STALE,
+                                           problem=f"no signed checkpoint {since}: newer checkpoints were removed, "
+                                                   "or the audit service has not anchored its chain")
         return found
 
     def _verified_checkpoints(self, session: Session) -> tuple[int, int, datetime | None] | ChainCheck:
@@ -328,9 +330,6 @@ class ChainCheck:
     first_broken_record_id: str = ""
     anchored_count: int = 0
     checkpoints_verified: int = 0
-
-    def _replace_head(self, head_hash: str, head_count: int) -> ChainCheck:
-        return ChainCheck(**{**self.__dict__, "head_hash": head_hash, "head_count": head_count})
 
 
 def as_stored(rec: audit_pb2.CallRecord) -> audit_pb2.CallRecord:

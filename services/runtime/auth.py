@@ -276,21 +276,17 @@ def authorize(method: str, request: Message | None, principal: Principal | None,
                                f" not of {desk}（只能办理本部门的事项）", reason="OTHER_DEPARTMENT")
     if request is None:
         return
-    if access.actor_field:
-        named = _field(request, access.actor_field)
-        if named and named != principal.subject:
-            raise PermissionDenied(f"{access.actor_field}={named} is not the signed-in {principal.subject}"
-                                   "（不能以他人名义办理）", reason="ACTING_FOR_ANOTHER")
-        setattr(request, access.actor_field, principal.subject)
-    if access.window_field and principal.role == Role.ROLE_CLERK:
-        window = _field(request, access.window_field)
-        if window and window != principal.window_id:
-            raise PermissionDenied(f"{principal.subject} serves window {principal.window_id or '-'}, not {window}"
-                                   "（只能在本人窗口办理）", reason="OTHER_WINDOW")
-        setattr(request, access.window_field, principal.window_id)
-    if access.department_field and principal.role == Role.ROLE_OFFICER:
-        department = _field(request, access.department_field)
-        if department and department != principal.department:
-            raise PermissionDenied(f"{principal.subject} is an officer of {principal.department}, not of {department}"
-                                   "（只能办理本部门的事项）", reason="OTHER_DEPARTMENT")
-        setattr(request, access.department_field, principal.department)
+    # (the request field, whose it is, the caller's own value, why and what the clerk reads)
+    scopes = [(access.actor_field, True, principal.subject, "ACTING_FOR_ANOTHER", "不能以他人名义办理"),
+              (access.window_field, principal.role == Role.ROLE_CLERK, principal.window_id, "OTHER_WINDOW",
+               "只能在本人窗口办理"),
+              (access.department_field, principal.role == Role.ROLE_OFFICER, principal.department,
+               "OTHER_DEPARTMENT", "只能办理本部门的事项")]
+    for field, applies, own, reason, zh in scopes:
+        if not field or not applies:
+            continue
+        named = _field(request, field)
+        if named and named != own:
+            raise PermissionDenied(f"{field}={named} is not {principal.subject}'s own ({own or '-'})（{zh}）",
+                                   reason=reason)
+        setattr(request, field, own)
